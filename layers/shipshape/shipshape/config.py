@@ -1,0 +1,147 @@
+"""Client configuration and process settings, both validated pydantic models.
+
+A client's configuration is one TOML file under the config folder (``config/clients`` in the
+repository, shipped to Lambda as a layer mounted under ``/opt/clients``). Secrets are never in
+these files, only the *names* under which Secrets Manager (or the embedded runtime) keeps them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shipshape.errors import ConfigurationError, UnknownClient
+from shipshape.models import ClientId, OrderStatus, Platform
+
+DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
+    OrderStatus.RECEIVED: "client-success",
+    OrderStatus.ACCEPTED: "ops",
+    OrderStatus.ADDRESS_VALIDATED: "ops",
+    OrderStatus.RESERVED: "ops",
+    OrderStatus.PICKER_ASSIGNED: "warehouse",
+    OrderStatus.AWAITING_PICK: "warehouse",
+    OrderStatus.PICKED: "warehouse",
+    OrderStatus.AWAITING_PACK: "warehouse",
+    OrderStatus.PACKED: "warehouse",
+    OrderStatus.LABELLED: "logistics",
+    OrderStatus.SHIPPED: "logistics",
+    OrderStatus.ON_HOLD: "ops-on-call",
+    OrderStatus.CANCELLED: "client-success",
+}
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    platform: Platform
+    store: str = Field(
+        min_length=1,
+        description="Shopify shop domain, WooCommerce site URL, or the generic sender's name.",
+    )
+    webhook_secret_name: str = Field(min_length=1)
+    previous_webhook_secret_name: str | None = None
+
+
+class ClientConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: ClientId
+    name: str
+    timezone: str
+    stores: tuple[StoreConfig, ...] = Field(min_length=1)
+    warehouse_token_secret_name: str
+    rules_version: str = "1"
+    status_owners: dict[OrderStatus, str] = Field(default_factory=dict)
+    pickers: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _every_status_owned(self) -> ClientConfig:
+        merged = {**DEFAULT_STATUS_OWNERS, **self.status_owners}
+        missing = [s.value for s in OrderStatus if not merged.get(s)]
+        if missing:
+            raise ValueError(f"status_owners has no owner for {', '.join(missing)}")
+        object.__setattr__(self, "status_owners", merged)
+        return self
+
+    def owner_of(self, status: OrderStatus) -> str:
+        return self.status_owners[status]
+
+    def store_for(self, platform: Platform, store: str) -> StoreConfig | None:
+        wanted = store.strip().lower().rstrip("/")
+        for candidate in self.stores:
+            if candidate.platform is platform and candidate.store.lower().rstrip("/") == wanted:
+                return candidate
+        return None
+
+    def stores_on(self, platform: Platform) -> tuple[StoreConfig, ...]:
+        return tuple(s for s in self.stores if s.platform is platform)
+
+
+def load_client_file(path: Path) -> ClientConfig:
+    """Read and validate one client file; errors name the file and the exact field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        config = ClientConfig.model_validate(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path.name}: not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"{path.name}: {problems}") from exc
+    if config.client_id != path.stem:
+        raise ConfigurationError(
+            f"{path.name}: client_id {config.client_id!r} must match the file name"
+        )
+    return config
+
+
+class ClientDirectory:
+    """The configured clients, loaded once per process from the config folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    @cached_property
+    def _clients(self) -> dict[str, ClientConfig]:
+        if not self._folder.is_dir():
+            raise ConfigurationError(f"client config folder {self._folder} does not exist")
+        return {p.stem: load_client_file(p) for p in sorted(self._folder.glob("*.toml"))}
+
+    def get(self, client_id: str) -> ClientConfig:
+        try:
+            return self._clients[client_id]
+        except KeyError:
+            raise UnknownClient(f"no client {client_id!r} is configured") from None
+
+    def all(self) -> list[ClientConfig]:
+        return list(self._clients.values())
+
+
+class Settings(BaseSettings):
+    """Process settings, read from the environment once at cold start."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPSHAPE_", extra="ignore", frozen=True)
+
+    orders_table: str = Field(min_length=1)
+    state_machine_arn: str = ""
+    client_config_dir: Path = Path("/opt/clients")
+    secrets_max_age_seconds: int = 300
+    max_body_bytes: int = 256 * 1024
+    generic_signature_tolerance_seconds: int = 300
+    pick_timeout_seconds: int = 48 * 3600

@@ -1,0 +1,107 @@
+"""Typed domain errors.
+
+Class names are part of the public contract: the state machine's Retry and Catch match them
+by name (the Lambda ``errorType``), and the HTTP resolvers map them to status codes once.
+"""
+
+from __future__ import annotations
+
+
+class ShipshapeError(Exception):
+    """Base of every error Shipshape raises on purpose."""
+
+
+# --- client mistakes (mapped to 4xx at the HTTP edge) -----------------------------------
+
+
+class ClientRequestError(ShipshapeError):
+    """The request is wrong; the caller can fix it. ``status`` is the HTTP answer."""
+
+    status = 400
+
+
+class SignatureInvalid(ClientRequestError):
+    """The delivery is not signed with the client's secret (missing, malformed or wrong)."""
+
+    status = 401
+
+
+class Unauthorized(ClientRequestError):
+    """The caller did not present valid credentials."""
+
+    status = 401
+
+
+class Forbidden(ClientRequestError):
+    """The caller is known but may not act on this resource."""
+
+    status = 403
+
+
+class UnknownClient(ClientRequestError):
+    """No client with this id is configured."""
+
+    status = 404
+
+
+class UnsupportedPlatform(ClientRequestError):
+    """The platform in the path is not one Shipshape has an adapter for, or not the client's."""
+
+    status = 404
+
+
+class OrderNotFound(ClientRequestError):
+    status = 404
+
+
+class PayloadInvalid(ClientRequestError):
+    """The body is not a well-formed order for the platform and topic it claims to be."""
+
+    status = 422
+
+
+class UnsupportedTopic(ClientRequestError):
+    """The webhook topic is not one Shipshape subscribes to."""
+
+    status = 422
+
+
+class NotAwaitingEvent(ClientRequestError):
+    """A warehouse event arrived for an order that is not waiting for it."""
+
+    status = 409
+
+
+# --- workflow outcomes (matched by name in the state machine) ---------------------------
+
+
+class TransientDependencyError(ShipshapeError):
+    """A dependency failed in a way worth retrying (throttling, 5xx, timeouts)."""
+
+
+class ConcurrentUpdate(TransientDependencyError):
+    """Another writer changed the order between our read and our write; read again."""
+
+
+class OrderCancelled(ShipshapeError):
+    """The storefront cancelled the order; the workflow stops without shipping."""
+
+
+class StaleVersion(ShipshapeError):
+    """An older version of an order arrived after a newer one; nothing was changed."""
+
+
+class AddressInvalid(ShipshapeError):
+    """The shipping address cannot be shipped to."""
+
+
+class InventoryShort(ShipshapeError):
+    """Not enough stock to reserve every line."""
+
+
+class CarrierRejected(ShipshapeError):
+    """The carrier refused the shipment or the label."""
+
+
+class ConfigurationError(ShipshapeError):
+    """Client configuration or settings are invalid; the message names the field."""

@@ -1,0 +1,238 @@
+"""The canonical model: one order shape for every storefront, and the record around it.
+
+Boundaries each have their own models (storefront payloads live in ``shipshape.storefronts``,
+DynamoDB items in ``shipshape.adapters.dynamodb``); this module is the domain in between.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+# --- constrained types shared across boundaries -----------------------------------------
+
+ClientId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+OrderId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}$")]
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Quantity = Annotated[int, Field(ge=1, le=100_000)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
+
+
+def _must_be_aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a timezone")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_must_be_aware)]
+
+
+class Platform(StrEnum):
+    SHOPIFY = "shopify"
+    WOOCOMMERCE = "woocommerce"
+    GENERIC = "generic"
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands. Each status has exactly one owner (see ``ClientConfig``)."""
+
+    RECEIVED = "RECEIVED"  # known, not yet paid: nothing to fulfil yet
+    ACCEPTED = "ACCEPTED"  # paid: fulfilment requested, workflow starting
+    ADDRESS_VALIDATED = "ADDRESS_VALIDATED"
+    RESERVED = "RESERVED"
+    PICKER_ASSIGNED = "PICKER_ASSIGNED"
+    AWAITING_PICK = "AWAITING_PICK"
+    PICKED = "PICKED"
+    AWAITING_PACK = "AWAITING_PACK"
+    PACKED = "PACKED"
+    LABELLED = "LABELLED"
+    SHIPPED = "SHIPPED"
+    ON_HOLD = "ON_HOLD"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED})
+
+# The happy path, in order. A step may only move an order one stage forward along it.
+FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
+    OrderStatus.ACCEPTED,
+    OrderStatus.ADDRESS_VALIDATED,
+    OrderStatus.RESERVED,
+    OrderStatus.PICKER_ASSIGNED,
+    OrderStatus.AWAITING_PICK,
+    OrderStatus.PICKED,
+    OrderStatus.AWAITING_PACK,
+    OrderStatus.PACKED,
+    OrderStatus.LABELLED,
+    OrderStatus.SHIPPED,
+)
+
+
+# --- the canonical order, as every storefront adapter produces it -----------------------
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    company: str | None = None
+    line1: str
+    line2: str | None = None
+    city: str
+    region: str | None = None  # state / province code where the country has them
+    postal_code: str | None = None
+    country_code: CountryCode
+    phone: str | None = None
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    sku: Sku
+    title: str = ""
+    quantity: Quantity
+    unit_price: Decimal = Decimal("0")
+
+
+class PaymentState(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+
+
+class StorefrontOrder(BaseModel):
+    """One version of a storefront order, normalized by its platform adapter."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    store: str = Field(min_length=1, max_length=255)
+    storefront_order_id: str = Field(min_length=1, max_length=64)
+    order_number: str | None = None
+    version: int = Field(ge=0, description="Monotonic per order: newer versions compare greater.")
+    storefront_updated_at: AwareDatetime
+    payment: PaymentState
+    ready_to_fulfil: bool = Field(description="The platform says fulfilment may start now.")
+    cancelled: bool = False
+    currency: str = "USD"
+    total: Decimal = Decimal("0")
+    customer: Customer = Customer()
+    shipping_address: Address | None = None
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+
+    def business_key(self) -> tuple[str, str, str]:
+        return (self.platform.value, self.store, self.storefront_order_id)
+
+
+def canonical_order_id(client_id: str, platform: Platform, store: str, storefront_id: str) -> str:
+    """The order id is a function of the business key, so every redelivery maps to one order.
+
+    It doubles as the Step Functions execution name (``[a-z2-7_]``, under 80 characters).
+    """
+    key = "|".join((client_id, platform.value, store.lower(), storefront_id)).encode()
+    digest = base64.b32encode(hashlib.sha256(key).digest()).decode().lower()
+    return f"ord_{digest[:20]}"
+
+
+# --- the system of record ---------------------------------------------------------------
+
+
+class PickScan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: Sku
+    barcode: str | None = None
+    quantity: Quantity = 1
+
+
+class PackData(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    weight_grams: Annotated[int, Field(gt=0, le=1_000_000)]
+    length_mm: Annotated[int, Field(gt=0, le=10_000)]
+    width_mm: Annotated[int, Field(gt=0, le=10_000)]
+    height_mm: Annotated[int, Field(gt=0, le=10_000)]
+
+
+class Label(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    carrier: str
+    service: str
+    tracking_number: str
+
+
+class Order(BaseModel):
+    """The canonical order record: every other view reads this."""
+
+    order_id: OrderId
+    client_id: ClientId
+    platform: Platform
+    store: str
+    storefront_order_id: str
+    order_number: str | None = None
+    version: int
+    storefront_updated_at: AwareDatetime
+    received_at: AwareDatetime = Field(description="When Shipshape first recorded this version.")
+    payment: PaymentState
+    currency: str = "USD"
+    total: Decimal = Decimal("0")
+    customer: Customer = Customer()
+    shipping_address: Address | None = None
+    standardized_address: Address | None = None
+    lines: tuple[OrderLine, ...]
+
+    status: OrderStatus
+    owner: str
+    status_timestamps: dict[OrderStatus, AwareDatetime] = Field(default_factory=dict)
+    rules_version: str
+    audit_seq: int = Field(ge=0, description="Number of audit events; guards every write.")
+    execution_name: str | None = None
+    pending_start: bool = False
+    task_token: str | None = Field(default=None, repr=False)
+    awaiting: str | None = Field(default=None, description="Warehouse event the order waits for.")
+    picker: str | None = None
+    pick_scans: tuple[PickScan, ...] = ()
+    pack: PackData | None = None
+    label: Label | None = None
+    hold_reason: str | None = None
+    notified_at: AwareDatetime | None = None
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = Field(description="storefront, workflow, warehouse, operator or system")
+    id: str
+
+
+class AuditEvent(BaseModel):
+    """One decision or human action on an order. Written in the same transaction as its change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: OrderId
+    seq: int = Field(ge=1)
+    at: AwareDatetime
+    action: str
+    actor: Actor
+    from_status: OrderStatus | None = None
+    to_status: OrderStatus | None = None
+    owner: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)

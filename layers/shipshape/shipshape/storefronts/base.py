@@ -1,0 +1,81 @@
+"""The storefront adapter port: one adapter per platform, one canonical model for all.
+
+An adapter answers three questions about a webhook delivery, in this order:
+1. which store claims to have sent it (``claimed_store``, from headers, unauthenticated);
+2. is it really signed by that store's secret (``verify``, over the raw body, fail-closed);
+3. what order version does it carry (``normalize``, into ``StorefrontOrder``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ValidationError
+
+from shipshape.errors import PayloadInvalid
+from shipshape.models import Platform, StorefrontOrder
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """A delivery as it reached us: header names lower-cased, the body as raw bytes."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name.lower())
+        return value.strip() if value is not None else None
+
+
+class StorefrontAdapter(ABC):
+    platform: Platform
+
+    @abstractmethod
+    def claimed_store(self, delivery: WebhookDelivery) -> str | None:
+        """The store the delivery says it comes from, or None when it does not say."""
+
+    @abstractmethod
+    def verify(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
+        """Raise ``SignatureInvalid`` unless one of ``secrets`` signed this exact body.
+
+        Several secrets are accepted so a rotation can keep the old one for a while. Messages
+        name the header and the problem, never a secret or an expected digest.
+        """
+
+    @abstractmethod
+    def normalize(self, delivery: WebhookDelivery) -> StorefrontOrder:
+        """Map the (already verified) delivery to one canonical order version.
+
+        Raises ``UnsupportedTopic`` for topics Shipshape does not handle and ``PayloadInvalid``
+        naming the first bad field for anything malformed.
+        """
+
+
+def digest_matches(presented: bytes, secrets: Sequence[bytes], message: bytes, encode) -> bool:  # type: ignore[no-untyped-def]
+    """Constant-time check of ``presented`` against HMAC-SHA256(secret, message) per secret.
+
+    ``encode`` turns the raw digest into the header's text form (base64 or hex bytes).
+    """
+    matched = False
+    for secret in secrets:
+        expected = encode(hmac.digest(secret, message, "sha256"))
+        # Compare against every secret, not just until the first match, so timing says nothing.
+        matched |= hmac.compare_digest(expected, presented)
+    return matched
+
+
+def parse_payload[M: BaseModel](model: type[M], body: bytes) -> M:
+    """Validate the JSON body against a platform payload model with a precise message."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise PayloadInvalid(f"{where}: {first['msg']}{more}") from None
