@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,7 +57,12 @@ class StorefrontAdapter(ABC):
         """
 
 
-def digest_matches(presented: bytes, secrets: Sequence[bytes], message: bytes, encode) -> bool:  # type: ignore[no-untyped-def]
+def digest_matches(
+    presented: bytes,
+    secrets: Sequence[bytes],
+    message: bytes,
+    encode: Callable[[bytes], bytes],
+) -> bool:
     """Constant-time check of ``presented`` against HMAC-SHA256(secret, message) per secret.
 
     ``encode`` turns the raw digest into the header's text form (base64 or hex bytes).
