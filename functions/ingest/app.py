@@ -1,0 +1,67 @@
+"""POST /webhooks/{platform}/{client_id}: storefront order webhooks."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from shipshape.bootstrap import container
+from shipshape.errors import UnsupportedPlatform
+from shipshape.http import install_error_handlers, json_response, raw_body
+from shipshape.models import OrderStatus, Platform
+from shipshape.observability import logger, metrics
+from shipshape.services.ingest import IngestOutcome, ingest_webhook
+from shipshape.storefronts.base import WebhookDelivery
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+
+class WebhookAcceptedResponse(BaseModel):
+    order_id: str
+    outcome: IngestOutcome
+    status: OrderStatus
+    detail: str
+
+
+@app.post("/webhooks/<platform>/<client_id>")
+def handle_receive_webhook(platform: str, client_id: str) -> Response:  # type: ignore[type-arg]
+    deps = container()
+    try:
+        known_platform = Platform(platform)
+    except ValueError:
+        raise UnsupportedPlatform(f"no adapter for platform {platform!r}") from None
+    client = deps.clients.get(client_id)
+    delivery = WebhookDelivery(
+        headers={k.lower(): v for k, v in app.current_event.headers.items()},
+        body=raw_body(app.current_event, deps.settings.max_body_bytes),
+        received_at=deps.clock.now(),
+    )
+    result = ingest_webhook(
+        client=client,
+        platform=known_platform,
+        delivery=delivery,
+        repo=deps.repo,
+        secrets=deps.secrets,
+        workflow=deps.workflow,
+        clock=deps.clock,
+    )
+    metrics.add_metric(name=f"Webhook{result.outcome.value.title()}", unit="Count", value=1)
+    accepted = result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED)
+    return json_response(
+        202 if accepted else 200,
+        WebhookAcceptedResponse(
+            order_id=result.order_id,
+            outcome=result.outcome,
+            status=result.status,
+            detail=result.detail,
+        ),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:  # type: ignore[type-arg]
+    return app.resolve(event, context)

@@ -1,0 +1,81 @@
+"""Wire the real adapters once per process (lazily: nothing connects at import time).
+
+The embedded runtime and tests replace parts (the clock, a fault-injecting workflow) with
+``override``; Lambda functions use what ``container()`` builds from the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
+
+from shipshape.config import ClientDirectory, Settings
+from shipshape.ports import (
+    Carrier,
+    Clock,
+    Notifier,
+    OrderRepository,
+    SecretStore,
+    SystemClock,
+    WorkflowEngine,
+)
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    clients: ClientDirectory
+    repo: OrderRepository
+    workflow: WorkflowEngine
+    secrets: SecretStore
+    clock: Clock
+    carrier: Carrier
+    notifier: Notifier
+
+
+def _aws_client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # botocore's standard retry mode: backoff with jitter on throttling and 5xx, bounded.
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+def _build() -> Container:
+    from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+    from shipshape.adapters.sandbox import LogNotifier, SandboxCarrier
+    from shipshape.adapters.secrets import SecretsManagerStore
+    from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
+
+    settings = Settings()  # type: ignore[call-arg]  # values come from the environment
+    return Container(
+        settings=settings,
+        clients=ClientDirectory(settings.client_config_dir),
+        repo=DynamoDBOrderRepository(_aws_client("dynamodb"), settings.orders_table),
+        workflow=StepFunctionsWorkflow(_aws_client("stepfunctions"), settings.state_machine_arn),
+        secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
+        clock=SystemClock(),
+        carrier=SandboxCarrier(),
+        notifier=LogNotifier(),
+    )
+
+
+_overrides: dict[str, Any] = {}
+
+
+@cache
+def container() -> Container:
+    built = _build()
+    return replace(built, **_overrides) if _overrides else built
+
+
+def override(**parts: Any) -> None:
+    """Replace adapters (for the embedded runtime and tests) and rebuild on next use."""
+    _overrides.update(parts)
+    container.cache_clear()
+
+
+def reset() -> None:
+    _overrides.clear()
+    container.cache_clear()

@@ -1,0 +1,63 @@
+"""The HTTP edge shared by the API functions: error bodies and the one place that maps
+domain errors to status codes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import BaseModel
+
+from shipshape.errors import ClientRequestError, PayloadInvalid, TransientDependencyError
+from shipshape.observability import logger
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+class PayloadTooLarge(ClientRequestError):
+    status = 413
+
+
+def json_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response:  # type: ignore[type-arg]
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(),
+        headers=headers,
+    )
+
+
+def install_error_handlers(app: APIGatewayHttpResolver) -> None:
+    @app.exception_handler(ClientRequestError)
+    def _client_error(exc: ClientRequestError) -> Response:  # type: ignore[type-arg]
+        logger.info("request refused", extra={"error": type(exc).__name__, "status": exc.status})
+        return json_response(exc.status, ErrorBody(error=type(exc).__name__, message=str(exc)))
+
+    @app.exception_handler(TransientDependencyError)
+    def _unavailable(exc: TransientDependencyError) -> Response:  # type: ignore[type-arg]
+        logger.warning("dependency unavailable", extra={"error": str(exc)})
+        return json_response(
+            503,
+            ErrorBody(error="ServiceUnavailable", message="try again shortly; nothing was lost"),
+            headers={"Retry-After": "5"},
+        )
+
+
+def raw_body(event: APIGatewayProxyEventV2, limit: int) -> bytes:
+    """The body exactly as the sender signed it (API Gateway may base64 it)."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise PayloadInvalid("body is marked base64 but is not valid base64") from None
+    else:
+        data = body.encode("utf-8")
+    if len(data) > limit:
+        raise PayloadTooLarge(f"body is {len(data)} bytes; the limit is {limit}")
+    return data

@@ -1,0 +1,276 @@
+"""The fulfillment steps the state machine runs, one domain function per Task state.
+
+Each step reads the order, checks it is where the step expects, writes the next status with
+its audit event in one transaction, and returns the small workflow state. Steps are
+idempotent: a Retry after a write that succeeded finds the order already moved on and
+returns without writing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shipshape.config import ClientConfig
+from shipshape.errors import AddressInvalid, OrderCancelled, ShipshapeError
+from shipshape.models import (
+    FULFILLMENT_PATH,
+    Actor,
+    Order,
+    OrderStatus,
+    PackData,
+    PickScan,
+)
+from shipshape.ports import Carrier, Clock, Notifier, OrderRepository
+from shipshape.services.records import load, record
+
+WORKFLOW = Actor(kind="workflow", id="fulfillment")
+
+
+class StepOutOfOrder(ShipshapeError):
+    """The order is not at a stage this step can act on (a bug or a manual change)."""
+
+
+class WorkflowState(BaseModel):
+    """What travels between states: ids only; the order record holds everything else."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class StepContext:
+    repo: OrderRepository
+    clock: Clock
+    client: ClientConfig
+    carrier: Carrier
+    notifier: Notifier
+    execution_name: str | None = None
+
+
+def _advance(
+    ctx: StepContext,
+    state: WorkflowState,
+    *,
+    to: OrderStatus,
+    action: str,
+    changes: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+    actor: Actor = WORKFLOW,
+) -> Order:
+    order = load(ctx.repo, state.order_id)
+    if order.status is OrderStatus.CANCELLED:
+        raise OrderCancelled(f"order {order.order_id} was cancelled")
+    if order.status not in FULFILLMENT_PATH:
+        raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot {action}")
+    current, target = FULFILLMENT_PATH.index(order.status), FULFILLMENT_PATH.index(to)
+    if current >= target:
+        return order  # already done by an earlier attempt of this step
+    if current != target - 1:
+        raise StepOutOfOrder(
+            f"order {order.order_id} is {order.status.value}; {action} needs "
+            f"{FULFILLMENT_PATH[target - 1].value}"
+        )
+    return record(
+        ctx.repo,
+        ctx.clock,
+        ctx.client,
+        order,
+        action=action,
+        actor=actor,
+        to_status=to,
+        changes=changes,
+        detail=detail,
+    )
+
+
+def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = load(ctx.repo, state.order_id)
+    address = order.shipping_address
+    problems = []
+    if address is None:
+        problems.append("the order has no shipping address")
+    else:
+        for field in ("line1", "city", "postal_code"):
+            if not (getattr(address, field) or "").strip():
+                problems.append(f"{field} is empty")
+    if problems:
+        raise AddressInvalid("; ".join(problems))
+    _advance(
+        ctx,
+        state,
+        to=OrderStatus.ADDRESS_VALIDATED,
+        action="address_validated",
+        # The workflow acknowledging its start takes the order out of the reconciler's index.
+        changes={"pending_start": False},
+        detail={"execution": ctx.execution_name},
+    )
+    return state
+
+
+def reserve_inventory(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = load(ctx.repo, state.order_id)
+    _advance(
+        ctx,
+        state,
+        to=OrderStatus.RESERVED,
+        action="inventory_reserved",
+        detail={"lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]},
+    )
+    return state
+
+
+def assign_picker(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    # Deterministic spread over the client's pickers; zone and workload rules come later.
+    pickers = ctx.client.pickers
+    picker = pickers[int(state.order_id[-6:], 36) % len(pickers)]
+    _advance(
+        ctx,
+        state,
+        to=OrderStatus.PICKER_ASSIGNED,
+        action="picker_assigned",
+        changes={"picker": picker},
+        detail={"picker": picker, "rule": "spread over the client's pickers"},
+    )
+    return state
+
+
+class AwaitRequest(WorkflowState):
+    task_token: str
+
+
+def await_pick(ctx: StepContext, request: AwaitRequest) -> None:
+    _advance(
+        ctx,
+        request,
+        to=OrderStatus.AWAITING_PICK,
+        action="pick_requested",
+        changes={"task_token": request.task_token, "awaiting": "pick_scans"},
+    )
+
+
+def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
+    _advance(
+        ctx,
+        request,
+        to=OrderStatus.AWAITING_PACK,
+        action="pack_requested",
+        changes={"task_token": request.task_token, "awaiting": "pack_data"},
+    )
+
+
+class PickResult(WorkflowState):
+    scans: tuple[PickScan, ...]
+    event_id: str
+    actor: str
+
+
+class PackResult(WorkflowState):
+    pack: PackData
+    event_id: str
+    actor: str
+
+
+def record_pick(ctx: StepContext, result: PickResult) -> WorkflowState:
+    _advance(
+        ctx,
+        result,
+        to=OrderStatus.PICKED,
+        action="pick_confirmed",
+        actor=Actor(kind="warehouse", id=result.actor),
+        changes={"pick_scans": result.scans, "task_token": None, "awaiting": None},
+        detail={
+            "event_id": result.event_id,
+            "units_scanned": sum(s.quantity for s in result.scans),
+        },
+    )
+    return WorkflowState(order_id=result.order_id, client_id=result.client_id)
+
+
+def record_pack(ctx: StepContext, result: PackResult) -> WorkflowState:
+    _advance(
+        ctx,
+        result,
+        to=OrderStatus.PACKED,
+        action="pack_confirmed",
+        actor=Actor(kind="warehouse", id=result.actor),
+        changes={"pack": result.pack, "task_token": None, "awaiting": None},
+        detail={"event_id": result.event_id, **result.pack.model_dump()},
+    )
+    return WorkflowState(order_id=result.order_id, client_id=result.client_id)
+
+
+def create_label(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = load(ctx.repo, state.order_id)
+    if order.label is None and order.status is OrderStatus.PACKED:
+        label = ctx.carrier.buy_label(order)
+        _advance(
+            ctx,
+            state,
+            to=OrderStatus.LABELLED,
+            action="label_created",
+            changes={"label": label},
+            detail=label.model_dump(),
+        )
+    else:
+        _advance(ctx, state, to=OrderStatus.LABELLED, action="label_created")
+    return state
+
+
+def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = load(ctx.repo, state.order_id)
+    _advance(
+        ctx,
+        state,
+        to=OrderStatus.SHIPPED,
+        action="shipped",
+        detail={"tracking_number": order.label.tracking_number if order.label else None},
+    )
+    return state
+
+
+def notify_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = load(ctx.repo, state.order_id)
+    if order.notified_at is not None:
+        return state
+    ctx.notifier.shipment_sent(order)
+    record(
+        ctx.repo,
+        ctx.clock,
+        ctx.client,
+        order,
+        action="customer_notified",
+        actor=WORKFLOW,
+        changes={"notified_at": ctx.clock.now()},
+        detail={"channel": "shipment notification"},
+    )
+    return state
+
+
+class HoldRequest(WorkflowState):
+    error: dict[str, Any]
+
+
+def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
+    """The Catch target: park the order with what went wrong, owned and audited."""
+    order = load(ctx.repo, request.order_id)
+    if order.status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED, OrderStatus.SHIPPED):
+        return request
+    error = str(request.error.get("Error", "Unknown"))
+    cause = str(request.error.get("Cause", ""))[:1000]
+    record(
+        ctx.repo,
+        ctx.clock,
+        ctx.client,
+        order,
+        action="order_held",
+        actor=WORKFLOW,
+        to_status=OrderStatus.ON_HOLD,
+        changes={"hold_reason": error, "task_token": None, "awaiting": None},
+        detail={"error": error, "cause": cause, "held_at_status": order.status.value},
+    )
+    return WorkflowState(order_id=request.order_id, client_id=request.client_id)

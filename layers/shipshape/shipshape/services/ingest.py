@@ -1,0 +1,304 @@
+"""Webhook ingest: verify, normalize, deduplicate on the business key, record, start.
+
+Webhooks are at-least-once and unordered. The canonical order id is a function of the
+business key (client, platform, store, storefront order id), and each stored order keeps the
+storefront version it reflects, so:
+- the same version again is a duplicate: same order id, nothing written;
+- an older version after a newer one is stale: nothing written;
+- a newer version updates the record, and the audit trail says what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from shipshape.config import ClientConfig
+from shipshape.errors import OrderCancelled, SignatureInvalid, UnsupportedPlatform
+from shipshape.models import (
+    TERMINAL_STATUSES,
+    Actor,
+    AuditEvent,
+    Order,
+    OrderStatus,
+    Platform,
+    StorefrontOrder,
+    canonical_order_id,
+)
+from shipshape.observability import logger
+from shipshape.ports import (
+    AlreadyExists,
+    Clock,
+    ExecutionExists,
+    OrderRepository,
+    SecretStore,
+    TaskNotWaiting,
+    WorkflowEngine,
+)
+from shipshape.services.records import record, retry_on_conflict
+from shipshape.storefronts import adapter_for
+from shipshape.storefronts.base import WebhookDelivery
+
+STOREFRONT_FIELDS = (
+    "order_number",
+    "payment",
+    "currency",
+    "total",
+    "customer",
+    "shipping_address",
+    "lines",
+)
+
+
+class IngestOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    order_id: str
+    outcome: IngestOutcome
+    status: OrderStatus
+    detail: str
+
+
+def workflow_input(order: Order) -> dict[str, Any]:
+    """What each execution starts with. Identical for every start of one order, so a repeated
+    start of a running execution is recognised as the same request."""
+    return {"order_id": order.order_id, "client_id": order.client_id}
+
+
+def ingest_webhook(
+    *,
+    client: ClientConfig,
+    platform: Platform,
+    delivery: WebhookDelivery,
+    repo: OrderRepository,
+    secrets: SecretStore,
+    workflow: WorkflowEngine,
+    clock: Clock,
+) -> IngestResult:
+    """Accept one storefront delivery for ``client``. Raises client errors for bad requests
+    (before anything is written) and never writes a half order."""
+    adapter = adapter_for(platform)
+    stores = client.stores_on(platform)
+    if not stores:
+        raise UnsupportedPlatform(f"client {client.client_id} has no {platform.value} store")
+
+    claimed = adapter.claimed_store(delivery)
+    store = client.store_for(platform, claimed) if claimed else None
+    if store is None and claimed is None and len(stores) == 1:
+        store = stores[0]
+    if store is None:
+        # Fail closed: an unknown store has no secret we could check the signature with.
+        raise SignatureInvalid(
+            f"store {claimed!r} is not configured for client {client.client_id}"
+            if claimed
+            else "the delivery does not name its store"
+        )
+    keys = secrets.get_many([store.webhook_secret_name, store.previous_webhook_secret_name])
+    if not keys:
+        logger.error("no webhook secret available", extra={"client_id": client.client_id})
+        raise SignatureInvalid("no webhook secret is available for this store")
+    adapter.verify(delivery, keys)
+    incoming = adapter.normalize(delivery)
+
+    order_id = canonical_order_id(client.client_id, platform, store.store, incoming.storefront_order_id)
+    result = retry_on_conflict(
+        5, lambda: _record_version(client, order_id, incoming, repo, clock, delivery)
+    )
+    order = result[1]
+    if result[0].outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
+        _after_write(order, repo, workflow)
+    logger.info(
+        "webhook ingested",
+        extra={
+            "order_id": order_id,
+            "client_id": client.client_id,
+            "platform": platform.value,
+            "outcome": result[0].outcome.value,
+            "status": order.status.value,
+        },
+    )
+    return result[0]
+
+
+def _record_version(
+    client: ClientConfig,
+    order_id: str,
+    incoming: StorefrontOrder,
+    repo: OrderRepository,
+    clock: Clock,
+    delivery: WebhookDelivery,
+) -> tuple[IngestResult, Order]:
+    actor = Actor(kind="storefront", id=f"{incoming.platform.value}:{incoming.store}")
+    existing = repo.get(order_id)
+    if existing is None:
+        try:
+            order = _create(client, order_id, incoming, repo, clock, actor)
+        except AlreadyExists:
+            # A concurrent delivery created it first: decide again against what it wrote.
+            return _record_version(client, order_id, incoming, repo, clock, delivery)
+        return IngestResult(order_id, IngestOutcome.CREATED, order.status, "order recorded"), order
+
+    if incoming.version == existing.version:
+        return (
+            IngestResult(
+                order_id,
+                IngestOutcome.DUPLICATE,
+                existing.status,
+                f"version {incoming.version} is already recorded; nothing changed",
+            ),
+            existing,
+        )
+    if incoming.version < existing.version:
+        return (
+            IngestResult(
+                order_id,
+                IngestOutcome.STALE,
+                existing.status,
+                f"version {incoming.version} is older than the recorded version "
+                f"{existing.version}; nothing changed",
+            ),
+            existing,
+        )
+    order = _update(client, existing, incoming, repo, clock, actor)
+    return IngestResult(order_id, IngestOutcome.UPDATED, order.status, "order updated"), order
+
+
+def _initial_status(incoming: StorefrontOrder) -> OrderStatus:
+    if incoming.cancelled:
+        return OrderStatus.CANCELLED
+    if incoming.ready_to_fulfil:
+        return OrderStatus.ACCEPTED
+    return OrderStatus.RECEIVED
+
+
+def _create(
+    client: ClientConfig,
+    order_id: str,
+    incoming: StorefrontOrder,
+    repo: OrderRepository,
+    clock: Clock,
+    actor: Actor,
+) -> Order:
+    now = clock.now()
+    status = _initial_status(incoming)
+    timestamps = {OrderStatus.RECEIVED: now, status: now}
+    order = Order(
+        order_id=order_id,
+        client_id=client.client_id,
+        platform=incoming.platform,
+        store=incoming.store,
+        storefront_order_id=incoming.storefront_order_id,
+        order_number=incoming.order_number,
+        version=incoming.version,
+        storefront_updated_at=incoming.storefront_updated_at,
+        received_at=now,
+        payment=incoming.payment,
+        currency=incoming.currency,
+        total=incoming.total,
+        customer=incoming.customer,
+        shipping_address=incoming.shipping_address,
+        lines=incoming.lines,
+        status=status,
+        owner=client.owner_of(status),
+        status_timestamps=timestamps,
+        rules_version=client.rules_version,
+        audit_seq=1,
+        execution_name=order_id if status is OrderStatus.ACCEPTED else None,
+        pending_start=status is OrderStatus.ACCEPTED,
+    )
+    event = AuditEvent(
+        order_id=order_id,
+        seq=1,
+        at=now,
+        action="order_received",
+        actor=actor,
+        to_status=status,
+        owner=order.owner,
+        detail={
+            "version": incoming.version,
+            "storefront_updated_at": incoming.storefront_updated_at.isoformat(),
+            "sync_lag_seconds": round((now - incoming.storefront_updated_at).total_seconds(), 3),
+            "payment": incoming.payment.value,
+            "rules_version": client.rules_version,
+        },
+    )
+    repo.create(order, event)
+    return order
+
+
+def _update(
+    client: ClientConfig,
+    existing: Order,
+    incoming: StorefrontOrder,
+    repo: OrderRepository,
+    clock: Clock,
+    actor: Actor,
+) -> Order:
+    changes: dict[str, Any] = {
+        name: getattr(incoming, name)
+        for name in STOREFRONT_FIELDS
+        if getattr(incoming, name) != getattr(existing, name)
+    }
+    changed = sorted(changes)
+    changes["version"] = incoming.version
+    changes["storefront_updated_at"] = incoming.storefront_updated_at
+    detail: dict[str, Any] = {
+        "version": incoming.version,
+        "previous_version": existing.version,
+        "changed": changed,
+        "sync_lag_seconds": round(
+            (clock.now() - incoming.storefront_updated_at).total_seconds(), 3
+        ),
+    }
+    to_status: OrderStatus | None = None
+    action = "storefront_updated"
+    if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
+        to_status, action = OrderStatus.CANCELLED, "order_cancelled"
+        changes["pending_start"] = False
+    elif incoming.ready_to_fulfil and existing.status is OrderStatus.RECEIVED:
+        to_status, action = OrderStatus.ACCEPTED, "fulfilment_requested"
+        changes["pending_start"] = True
+        changes["execution_name"] = existing.order_id
+    elif incoming.cancelled:
+        detail["note"] = f"cancellation arrived after the order was {existing.status.value}"
+    return record(
+        repo,
+        clock,
+        client,
+        existing,
+        action=action,
+        actor=actor,
+        to_status=to_status,
+        changes=changes,
+        detail=detail,
+    )
+
+
+def _after_write(order: Order, repo: OrderRepository, workflow: WorkflowEngine) -> None:
+    """Side effects after the record is safely written. Failures here lose nothing: a pending
+    start is retried by the reconciler, a missed cancel is caught by the next workflow step."""
+    if order.pending_start and order.execution_name:
+        try:
+            workflow.start(order.execution_name, workflow_input(order))
+        except ExecutionExists:
+            logger.info("execution already exists", extra={"order_id": order.order_id})
+        except Exception:
+            # Deliberately broad: whatever went wrong, the order is recorded and pending; the
+            # reconciler starts it. The webhook must still be acknowledged.
+            logger.exception("starting the workflow failed; the reconciler will retry",
+                             extra={"order_id": order.order_id})
+    if order.status is OrderStatus.CANCELLED and order.task_token:
+        try:
+            workflow.fail(order.task_token, OrderCancelled.__name__, "cancelled by the storefront")
+        except TaskNotWaiting:
+            pass
+        except Exception:
+            logger.exception("could not interrupt the waiting workflow; its next step will stop",
+                             extra={"order_id": order.order_id})

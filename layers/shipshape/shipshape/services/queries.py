@@ -1,0 +1,90 @@
+"""Read models for the ops API, scoped to the operator's clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shipshape.errors import Forbidden
+from shipshape.models import Address, AuditEvent, Label, Order, OrderLine, OrderStatus
+from shipshape.ports import OrderRepository
+from shipshape.services.records import load
+
+
+class Operator(BaseModel):
+    """An authenticated operator, from the API's JWT authorizer claims."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    roles: frozenset[str] = frozenset()
+    clients: frozenset[str] = Field(description='Client ids served, or {"*"} for every client.')
+
+    def may_see(self, client_id: str) -> bool:
+        return "*" in self.clients or client_id in self.clients
+
+
+class OrderView(BaseModel):
+    order_id: str
+    client_id: str
+    platform: str
+    store: str
+    storefront_order_id: str
+    order_number: str | None
+    status: OrderStatus
+    owner: str
+    version: int
+    rules_version: str
+    received_at: datetime
+    status_timestamps: dict[OrderStatus, datetime]
+    lines: tuple[OrderLine, ...]
+    shipping_address: Address | None
+    standardized_address: Address | None
+    picker: str | None
+    label: Label | None
+    hold_reason: str | None
+    audit_events: int
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        return cls(
+            **order.model_dump(
+                include=set(cls.model_fields) - {"audit_events"},
+            ),
+            audit_events=order.audit_seq,
+        )
+
+
+class AuditTrail(BaseModel):
+    order_id: str
+    events: list[AuditEvent]
+
+
+def _scoped(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
+    order = load(repo, order_id)
+    if not operator.may_see(order.client_id):
+        raise Forbidden(f"operator {operator.subject} does not serve client {order.client_id}")
+    return order
+
+
+def get_order(repo: OrderRepository, order_id: str, operator: Operator) -> OrderView:
+    return OrderView.of(_scoped(repo, order_id, operator))
+
+
+def get_audit_trail(repo: OrderRepository, order_id: str, operator: Operator) -> AuditTrail:
+    _scoped(repo, order_id, operator)
+    return AuditTrail(order_id=order_id, events=repo.audit_trail(order_id))
+
+
+def operator_from_claims(claims: dict[str, Any]) -> Operator:
+    groups = claims.get("cognito:groups") or []
+    if isinstance(groups, str):  # API Gateway flattens list claims to "[a b]" strings
+        groups = groups.strip("[]").replace(",", " ").split()
+    clients = str(claims.get("custom:clients", "")).replace(",", " ").split()
+    return Operator(
+        subject=str(claims.get("sub") or claims.get("username") or "unknown"),
+        roles=frozenset(groups),
+        clients=frozenset(clients),
+    )

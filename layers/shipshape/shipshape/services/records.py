@@ -1,0 +1,75 @@
+"""Writing the system of record: every change is a new snapshot plus its audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shipshape.config import ClientConfig
+from shipshape.errors import OrderNotFound
+from shipshape.models import Actor, AuditEvent, Order, OrderStatus
+from shipshape.ports import Clock, OrderRepository
+
+
+def load(repo: OrderRepository, order_id: str) -> Order:
+    order = repo.get(order_id)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}")
+    return order
+
+
+def record(
+    repo: OrderRepository,
+    clock: Clock,
+    client: ClientConfig,
+    order: Order,
+    *,
+    action: str,
+    actor: Actor,
+    to_status: OrderStatus | None = None,
+    changes: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Order:
+    """Apply ``changes`` (and optionally a status change) with one audit event, atomically.
+
+    The write is conditional on the order's audit sequence, so a concurrent writer makes this
+    raise ``ConcurrentUpdate`` instead of silently losing either change.
+    """
+    now = clock.now()
+    updates: dict[str, Any] = dict(changes or {})
+    updates["audit_seq"] = order.audit_seq + 1
+    if to_status is not None and to_status is not order.status:
+        updates["status"] = to_status
+        updates["owner"] = client.owner_of(to_status)
+        updates["status_timestamps"] = {**order.status_timestamps, to_status: now}
+    new = order.model_copy(update=updates)
+    event = AuditEvent(
+        order_id=order.order_id,
+        seq=new.audit_seq,
+        at=now,
+        action=action,
+        actor=actor,
+        from_status=order.status if new.status is not order.status else None,
+        to_status=new.status if new.status is not order.status else None,
+        owner=new.owner,
+        detail=detail or {},
+    )
+    repo.apply(new, event, expected_seq=order.audit_seq)
+    return new
+
+
+def retry_on_conflict[T](attempts: int, work: Callable[[], T]) -> T:
+    """Re-run a read-decide-write unit when another writer won the optimistic race.
+
+    This is not transport retrying (botocore does that); it re-reads and re-decides, because
+    the other writer may have changed what the right decision is.
+    """
+    from shipshape.errors import ConcurrentUpdate
+
+    for attempt in range(attempts):
+        try:
+            return work()
+        except ConcurrentUpdate:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
