@@ -1,0 +1,167 @@
+"""Run the real Lambda handlers in-process under moto.
+
+moto runs Lambda code in Docker, which this project does not require. Every invoke path in
+moto (Step Functions tasks, ``lambda.invoke``, event source targets) goes through one private
+method, ``LambdaFunction._invoke_lambda(self, event) -> (payload_json, errored, logs)``. This
+module replaces it with a call into the handler loaded from ``functions/<name>/app.py``.
+Because the seam is private, moto is pinned exactly and ``check_seam`` fails loudly if a new
+moto changes it (a test calls it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import io
+import json
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from shipshape_local.template import FunctionSpec
+
+Handler = Callable[[Any, Any], Any]
+
+EXPECTED_MOTO = "5.2.5"
+
+
+def check_seam() -> None:
+    """Fail loudly if the pinned moto no longer has the seam this runtime patches."""
+    import moto
+    from moto.awslambda.models import LambdaFunction
+
+    if moto.__version__ != EXPECTED_MOTO:
+        raise RuntimeError(
+            f"moto {moto.__version__} is installed; the in-process Lambda seam was verified on "
+            f"{EXPECTED_MOTO}. Re-verify lambdas.py before changing the pin."
+        )
+    seam = getattr(LambdaFunction, "_invoke_lambda", None)
+    if seam is None or list(inspect.signature(seam).parameters) != ["self", "event"]:
+        raise RuntimeError("moto's LambdaFunction._invoke_lambda(self, event) seam changed")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class _ThreadRoutedStdout(io.TextIOBase):
+    """stdout that sends what a running handler prints (structured logs, EMF metrics) to a
+    capture, per thread, and everything else to the terminal."""
+
+    def __init__(self, terminal: Any) -> None:
+        self.terminal = terminal
+        self.local = threading.local()
+        self.lines: list[tuple[str, str]] = []  # (function, line)
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        function = getattr(self.local, "function", None)
+        if function is None:
+            return self.terminal.write(text)
+        with self.lock:
+            for line in text.splitlines():
+                if line.strip():
+                    self.lines.append((function, line))
+        return len(text)
+
+    def flush(self) -> None:
+        self.terminal.flush()
+
+    def isatty(self) -> bool:
+        return bool(self.terminal.isatty())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+
+def load_handler(spec: FunctionSpec) -> Handler:
+    """Load ``functions/<name>/app.py`` under a unique module name (every function's module is
+    called ``app``)."""
+    module_name = f"shipshape_fn_{spec.logical_id}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        loader_spec = importlib.util.spec_from_file_location(module_name, spec.module_file)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ImportError(f"cannot load {spec.module_file}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+    handler = getattr(module, spec.attribute)
+    return handler  # type: ignore[no-any-return]
+
+
+class InProcessLambdas:
+    """The registry of in-process handlers and the patch of moto's invoke seam."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.modules: dict[str, ModuleType] = {}
+        self.invocations: dict[str, int] = {}
+        self.faults: list[Callable[[str, Any], None]] = []
+        self.stdout = _ThreadRoutedStdout(sys.stdout)
+        self._original: Any = None
+
+    def register(self, function_name: str, handler: Handler) -> None:
+        self.handlers[function_name] = handler
+
+    def invoke(self, function_name: str, event: Any) -> Any:
+        """Call a handler as Lambda would: a fresh context, output captured, errors raised."""
+        handler = self.handlers[function_name]
+        self.invocations[function_name] = self.invocations.get(function_name, 0) + 1
+        for fault in self.faults:
+            fault(function_name, event)
+        previous = getattr(self.stdout.local, "function", None)
+        self.stdout.local.function = function_name
+        try:
+            return handler(event, LambdaContext(function_name=function_name))
+        finally:
+            self.stdout.local.function = previous
+
+    def install(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        check_seam()
+        registry = self
+
+        def _invoke_in_process(fn: Any, event: Any = None) -> tuple[str, bool, str]:
+            payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
+            try:
+                result = registry.invoke(fn.function_name, payload)
+            except Exception as exc:  # noqa: BLE001 - this *is* Lambda's error boundary
+                error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                return json.dumps(error), True, ""
+            return json.dumps(result), False, ""
+
+        self._original = LambdaFunction._invoke_lambda
+        LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[assignment,method-assign]
+        sys.stdout = self.stdout  # type: ignore[assignment]
+
+    def uninstall(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original is not None:
+            LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
+            self._original = None
+        if sys.stdout is self.stdout:
+            sys.stdout = self.stdout.terminal
+
+    def captured(self, function_name: str | None = None) -> list[str]:
+        with self.stdout.lock:
+            return [line for fn, line in self.stdout.lines if function_name in (None, fn)]

@@ -1,0 +1,418 @@
+"""The embedded runtime: the whole stack on moto, in one process, with no AWS account.
+
+It builds what ``template.yaml`` declares: the DynamoDB tables from their key schemas, the
+functions (run in-process through ``lambdas``), the Standard state machine from its ASL file
+with ``DefinitionSubstitutions`` resolved, and the secrets of the demo clients. ``http()``
+then plays API Gateway (HTTP API, payload format 2.0) in front of the real handlers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import tomllib
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from shipshape_local.lambdas import InProcessLambdas, load_handler
+from shipshape_local.template import REPO_ROOT, Route, Template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+DEV_SECRETS = Path(__file__).with_name("dev-secrets.toml")
+API_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API's own payload limit
+
+
+class ManualClock:
+    """The injectable clock of the embedded runtime: real time unless a test or the pilot
+    sets or advances it."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._fixed = start
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        with self._lock:
+            base = self._fixed if self._fixed is not None else datetime.now(UTC)
+            return base + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta
+
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._fixed, self._offset = moment, timedelta()
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _fake_aws_environment() -> None:
+    # moto needs credentials and a region to exist; these are not real keys.
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        os.environ[key] = value
+
+
+def _serialize_backend(lock: threading.RLock) -> None:
+    """DynamoDB and Step Functions apply each request atomically; moto's in-memory backends
+    do not guard against threads. One lock per API call restores that semantics (conditional
+    writes and transactions that really are atomic) without changing what moto computes."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    targets: list[tuple[type, tuple[str, ...]]] = [
+        (
+            DynamoDBBackend,
+            (
+                "put_item", "get_item", "update_item", "delete_item", "query", "scan",
+                "transact_write_items", "transact_get_items", "batch_write_item",
+                "batch_get_item",
+            ),
+        ),
+        (StepFunctionsParserBackend, ("start_execution",)),
+    ]
+    for cls, names in targets:
+        for name in names:
+            original = getattr(cls, name)
+            if getattr(original, "_shipshape_serialized", False):
+                continue
+
+            def serialized(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                with lock:
+                    return __original(*args, **kwargs)
+
+            serialized._shipshape_serialized = True  # type: ignore[attr-defined]
+            setattr(cls, name, serialized)
+
+
+def _speed_up_retries(factor: float) -> None:
+    """ASL Retry intervals sleep in real time under moto; scale them like the simulated
+    clock scales everything else (the retry policy itself is unchanged)."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    class _ScaledTime:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            time.sleep(seconds * factor)
+
+    retrier_decl.time = _ScaledTime()  # type: ignore[attr-defined,assignment]
+
+
+class EmbeddedRuntime:
+    """Start with ``with EmbeddedRuntime() as rt:``; everything stops and resets on exit."""
+
+    def __init__(
+        self,
+        *,
+        clock: ManualClock | None = None,
+        config_dir: Path = REPO_ROOT / "config" / "clients",
+        retry_time_factor: float = 0.01,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.template = Template()
+        self.clock = clock or ManualClock()
+        self.config_dir = config_dir
+        self.retry_time_factor = retry_time_factor
+        self.overrides = dict(overrides or {})
+        self.lambdas = InProcessLambdas()
+        self.dev = tomllib.loads(DEV_SECRETS.read_text())
+        self.names: dict[str, str] = {}  # logical id -> physical name or ARN
+        self.env: dict[str, str] = {}
+        self._mock: Any = None
+        self._routes: list[Route] = self.template.routes
+        self._function_names: dict[str, str] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto import mock_aws
+
+        _fake_aws_environment()
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "lambda": {"use_docker": False},
+            }
+        )
+        self._mock.start()
+        _serialize_backend(threading.RLock())
+        _speed_up_retries(self.retry_time_factor)
+        self.lambdas.install()
+        self._create_tables()
+        self._create_secrets()
+        self._create_functions()
+        self._create_state_machines()
+        self._configure_processes()
+
+    def stop(self) -> None:
+        import shipshape.bootstrap
+
+        self.lambdas.uninstall()
+        shipshape.bootstrap.reset()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    # --- resources from the template ------------------------------------------------------
+
+    def _create_tables(self) -> None:
+        import boto3
+
+        client = boto3.client("dynamodb", region_name=REGION)
+        wanted = (
+            "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode",
+            "LocalSecondaryIndexes", "StreamSpecification",
+        )
+        for logical_id, props in self.template.tables.items():
+            name = f"shipshape-{logical_id}"
+            kwargs = {k: v for k, v in props.items() if k in wanted}
+            client.create_table(TableName=name, **kwargs)
+            self.names[logical_id] = name
+
+    def _create_secrets(self) -> None:
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name=REGION)
+        for name, value in self.dev["secrets"].items():
+            client.create_secret(Name=name, SecretString=value)
+
+    def _create_functions(self) -> None:
+        import io
+        import zipfile
+
+        import boto3
+
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(
+            RoleName="shipshape-embedded",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        # moto stores a code package but never runs it: the handlers run in-process.
+        package = io.BytesIO()
+        with zipfile.ZipFile(package, "w") as zf:
+            zf.writestr("app.py", "# runs in-process in the embedded runtime\n")
+        lam = boto3.client("lambda", region_name=REGION)
+        for logical_id, spec in self.template.functions.items():
+            name = f"shipshape-{logical_id}"
+            created = lam.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": package.getvalue()},
+            )
+            self.names[logical_id] = created["FunctionArn"]
+            self._function_names[logical_id] = name
+            self.lambdas.register(name, load_handler(spec))
+
+    def _resolve(self, value: Any) -> Any:
+        """Resolve the intrinsic functions the template uses in environments and
+        substitutions to the embedded resources' names and ARNs."""
+        if isinstance(value, dict) and "Ref" in value:
+            ref = value["Ref"]
+            if ref in self.names:
+                return self.names[ref]
+            default = self.template.parameter_default(ref)
+            if default is None:
+                raise KeyError(f"cannot resolve Ref {ref}")
+            return str(default)
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            if attribute == "Arn" and logical_id in self.names:
+                return self.names[logical_id]
+            raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute}")
+        return value
+
+    def _create_state_machines(self) -> None:
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        for logical_id, props in self.template.state_machines.items():
+            definition = (self.template.root / props["DefinitionUri"]).read_text()
+            for key, value in props.get("DefinitionSubstitutions", {}).items():
+                definition = definition.replace("${" + key + "}", self._resolve(value))
+            if "${" in definition:
+                raise ValueError(f"{props['DefinitionUri']} has unresolved substitutions")
+            created = sfn.create_state_machine(
+                name=f"shipshape-{logical_id}",
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/shipshape-embedded",
+                type=props.get("Type", "STANDARD"),
+            )
+            self.names[logical_id] = created["stateMachineArn"]
+
+    def _configure_processes(self) -> None:
+        """Give the in-process handlers their environment and the runtime's clock."""
+        import shipshape.bootstrap
+        from shipshape.observability import logger
+
+        env: dict[str, Any] = dict(self.template.global_environment)
+        for spec in self.template.functions.values():
+            env.update(spec.environment)
+        env = {k: str(self._resolve(v)) for k, v in env.items()}
+        env["SHIPSHAPE_CLIENT_CONFIG_DIR"] = str(self.config_dir)
+        self.env = env
+        os.environ.update(env)
+        # The logger was created before stdout was routed; point it at the capture.
+        for handler in logger.handlers:
+            if hasattr(handler, "setStream"):
+                handler.setStream(self.lambdas.stdout)
+        shipshape.bootstrap.reset()
+        shipshape.bootstrap.override(clock=self.clock, **self.overrides)
+
+    # --- API Gateway (HTTP API) in front of the handlers ------------------------------------
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | None = None,
+        base64_body: bool = False,
+    ) -> HttpResponse:
+        """Serve one request as API Gateway would: match a route, authorize it, build the
+        payload-2.0 event and call the route's handler."""
+        raw_path, _, query = path.partition("?")
+        data = body.encode() if isinstance(body, str) else (body or b"")
+        lowered = {k.lower(): v for k, v in (headers or {}).items()}
+        if len(data) > API_BODY_LIMIT:
+            return _gateway_error(413, "Request Entity Too Large")
+        route, params = self._match(method.upper(), raw_path)
+        if route is None:
+            return _gateway_error(404, "Not Found")
+        authorizer: dict[str, Any] | None = None
+        if route.authorizer:
+            claims = self._claims(lowered.get("authorization", ""))
+            if claims is None:
+                return _gateway_error(401, "Unauthorized")
+            authorizer = {"jwt": {"claims": claims, "scopes": None}}
+        text: str | None
+        try:
+            text = None if base64_body else data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        event = {
+            "version": "2.0",
+            "routeKey": route.route_key,
+            "rawPath": raw_path,
+            "rawQueryString": query,
+            "headers": lowered,
+            "queryStringParameters": dict(parse_qsl(query)) or None,
+            "pathParameters": params,
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "embedded",
+                "domainName": "127.0.0.1",
+                "http": {
+                    "method": method.upper(),
+                    "path": raw_path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": lowered.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route.route_key,
+                "stage": "$default",
+                "time": self.clock.now().strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(self.clock.now().timestamp() * 1000),
+                **({"authorizer": authorizer} if authorizer else {}),
+            },
+            "body": text if text is not None else base64.b64encode(data).decode(),
+            "isBase64Encoded": text is None,
+        }
+        try:
+            result = self.lambdas.invoke(self._function_names[route.function], event)
+        except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
+            return _gateway_error(500, "Internal Server Error")
+        payload = result.get("body") or ""
+        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+        return HttpResponse(
+            status=int(result.get("statusCode", 200)),
+            headers={k.lower(): str(v) for k, v in (result.get("headers") or {}).items()},
+            body=raw,
+        )
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        for route in self._routes:
+            if route.method != method:
+                continue
+            found = route.pattern.match(path)
+            if found:
+                return route, found.groupdict()
+        return None, {}
+
+    def _claims(self, authorization: str) -> dict[str, Any] | None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        claims = self.dev.get("operators", {}).get(token.strip())
+        return dict(claims) if claims else None
+
+    # --- conveniences for the demo, the pilot and tests -----------------------------------
+
+    def secret(self, name: str) -> str:
+        return str(self.dev["secrets"][name])
+
+    def run_function(self, logical_id: str, event: Any) -> Any:
+        """Invoke a function as its event source (e.g. the schedule) would."""
+        return self.lambdas.invoke(self._function_names[logical_id], event)
+
+    def executions(self) -> list[dict[str, Any]]:
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = self.names["FulfillmentStateMachine"]
+        found: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+            found.extend(page["executions"])
+        return found
+
+    def wait_for(
+        self, condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01
+    ) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(interval)
+        return condition()
+
+
+def _gateway_error(status: int, message: str) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json"},
+                        json.dumps({"message": message}).encode())

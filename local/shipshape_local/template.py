@@ -1,0 +1,134 @@
+"""Read template.yaml so the embedded runtime builds exactly what the stack deploys:
+tables from their key schemas, functions and their HTTP routes, the state machine's ASL and
+its substitutions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub...) into their
+    long form ({"Ref": ...}, {"Fn::GetAtt": [...]}) instead of failing on them."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as in the template: /orders/{order_id}
+    function: str  # logical id
+    authorizer: str | None
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{([a-z_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        return re.compile(f"^{regex}$")
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module_file(self) -> Path:
+        return self.code_uri / f"{self.handler.rsplit('.', 1)[0]}.py"
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+class Template:
+    def __init__(self, path: Path = REPO_ROOT / "template.yaml") -> None:
+        self.path = path
+        self.root = path.parent
+        self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506
+        self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
+
+    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def parameter_default(self, name: str) -> Any:
+        return self.doc.get("Parameters", {}).get(name, {}).get("Default")
+
+    @property
+    def tables(self) -> dict[str, dict[str, Any]]:
+        return {k: v["Properties"] for k, v in self.of_type("AWS::DynamoDB::Table").items()}
+
+    @property
+    def global_environment(self) -> dict[str, Any]:
+        return dict(
+            self.doc.get("Globals", {})
+            .get("Function", {})
+            .get("Environment", {})
+            .get("Variables", {})
+        )
+
+    @property
+    def functions(self) -> dict[str, FunctionSpec]:
+        specs = {}
+        for logical_id, res in self.of_type("AWS::Serverless::Function").items():
+            props = res["Properties"]
+            specs[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                code_uri=self.root / props["CodeUri"],
+                handler=props["Handler"],
+                environment=dict(props.get("Environment", {}).get("Variables", {})),
+            )
+        return specs
+
+    @property
+    def routes(self) -> list[Route]:
+        routes = []
+        for logical_id, res in self.of_type("AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] != "HttpApi":
+                    continue
+                props = event["Properties"]
+                routes.append(
+                    Route(
+                        method=props["Method"].upper(),
+                        path=props["Path"],
+                        function=logical_id,
+                        authorizer=props.get("Auth", {}).get("Authorizer"),
+                    )
+                )
+        return routes
+
+    @property
+    def state_machines(self) -> dict[str, dict[str, Any]]:
+        return {
+            k: v["Properties"] for k, v in self.of_type("AWS::Serverless::StateMachine").items()
+        }
