@@ -52,7 +52,9 @@ def main() -> int:
         print(f"SAM transform: ok ({len(json.loads(out.read_text())['Resources'])} resources)")
         lint = subprocess.run(
             [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", str(out)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         output = (lint.stdout + lint.stderr).strip()
         if output:
@@ -67,7 +69,9 @@ def main() -> int:
     for asl in sorted((ROOT / "statemachine").glob("*.asl.json")):
         result = subprocess.run(
             [str(Path(sys.executable).with_name("statelint")), "--ignore=URI", str(asl)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         problems = (result.stdout + result.stderr).strip()
         if result.returncode or problems:

@@ -13,6 +13,7 @@ from shipshape.http import install_error_handlers, json_response, raw_body
 from shipshape.models import OrderStatus, Platform
 from shipshape.observability import logger, metrics
 from shipshape.services.ingest import IngestOutcome, ingest_webhook
+from shipshape.storefronts import WooCommercePing
 from shipshape.storefronts.base import WebhookDelivery
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -26,8 +27,20 @@ class WebhookAcceptedResponse(BaseModel):
     detail: str
 
 
+class WebhookPingResponse(BaseModel):
+    outcome: str = "ping_acknowledged"
+    detail: str
+
+
+@app.exception_handler(WooCommercePing)  # type: ignore[untyped-decorator]
+def handle_woocommerce_ping(exc: WooCommercePing) -> Response[WebhookPingResponse]:
+    # WooCommerce only activates a webhook whose save-time ping gets exactly 200. The ping is
+    # unsigned and carries no order, so nothing is written; answering it opens nothing up.
+    return json_response(200, WebhookPingResponse(detail=str(exc)))
+
+
 @app.post("/webhooks/<platform>/<client_id>")
-def handle_receive_webhook(platform: str, client_id: str) -> Response:  # type: ignore[type-arg]
+def handle_receive_webhook(platform: str, client_id: str) -> Response[WebhookAcceptedResponse]:
     deps = container()
     try:
         known_platform = Platform(platform)

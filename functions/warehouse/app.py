@@ -14,7 +14,11 @@ from shipshape.bootstrap import container
 from shipshape.errors import Unauthorized
 from shipshape.http import install_error_handlers, json_response
 from shipshape.observability import logger, metrics
-from shipshape.services.warehouse import WarehouseEvent, handle_warehouse_event
+from shipshape.services.warehouse import (
+    WarehouseEvent,
+    WarehouseEventAccepted,
+    handle_warehouse_event,
+)
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
@@ -39,7 +43,7 @@ def _authenticate(client_id: str) -> None:
 @app.post("/warehouse/<client_id>/events")
 def handle_post_warehouse_event(
     client_id: str, event: Annotated[WarehouseEvent, Body()]
-) -> Response:  # type: ignore[type-arg]
+) -> Response[WarehouseEventAccepted]:
     _authenticate(client_id)
     deps = container()
     accepted = handle_warehouse_event(

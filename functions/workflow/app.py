@@ -35,8 +35,17 @@ class StepInvocation(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     step: Literal[
-        "validate_address", "reserve_inventory", "assign_picker", "await_pick", "record_pick",
-        "await_pack", "record_pack", "create_label", "mark_shipped", "notify_shipped", "hold",
+        "validate_address",
+        "reserve_inventory",
+        "assign_picker",
+        "await_pick",
+        "record_pick",
+        "await_pack",
+        "record_pack",
+        "create_label",
+        "mark_shipped",
+        "notify_shipped",
+        "hold",
     ]
     order_id: str
     client_id: str
@@ -46,8 +55,9 @@ class StepInvocation(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation = parse(event=event, model=StepInvocation)
-    logger.append_keys(order_id=invocation.order_id, client_id=invocation.client_id,
-                       step=invocation.step)
+    logger.append_keys(
+        order_id=invocation.order_id, client_id=invocation.client_id, step=invocation.step
+    )
     deps = container()
     ctx = steps.StepContext(
         repo=deps.repo,

@@ -73,7 +73,7 @@ class _ThreadRoutedStdout(io.TextIOBase):
     def write(self, text: str) -> int:
         function = getattr(self.local, "function", None)
         if function is None:
-            return self.terminal.write(text)
+            return int(self.terminal.write(text))
         with self.lock:
             for line in text.splitlines():
                 if line.strip():
@@ -151,7 +151,7 @@ class InProcessLambdas:
 
         self._original = LambdaFunction._invoke_lambda
         LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[assignment,method-assign]
-        sys.stdout = self.stdout  # type: ignore[assignment]
+        sys.stdout = self.stdout
 
     def uninstall(self) -> None:
         from moto.awslambda.models import LambdaFunction

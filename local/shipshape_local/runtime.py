@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import tomllib
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -88,8 +89,15 @@ def _serialize_backend(lock: threading.RLock) -> None:
         (
             DynamoDBBackend,
             (
-                "put_item", "get_item", "update_item", "delete_item", "query", "scan",
-                "transact_write_items", "transact_get_items", "batch_write_item",
+                "put_item",
+                "get_item",
+                "update_item",
+                "delete_item",
+                "query",
+                "scan",
+                "transact_write_items",
+                "transact_get_items",
+                "batch_write_item",
                 "batch_get_item",
             ),
         ),
@@ -148,6 +156,7 @@ class EmbeddedRuntime:
         self._mock: Any = None
         self._routes: list[Route] = self.template.routes
         self._function_names: dict[str, str] = {}
+        self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -163,10 +172,9 @@ class EmbeddedRuntime:
 
         _fake_aws_environment()
         self._mock = mock_aws(
-            config={
-                "stepfunctions": {"execute_state_machine": True},
-                "lambda": {"use_docker": False},
-            }
+            # Not lambda.use_docker=False: that makes moto echo the event instead of calling
+            # _invoke_lambda, the seam the in-process handlers are installed on.
+            config={"stepfunctions": {"execute_state_machine": True}}
         )
         self._mock.start()
         _serialize_backend(threading.RLock())
@@ -194,8 +202,12 @@ class EmbeddedRuntime:
 
         client = boto3.client("dynamodb", region_name=REGION)
         wanted = (
-            "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode",
-            "LocalSecondaryIndexes", "StreamSpecification",
+            "AttributeDefinitions",
+            "KeySchema",
+            "GlobalSecondaryIndexes",
+            "BillingMode",
+            "LocalSecondaryIndexes",
+            "StreamSpecification",
         )
         for logical_id, props in self.template.tables.items():
             name = f"shipshape-{logical_id}"
@@ -358,6 +370,7 @@ class EmbeddedRuntime:
         try:
             result = self.lambdas.invoke(self._function_names[route.function], event)
         except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
+            self.integration_errors.append(traceback.format_exc())
             return _gateway_error(500, "Internal Server Error")
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
@@ -399,7 +412,7 @@ class EmbeddedRuntime:
         arn = self.names["FulfillmentStateMachine"]
         found: list[dict[str, Any]] = []
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
-            found.extend(page["executions"])
+            found.extend(dict(e) for e in page["executions"])
         return found
 
     def wait_for(
@@ -414,5 +427,6 @@ class EmbeddedRuntime:
 
 
 def _gateway_error(status: int, message: str) -> HttpResponse:
-    return HttpResponse(status, {"content-type": "application/json"},
-                        json.dumps({"message": message}).encode())
+    return HttpResponse(
+        status, {"content-type": "application/json"}, json.dumps({"message": message}).encode()
+    )

@@ -39,7 +39,9 @@ def _aws_client(service: str) -> Any:
     from botocore.config import Config
 
     # botocore's standard retry mode: backoff with jitter on throttling and 5xx, bounded.
-    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    return boto3.client(  # type: ignore[call-overload]
+        service, config=Config(retries={"mode": "standard", "max_attempts": 4})
+    )
 
 
 def _build() -> Container:
@@ -48,7 +50,7 @@ def _build() -> Container:
     from shipshape.adapters.secrets import SecretsManagerStore
     from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
 
-    settings = Settings()  # type: ignore[call-arg]  # values come from the environment
+    settings = Settings()  # values come from the environment
     return Container(
         settings=settings,
         clients=ClientDirectory(settings.client_config_dir),

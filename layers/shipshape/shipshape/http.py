@@ -23,23 +23,26 @@ class PayloadTooLarge(ClientRequestError):
     status = 413
 
 
-def json_response(status: int, body: BaseModel, headers: dict[str, str] | None = None) -> Response:  # type: ignore[type-arg]
+def json_response[M: BaseModel](
+    status: int, body: M, headers: dict[str, str] | None = None
+) -> Response[M]:
+    """A JSON response whose body the resolver validates and serializes against its model."""
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump_json(),
+        body=body,
         headers=headers,
     )
 
 
 def install_error_handlers(app: APIGatewayHttpResolver) -> None:
-    @app.exception_handler(ClientRequestError)
-    def _client_error(exc: ClientRequestError) -> Response:  # type: ignore[type-arg]
+    @app.exception_handler(ClientRequestError)  # type: ignore[untyped-decorator]
+    def _client_error(exc: ClientRequestError) -> Response[ErrorBody]:
         logger.info("request refused", extra={"error": type(exc).__name__, "status": exc.status})
         return json_response(exc.status, ErrorBody(error=type(exc).__name__, message=str(exc)))
 
-    @app.exception_handler(TransientDependencyError)
-    def _unavailable(exc: TransientDependencyError) -> Response:  # type: ignore[type-arg]
+    @app.exception_handler(TransientDependencyError)  # type: ignore[untyped-decorator]
+    def _unavailable(exc: TransientDependencyError) -> Response[ErrorBody]:
         logger.warning("dependency unavailable", extra={"error": str(exc)})
         return json_response(
             503,

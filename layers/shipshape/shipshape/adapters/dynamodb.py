@@ -177,9 +177,8 @@ class DynamoDBOrderRepository(OrderRepository):
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         try:
-            self._client.transact_write_items(
-                TransactItems=[{"Put": put_order}, {"Put": put_event}]
-            )
+            items: Any = [{"Put": put_order}, {"Put": put_event}]
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]

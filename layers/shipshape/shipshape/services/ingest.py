@@ -107,7 +107,9 @@ def ingest_webhook(
     adapter.verify(delivery, keys)
     incoming = adapter.normalize(delivery)
 
-    order_id = canonical_order_id(client.client_id, platform, store.store, incoming.storefront_order_id)
+    order_id = canonical_order_id(
+        client.client_id, platform, store.store, incoming.storefront_order_id
+    )
     result = retry_on_conflict(
         5, lambda: _record_version(client, order_id, incoming, repo, clock, delivery)
     )
@@ -289,16 +291,20 @@ def _after_write(order: Order, repo: OrderRepository, workflow: WorkflowEngine) 
             workflow.start(order.execution_name, workflow_input(order))
         except ExecutionExists:
             logger.info("execution already exists", extra={"order_id": order.order_id})
-        except Exception:
+        except Exception:  # noqa: BLE001
             # Deliberately broad: whatever went wrong, the order is recorded and pending; the
             # reconciler starts it. The webhook must still be acknowledged.
-            logger.exception("starting the workflow failed; the reconciler will retry",
-                             extra={"order_id": order.order_id})
+            logger.exception(
+                "starting the workflow failed; the reconciler will retry",
+                extra={"order_id": order.order_id},
+            )
     if order.status is OrderStatus.CANCELLED and order.task_token:
         try:
             workflow.fail(order.task_token, OrderCancelled.__name__, "cancelled by the storefront")
         except TaskNotWaiting:
             pass
-        except Exception:
-            logger.exception("could not interrupt the waiting workflow; its next step will stop",
-                             extra={"order_id": order.order_id})
+        except Exception:  # noqa: BLE001 - the cancel is recorded already
+            logger.exception(
+                "could not interrupt the waiting workflow; its next step will stop",
+                extra={"order_id": order.order_id},
+            )

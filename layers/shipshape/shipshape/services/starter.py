@@ -59,13 +59,16 @@ def start_pending_orders(
                 detail={"error": "WorkflowClosedEarly", "execution": order.execution_name},
             )
             report.already_running.append(order_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - one bad order must not stop the others
             logger.exception("reconciler could not start a workflow", extra={"order_id": order_id})
             report.failed.append(order_id)
     if report.examined:
         logger.info(
             "start reconciler pass",
-            extra={"examined": report.examined, "started": len(report.started),
-                   "failed": len(report.failed)},
+            extra={
+                "examined": report.examined,
+                "started": len(report.started),
+                "failed": len(report.failed),
+            },
         )
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,6 +59,7 @@ def handle_warehouse_event(
         raise NotAwaitingEvent(
             f"order {order.order_id} is {order.status.value} and not waiting for {wanted}"
         )
+    output: dict[str, Any]
     if isinstance(event, PickScansEvent):
         output = {
             "scans": [s.model_dump() for s in event.scans],
@@ -66,7 +67,11 @@ def handle_warehouse_event(
             "actor": event.picker,
         }
     else:
-        output = {"pack": event.pack.model_dump(), "event_id": event.event_id, "actor": event.packer}
+        output = {
+            "pack": event.pack.model_dump(),
+            "event_id": event.event_id,
+            "actor": event.packer,
+        }
     try:
         workflow.succeed(order.task_token, output)
     except TaskNotWaiting as exc:

@@ -8,15 +8,16 @@ An adapter answers three questions about a webhook delivery, in this order:
 
 from __future__ import annotations
 
+import base64
 import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
 
-from shipshape.errors import PayloadInvalid
+from shipshape.errors import PayloadInvalid, SignatureInvalid
 from shipshape.models import Platform, StorefrontOrder
 
 
@@ -84,3 +85,52 @@ def parse_payload[M: BaseModel](model: type[M], body: bytes) -> M:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise PayloadInvalid(f"{where}: {first['msg']}{more}") from None
+
+
+# --- small helpers the platform adapters share ------------------------------------------
+
+_SHA256_BYTES = 32
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def blank_to_none(value: object) -> object:
+    """Storefronts send "" and null interchangeably for absent text (address2, company)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def full_name(first: str | None, last: str | None) -> str | None:
+    return " ".join(part for part in (first, last) if part) or None
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, by integer arithmetic (floats can round a ms wrong)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def decode_base64_digest(presented: str, header: str) -> bytes:
+    """The raw HMAC-SHA256 digest from a base64 header value, or ``SignatureInvalid``."""
+    try:
+        digest = base64.b64decode(presented, validate=True)
+    except ValueError:  # binascii.Error for bad base64, plain ValueError for non-ASCII text
+        raise SignatureInvalid(f"{header} header is not base64") from None
+    if len(digest) != _SHA256_BYTES:
+        raise SignatureInvalid(f"{header} header is not an HMAC-SHA256 digest")
+    return digest
+
+
+def decode_hex_digest(presented: str, header: str) -> bytes:
+    """The raw HMAC-SHA256 digest from a hex value, or ``SignatureInvalid``."""
+    try:
+        digest = bytes.fromhex(presented)
+    except ValueError:
+        raise SignatureInvalid(f"{header} v1= value is not hex") from None
+    if len(digest) != _SHA256_BYTES:
+        raise SignatureInvalid(f"{header} v1= value is not an HMAC-SHA256 digest")
+    return digest
+
+
+def as_is(digest: bytes) -> bytes:
+    """The identity encoder for ``digest_matches`` when the header was decoded already."""
+    return digest

@@ -1,0 +1,269 @@
+"""Shopify order webhooks, mapped into ``StorefrontOrder``.
+
+Shopify signs the raw body: ``X-Shopify-Hmac-Sha256`` is base64(HMAC-SHA256(secret, body)).
+The body is the REST Order resource; ``X-Shopify-Topic`` says which order event it reports and
+``X-Shopify-Shop-Domain`` which shop sent it (``acme-outdoors.myshopify.com``). The other
+headers (``X-Shopify-Webhook-Id``, ``X-Shopify-Event-Id``, ``X-Shopify-Triggered-At``,
+``X-Shopify-API-Version``) are not needed here: deduplication is on the order version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
+from shipshape.models import (
+    Address,
+    AwareDatetime,
+    CountryCode,
+    Customer,
+    OrderLine,
+    PaymentState,
+    Platform,
+    Quantity,
+    Sku,
+    StorefrontOrder,
+)
+from shipshape.storefronts.base import (
+    StorefrontAdapter,
+    WebhookDelivery,
+    as_is,
+    blank_to_none,
+    decode_base64_digest,
+    digest_matches,
+    epoch_ms,
+    full_name,
+    parse_payload,
+)
+
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+TOPIC_HEADER = "X-Shopify-Topic"
+SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
+
+CANCELLED_TOPIC = "orders/cancelled"
+TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated", CANCELLED_TOPIC})
+
+
+Text = Annotated[str | None, BeforeValidator(blank_to_none)]
+SkuText = Annotated[Sku | None, BeforeValidator(blank_to_none)]
+
+FinancialStatus = Literal[
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+    # Not in the REST reference's list, but Shopify reports it once an authorization lapses
+    # (GraphQL ``OrderDisplayFinancialStatus.EXPIRED``); rejecting it would bounce a real order.
+    "expired",
+]
+
+_PAYMENT: dict[str, PaymentState] = {
+    "pending": PaymentState.PENDING,
+    "authorized": PaymentState.PENDING,
+    "partially_paid": PaymentState.PENDING,
+    "paid": PaymentState.PAID,
+    # Money was taken and only part of it went back: the order still stands as paid.
+    "partially_refunded": PaymentState.PAID,
+    "refunded": PaymentState.REFUNDED,
+    "voided": PaymentState.VOIDED,
+    "expired": PaymentState.VOIDED,
+}
+
+
+# --- the payload, as Shopify delivers it (only the fields Shipshape reads) -----------------
+
+
+class _ShopifyModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ShopifyCustomer(_ShopifyModel):
+    """The order's ``customer`` object."""
+
+    id: int | None = None
+    first_name: Text = None
+    last_name: Text = None
+    email: Text = None
+    phone: Text = None
+
+
+class ShopifyAddress(_ShopifyModel):
+    """A Shopify mailing address (``shipping_address``)."""
+
+    first_name: Text = None
+    last_name: Text = None
+    name: Text = None
+    company: Text = None
+    address1: Text = None
+    address2: Text = None
+    city: Text = None
+    province: Text = None
+    province_code: Text = None
+    zip: Text = None
+    country: Text = None
+    country_code: CountryCode
+    phone: Text = None
+
+
+class ShopifyLineItem(_ShopifyModel):
+    """One entry of ``line_items``."""
+
+    id: int
+    variant_id: int | None = None
+    product_id: int | None = None
+    sku: SkuText = None
+    title: str = ""
+    name: Text = None
+    quantity: Quantity
+    price: Decimal
+    requires_shipping: bool
+    fulfillable_quantity: int | None = None
+
+
+class ShopifyOrder(_ShopifyModel):
+    """The REST Order resource carried by ``orders/*`` webhooks."""
+
+    id: int
+    admin_graphql_api_id: str | None = None
+    name: str
+    order_number: int | None = None
+    email: Text = None
+    phone: Text = None
+    updated_at: AwareDatetime
+    cancelled_at: AwareDatetime | None = None
+    cancel_reason: str | None = None
+    financial_status: FinancialStatus
+    fulfillment_status: str | None = None
+    currency: str
+    total_price: Decimal
+    customer: ShopifyCustomer | None = None
+    shipping_address: ShopifyAddress | None = None
+    line_items: list[ShopifyLineItem]
+
+
+# --- the adapter --------------------------------------------------------------------------
+
+
+class ShopifyAdapter(StorefrontAdapter):
+    """Verifies and normalizes Shopify ``orders/create|paid|updated|cancelled`` webhooks."""
+
+    platform = Platform.SHOPIFY
+
+    def claimed_store(self, delivery: WebhookDelivery) -> str | None:
+        return delivery.header(SHOP_DOMAIN_HEADER) or None
+
+    def verify(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
+        presented = delivery.header(HMAC_HEADER)
+        if not presented:
+            raise SignatureInvalid(f"missing {HMAC_HEADER} header")
+        digest = decode_base64_digest(presented, HMAC_HEADER)
+        # Compare raw digests, so base64 spelling variants cannot matter.
+        if not digest_matches(digest, secrets, delivery.body, as_is):
+            raise SignatureInvalid(f"{HMAC_HEADER} header does not match the body")
+
+    def normalize(self, delivery: WebhookDelivery) -> StorefrontOrder:
+        topic = delivery.header(TOPIC_HEADER)
+        if not topic:
+            raise UnsupportedTopic(f"missing {TOPIC_HEADER} header")
+        if topic not in TOPICS:
+            raise UnsupportedTopic(
+                f"Shopify topic {topic!r} is not handled; expected one of {sorted(TOPICS)}"
+            )
+        store = self.claimed_store(delivery)
+        if store is None:
+            raise PayloadInvalid(f"missing {SHOP_DOMAIN_HEADER} header")
+
+        order = parse_payload(ShopifyOrder, delivery.body)
+        cancelled = order.cancelled_at is not None or topic == CANCELLED_TOPIC
+        try:
+            return StorefrontOrder(
+                platform=self.platform,
+                store=store,
+                storefront_order_id=str(order.id),
+                order_number=order.name,
+                # Shopify bumps updated_at on every change; it is the only ordering it offers.
+                version=epoch_ms(order.updated_at),
+                storefront_updated_at=order.updated_at,
+                payment=_PAYMENT[order.financial_status],
+                ready_to_fulfil=order.financial_status == "paid" and not cancelled,
+                cancelled=cancelled,
+                currency=order.currency,
+                total=order.total_price,
+                customer=_customer(order),
+                shipping_address=_address(order.shipping_address),
+                lines=_shippable_lines(order.line_items),
+            )
+        except ValidationError as exc:
+            # The payload model holds the canonical bounds on what it reads; this safety net keeps
+            # any drift between the two (an id longer than 64 characters) a 4xx, not a crash.
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PayloadInvalid(f"order does not fit Shipshape: {where}: {first['msg']}") from None
+
+
+shopify_adapter = ShopifyAdapter()
+
+
+# --- mapping ------------------------------------------------------------------------------
+
+
+def _shippable_lines(items: Sequence[ShopifyLineItem]) -> tuple[OrderLine, ...]:
+    lines: list[OrderLine] = []
+    for index, item in enumerate(items):
+        # Digital goods and gift cards have nothing to pick; they may also have no SKU.
+        if not item.requires_shipping:
+            continue
+        if item.sku is None:
+            raise PayloadInvalid(f"line_items[{index}].sku is empty; Shipshape needs a SKU to pick")
+        lines.append(
+            OrderLine(
+                line_id=str(item.id),
+                sku=item.sku,
+                # ``name`` carries the variant ("Tent - Green"), which is what a picker needs.
+                title=item.name or item.title,
+                quantity=item.quantity,
+                unit_price=item.price,
+            )
+        )
+    if not lines:
+        raise PayloadInvalid("line_items: no line requires shipping; nothing to fulfil")
+    return tuple(lines)
+
+
+def _customer(order: ShopifyOrder) -> Customer:
+    person = order.customer or ShopifyCustomer()
+    name = full_name(person.first_name, person.last_name)
+    if name is None and order.shipping_address is not None:
+        address = order.shipping_address
+        name = address.name or full_name(address.first_name, address.last_name)
+    return Customer(
+        name=name,
+        email=person.email or order.email,
+        phone=person.phone or order.phone,
+    )
+
+
+def _address(address: ShopifyAddress | None) -> Address | None:
+    # Digital-only and local-pickup orders come without one; the workflow decides what then.
+    if address is None:
+        return None
+    return Address(
+        name=address.name or full_name(address.first_name, address.last_name),
+        company=address.company,
+        # An incomplete address still enters the record: address validation owns that problem,
+        # and rejecting the webhook would only make Shopify retry the same payload.
+        line1=address.address1 or "",
+        line2=address.address2,
+        city=address.city or "",
+        region=address.province_code,
+        postal_code=address.zip,
+        country_code=address.country_code,
+        phone=address.phone,
+    )

@@ -1,0 +1,298 @@
+"""WooCommerce order webhooks, mapped into ``StorefrontOrder``.
+
+WooCommerce signs the raw body: ``X-WC-Webhook-Signature`` is base64(HMAC-SHA256(secret,
+body)). The body is the REST API v3 order; ``X-WC-Webhook-Topic`` says which event it reports
+and ``X-WC-Webhook-Source`` which site sent it (``home_url('/')``, so with a trailing slash).
+
+When a webhook is first saved, WooCommerce POSTs a ping: the form-encoded body
+``webhook_id=NN`` with none of the ``X-WC-Webhook-*`` headers, so no signature. Both ``verify``
+and ``normalize`` raise ``WooCommercePing`` for it. WooCommerce only counts the ping as
+delivered on exactly HTTP 200, and disables a webhook after more than five non-2xx answers in a
+row, so how the caller answers these matters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
+from shipshape.models import (
+    Address,
+    CountryCode,
+    Customer,
+    OrderLine,
+    PaymentState,
+    Platform,
+    Quantity,
+    Sku,
+    StorefrontOrder,
+)
+from shipshape.storefronts.base import (
+    StorefrontAdapter,
+    WebhookDelivery,
+    as_is,
+    blank_to_none,
+    decode_base64_digest,
+    digest_matches,
+    epoch_ms,
+    full_name,
+    parse_payload,
+)
+
+SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+TOPIC_HEADER = "X-WC-Webhook-Topic"
+SOURCE_HEADER = "X-WC-Webhook-Source"
+
+TOPICS = frozenset({"order.created", "order.updated"})
+
+_PING_BODY = re.compile(rb"webhook_id=(\d+)")
+
+
+class WooCommercePing(UnsupportedTopic):
+    """The unsigned ping WooCommerce sends when a webhook is saved; it carries no order.
+
+    A subclass, so the caller can answer it (WooCommerce wants a 200) without reading messages.
+    """
+
+
+def _assume_utc(value: datetime) -> datetime:
+    # The *_gmt fields carry no offset ("2026-11-20T15:15:32"); they are UTC by definition.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Text = Annotated[str | None, BeforeValidator(blank_to_none)]
+Country = Annotated[CountryCode | None, BeforeValidator(blank_to_none)]
+SkuText = Annotated[Sku | None, BeforeValidator(blank_to_none)]
+GmtDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+
+OrderStatus = Literal[
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "trash",
+    "checkout-draft",
+]
+
+# "processing" is WooCommerce's "paid, awaiting fulfilment"; "completed" means already shipped.
+_PAID_STATUSES = frozenset({"processing", "completed"})
+_CANCELLED_STATUSES = frozenset({"cancelled", "trash"})
+
+
+# --- the payload, as WooCommerce delivers it (only the fields Shipshape reads) -------------
+
+
+class _WooModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class WooBilling(_WooModel):
+    """The order's ``billing`` block: the buyer's contact details and billing address."""
+
+    first_name: Text = None
+    last_name: Text = None
+    company: Text = None
+    address_1: Text = None
+    address_2: Text = None
+    city: Text = None
+    state: Text = None
+    postcode: Text = None
+    country: Country = None
+    email: Text = None
+    phone: Text = None
+
+
+class WooShipping(_WooModel):
+    """The order's ``shipping`` block (``phone`` since WooCommerce 5.6)."""
+
+    first_name: Text = None
+    last_name: Text = None
+    company: Text = None
+    address_1: Text = None
+    address_2: Text = None
+    city: Text = None
+    state: Text = None
+    postcode: Text = None
+    country: Country = None
+    phone: Text = None
+
+
+class WooLineItem(_WooModel):
+    """One entry of ``line_items``; ``sku`` is null once the product has been deleted."""
+
+    id: int
+    name: str = ""
+    product_id: int | None = None
+    variation_id: int | None = None
+    quantity: Quantity
+    sku: SkuText = None
+    # A JSON number (line total / quantity, unrounded); pydantic keeps its decimal digits.
+    price: Decimal
+    total: Decimal | None = None
+
+
+class WooOrder(_WooModel):
+    """The REST API v3 order carried by ``order.*`` webhooks."""
+
+    id: int
+    parent_id: int | None = None
+    number: Text = None
+    status: OrderStatus
+    currency: str
+    date_modified_gmt: GmtDatetime
+    date_paid_gmt: GmtDatetime | None = None
+    total: Decimal
+    customer_id: int | None = None
+    billing: WooBilling = WooBilling()
+    shipping: WooShipping = WooShipping()
+    payment_method: Text = None
+    transaction_id: Text = None
+    line_items: list[WooLineItem]
+
+
+# --- the adapter --------------------------------------------------------------------------
+
+
+class WooCommerceAdapter(StorefrontAdapter):
+    """Verifies and normalizes WooCommerce ``order.created`` and ``order.updated`` webhooks."""
+
+    platform = Platform.WOOCOMMERCE
+
+    def claimed_store(self, delivery: WebhookDelivery) -> str | None:
+        return delivery.header(SOURCE_HEADER) or None
+
+    def verify(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
+        presented = delivery.header(SIGNATURE_HEADER)
+        if not presented:
+            # The ping is unsigned by design. Raising still fails closed: it carries no order.
+            _reject_ping(delivery)
+            raise SignatureInvalid(f"missing {SIGNATURE_HEADER} header")
+        digest = decode_base64_digest(presented, SIGNATURE_HEADER)
+        # Compare raw digests, so base64 spelling variants cannot matter.
+        if not digest_matches(digest, secrets, delivery.body, as_is):
+            raise SignatureInvalid(f"{SIGNATURE_HEADER} header does not match the body")
+
+    def normalize(self, delivery: WebhookDelivery) -> StorefrontOrder:
+        topic = delivery.header(TOPIC_HEADER)
+        if not topic:
+            _reject_ping(delivery)
+            raise UnsupportedTopic(f"missing {TOPIC_HEADER} header")
+        if topic not in TOPICS:
+            raise UnsupportedTopic(
+                f"WooCommerce topic {topic!r} is not handled; expected one of {sorted(TOPICS)}"
+            )
+        store = self.claimed_store(delivery)
+        if store is None:
+            raise PayloadInvalid(f"missing {SOURCE_HEADER} header")
+
+        order = parse_payload(WooOrder, delivery.body)
+        try:
+            return StorefrontOrder(
+                platform=self.platform,
+                store=store,
+                storefront_order_id=str(order.id),
+                order_number=order.number,
+                # date_modified_gmt moves on every save; it is the only ordering WooCommerce has.
+                version=epoch_ms(order.date_modified_gmt),
+                storefront_updated_at=order.date_modified_gmt,
+                payment=_payment(order),
+                ready_to_fulfil=order.status == "processing",
+                cancelled=order.status in _CANCELLED_STATUSES,
+                currency=order.currency,
+                total=order.total,
+                customer=_customer(order),
+                shipping_address=_address(order.shipping, order.billing),
+                lines=_lines(order.line_items),
+            )
+        except ValidationError as exc:
+            # The payload model holds the canonical bounds on what it reads; this safety net keeps
+            # any drift between the two (an id longer than 64 characters) a 4xx, not a crash.
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PayloadInvalid(f"order does not fit Shipshape: {where}: {first['msg']}") from None
+
+
+woocommerce_adapter = WooCommerceAdapter()
+
+
+# --- mapping ------------------------------------------------------------------------------
+
+
+def _payment(order: WooOrder) -> PaymentState:
+    if order.status == "refunded":
+        return PaymentState.REFUNDED
+    # Checked before date_paid: a failed order is not paid, whatever else the payload says.
+    if order.status == "failed":
+        return PaymentState.PENDING
+    if order.status in _PAID_STATUSES or order.date_paid_gmt is not None:
+        return PaymentState.PAID
+    return PaymentState.PENDING
+
+
+def _lines(items: Sequence[WooLineItem]) -> tuple[OrderLine, ...]:
+    lines: list[OrderLine] = []
+    for index, item in enumerate(items):
+        if item.sku is None:
+            raise PayloadInvalid(f"line_items[{index}].sku is empty; Shipshape needs a SKU to pick")
+        lines.append(
+            OrderLine(
+                line_id=str(item.id),
+                sku=item.sku,
+                title=item.name,
+                quantity=item.quantity,
+                unit_price=item.price,
+            )
+        )
+    if not lines:
+        raise PayloadInvalid("line_items: the order has no line to fulfil")
+    return tuple(lines)
+
+
+def _customer(order: WooOrder) -> Customer:
+    billing, shipping = order.billing, order.shipping
+    return Customer(
+        name=full_name(billing.first_name, billing.last_name)
+        or full_name(shipping.first_name, shipping.last_name),
+        email=billing.email,
+        phone=billing.phone,
+    )
+
+
+def _address(shipping: WooShipping, billing: WooBilling) -> Address | None:
+    # Stores without a separate shipping form leave ``shipping`` blank: ship to billing then.
+    chosen: WooShipping | WooBilling = shipping if shipping.address_1 else billing
+    if not chosen.address_1:
+        return None
+    if chosen.country is None:
+        block = "shipping" if chosen is shipping else "billing"
+        raise PayloadInvalid(f"{block}.country is empty; Shipshape cannot ship without one")
+    return Address(
+        name=full_name(chosen.first_name, chosen.last_name),
+        company=chosen.company,
+        line1=chosen.address_1,
+        line2=chosen.address_2,
+        # Incomplete fields still enter the record; address validation owns that problem.
+        city=chosen.city or "",
+        region=chosen.state,
+        postal_code=chosen.postcode,
+        country_code=chosen.country,
+        phone=chosen.phone or billing.phone,
+    )
+
+
+def _reject_ping(delivery: WebhookDelivery) -> None:
+    ping = _PING_BODY.fullmatch(delivery.body.strip())
+    if ping is not None:
+        raise WooCommercePing(
+            f"WooCommerce ping for webhook {ping.group(1).decode()} (sent when a webhook is "
+            "saved, unsigned and without a topic); it carries no order"
+        )

@@ -1,0 +1,1 @@
+"""Shipshape's embedded runtime: the SAM stack on moto in one process (never deployed)."""

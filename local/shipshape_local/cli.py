@@ -1,0 +1,62 @@
+"""`shipshape`: the command line of the embedded runtime."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+
+from rich.console import Console
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from shipshape_local.frontdoor import FrontDoorServer
+    from shipshape_local.runtime import EmbeddedRuntime
+
+    console = Console()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedRuntime() as rt:
+        door = FrontDoorServer(rt, host=args.host, port=args.port).start()
+        console.print(f"[bold]Shipshape[/] embedded stack serving on {door.url}")
+        console.print("  POST /webhooks/{platform}/{client_id}   storefront webhooks (signed)")
+        console.print("  POST /warehouse/{client_id}/events      warehouse events (bearer token)")
+        console.print("  GET  /orders/{order_id}[/audit]         ops API (operator token)")
+        console.print(
+            "Development operator tokens (local/shipshape_local/dev-secrets.toml): "
+            + ", ".join(rt.dev.get("operators", {}))
+        )
+        console.print(
+            f"Try: curl -H 'Authorization: Bearer dev-token-lead' {door.url}/orders/ord_..."
+        )
+        console.print("Ctrl-C stops it; everything is in memory and goes with it.")
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        door.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from shipshape_local.demo import run_demo
+
+    return run_demo(timeout=args.timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="shipshape", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the embedded stack over HTTP on 127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8787)
+    serve.set_defaults(run=_serve)
+    demo = sub.add_parser("demo", help="send signed orders through the stack and ship them")
+    demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for orders")
+    demo.set_defaults(run=_demo)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

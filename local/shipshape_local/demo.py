@@ -1,0 +1,341 @@
+"""The main job, first version: signed storefront orders through the real webhook route over
+HTTP, the warehouse played through the warehouse route, each order's path to SHIPPED and one
+order's full audit trail printed at the end."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.runtime import EmbeddedRuntime
+from shipshape_local.storefronts import (
+    Delivery,
+    GenericStore,
+    Line,
+    Person,
+    PostalAddress,
+    ShopifyStore,
+    WooCommerceStore,
+)
+
+LEAD_TOKEN = "dev-token-lead"  # noqa: S105 - development operator token (dev-secrets.toml)
+FINAL = {"SHIPPED", "CANCELLED", "ON_HOLD"}
+
+
+@dataclass
+class Api:
+    """A plain HTTP client of the embedded stack, as a storefront or a warehouse would be."""
+
+    base_url: str
+
+    def send(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(  # noqa: S310 - always our own 127.0.0.1 URL
+            self.base_url + path, data=body, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def deliver(self, delivery: Delivery) -> tuple[int, dict[str, Any]]:
+        return self.send("POST", delivery.path, delivery.headers, delivery.body)
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        return self.send("GET", f"/orders/{order_id}", {"Authorization": f"Bearer {LEAD_TOKEN}"})[1]
+
+    def audit(self, order_id: str) -> list[dict[str, Any]]:
+        _, body = self.send(
+            "GET", f"/orders/{order_id}/audit", {"Authorization": f"Bearer {LEAD_TOKEN}"}
+        )
+        return list(body.get("events", []))
+
+
+@dataclass
+class DemoOrder:
+    label: str
+    client_id: str
+    warehouse_token: str
+    deliveries: list[Delivery]
+    order_id: str = ""
+    answers: list[str] = field(default_factory=list)
+
+
+def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
+    now = datetime.now(UTC)
+    acme = ShopifyStore(
+        "acme-outdoors",
+        "acme-outdoors.myshopify.com",
+        rt.secret("shipshape/acme-outdoors/shopify-webhook"),
+    )
+    nord = WooCommerceStore(
+        "nordlicht",
+        "https://nordlicht-shop.de/",
+        rt.secret("shipshape/nordlicht/woocommerce-webhook"),
+    )
+    kite = GenericStore(
+        "kite-and-kin", "kite-and-kin", rt.secret("shipshape/kite-and-kin/generic-webhook")
+    )
+    jane = Person("Jane", "Doe", "jane.doe@example.com", "+1 503 555 0100")
+    sam = Person("Sam", "Rivera", "sam.rivera@example.com", "+1 206 555 0142")
+    pdx = PostalAddress("500 SW Market St", "Portland", "OR", "97204", "US", line2="Apt 4")
+    sea = PostalAddress("1200 2nd Ave", "Seattle", "WA", "98101", "US")
+    tent = Line("TENT-2P-GRN", "Ridgeline 2P tent, green", 1, "249.00")
+    mug = Line("MUG-ENAMEL-12", "Enamel camp mug 12 oz", 2, "14.50")
+    lamp = Line("LAMP-OAK-S", "Oak table lamp, small", 1, "89.00")
+    kite_line = Line("KITE-DELTA-RED", "Delta kite, red", 1, "39.00")
+
+    pending = acme.order(
+        5_600_001,
+        1001,
+        lines=[tent, mug],
+        person=jane,
+        address=pdx,
+        created_at=now - timedelta(minutes=3),
+        updated_at=now - timedelta(minutes=3),
+        financial_status="pending",
+    )
+    paid = {
+        **pending,
+        "financial_status": "paid",
+        "updated_at": (now - timedelta(minutes=1)).isoformat(),
+    }
+    direct = acme.order(
+        5_600_002,
+        1002,
+        lines=[mug],
+        person=sam,
+        address=sea,
+        created_at=now,
+        updated_at=now,
+        financial_status="paid",
+    )
+    cancelled_pending = acme.order(
+        5_600_003,
+        1003,
+        lines=[tent],
+        person=sam,
+        address=sea,
+        created_at=now - timedelta(minutes=5),
+        updated_at=now - timedelta(minutes=5),
+        financial_status="pending",
+    )
+    cancelled = {
+        **cancelled_pending,
+        "cancelled_at": now.isoformat(),
+        "cancel_reason": "customer",
+        "updated_at": now.isoformat(),
+    }
+    berlin = PostalAddress("Invalidenstraße 117", "Berlin", "", "10115", "DE")
+    anna = Person("Anna", "Schmidt", "anna.schmidt@example.de", "+49 30 5550123")
+    woo_pending = nord.order(
+        4711,
+        lines=[lamp],
+        person=anna,
+        address=berlin,
+        created_at=now - timedelta(minutes=2),
+        modified_at=now - timedelta(minutes=2),
+        status="pending",
+    )
+    woo_paid = nord.order(
+        4711,
+        lines=[lamp],
+        person=anna,
+        address=berlin,
+        created_at=now - timedelta(minutes=2),
+        modified_at=now,
+        status="processing",
+    )
+    leeds = PostalAddress("14 Park Row", "Leeds", "", "LS1 5HD", "GB")
+    priya = Person("Priya", "Shah", "priya.shah@example.co.uk", "+44 113 555 0199")
+    kk = kite.order(
+        "KK-2041",
+        version=3,
+        lines=[kite_line],
+        person=priya,
+        address=leeds,
+        updated_at=now,
+        payment_status="paid",
+    )
+    return [
+        DemoOrder(
+            "acme #1001 (Shopify: created, then paid)",
+            "acme-outdoors",
+            rt.secret("shipshape/acme-outdoors/warehouse-token"),
+            [
+                acme.deliver("orders/create", pending),
+                acme.deliver("orders/paid", paid),
+                acme.deliver("orders/paid", paid),
+            ],
+        ),
+        DemoOrder(
+            "acme #1002 (Shopify: paid at checkout)",
+            "acme-outdoors",
+            rt.secret("shipshape/acme-outdoors/warehouse-token"),
+            [acme.deliver("orders/paid", direct), acme.deliver("orders/create", direct)],
+        ),
+        DemoOrder(
+            "acme #1003 (Shopify: cancelled before payment)",
+            "acme-outdoors",
+            rt.secret("shipshape/acme-outdoors/warehouse-token"),
+            [
+                acme.deliver("orders/create", cancelled_pending),
+                acme.deliver("orders/cancelled", cancelled),
+            ],
+        ),
+        DemoOrder(
+            "nordlicht 4711 (WooCommerce: pending, then processing)",
+            "nordlicht",
+            rt.secret("shipshape/nordlicht/warehouse-token"),
+            [nord.deliver("order.created", woo_pending), nord.deliver("order.updated", woo_paid)],
+        ),
+        DemoOrder(
+            "kite-and-kin KK-2041 (generic signed JSON)",
+            "kite-and-kin",
+            rt.secret("shipshape/kite-and-kin/warehouse-token"),
+            [kite.deliver("order.upsert", kk, signed_at=now)],
+        ),
+    ]
+
+
+def _play_warehouse(api: Api, order: DemoOrder, view: dict[str, Any]) -> None:
+    headers = {
+        "Authorization": f"Bearer {order.warehouse_token}",
+        "Content-Type": "application/json",
+    }
+    path = f"/warehouse/{order.client_id}/events"
+    if view.get("status") == "AWAITING_PICK":
+        event = {
+            "type": "pick_scans",
+            "event_id": f"pick-{order.order_id}",
+            "order_id": order.order_id,
+            "picker": view.get("picker") or "picker",
+            "scans": [
+                {
+                    "sku": ln["sku"],
+                    "barcode": f"0{zlib.crc32(ln['sku'].encode()) % 10**11:011d}",
+                    "quantity": ln["quantity"],
+                }
+                for ln in view["lines"]
+            ],
+        }
+        api.send("POST", path, headers, json.dumps(event).encode())
+    elif view.get("status") == "AWAITING_PACK":
+        units = sum(ln["quantity"] for ln in view["lines"])
+        event = {
+            "type": "pack_data",
+            "event_id": f"pack-{order.order_id}",
+            "order_id": order.order_id,
+            "packer": "packer-1",
+            "pack": {
+                "weight_grams": 400 * units,
+                "length_mm": 400,
+                "width_mm": 300,
+                "height_mm": 150,
+            },
+        }
+        api.send("POST", path, headers, json.dumps(event).encode())
+
+
+def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
+    console = console or Console()
+    started = time.monotonic()
+    with EmbeddedRuntime() as rt:
+        door = FrontDoorServer(rt).start()
+        api = Api(door.url)
+        console.print(f"[bold]Shipshape demo[/] embedded stack on moto, API at {door.url}")
+        orders = _scenario(rt)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            sending = progress.add_task(
+                "sending signed webhooks", total=sum(len(o.deliveries) for o in orders)
+            )
+            for order in orders:
+                for delivery in order.deliveries:
+                    status, body = api.deliver(delivery)
+                    order.order_id = body.get("order_id", order.order_id)
+                    order.answers.append(f"{status} {body.get('outcome', body.get('error'))}")
+                    progress.advance(sending)
+            fulfilling = progress.add_task("warehouse picking and packing", total=len(orders))
+            deadline = time.monotonic() + timeout
+            done: set[str] = set()
+            while len(done) < len(orders) and time.monotonic() < deadline:
+                for order in orders:
+                    if order.order_id in done:
+                        continue
+                    view = api.order(order.order_id)
+                    if view.get("status") in FINAL:
+                        done.add(order.order_id)
+                        progress.advance(fulfilling)
+                    else:
+                        _play_warehouse(api, order, view)
+                time.sleep(0.02)
+        _report(console, api, orders)
+        door.stop()
+    elapsed = time.monotonic() - started
+    unfinished = [o.label for o in orders if o.order_id not in done]
+    console.print(f"\nDemo finished in {elapsed:.1f} s wall time.")
+    if unfinished:
+        console.print(f"[red]Not finished within {timeout:.0f} s:[/] {', '.join(unfinished)}")
+        return 1
+    return 0
+
+
+def _report(console: Console, api: Api, orders: list[DemoOrder]) -> None:
+    table = Table(title="Orders, from webhook to outcome", show_lines=True)
+    table.add_column("order")
+    table.add_column("webhook answers")
+    table.add_column("path through the workflow")
+    table.add_column("outcome", justify="center")
+    for order in orders:
+        view = api.order(order.order_id)
+        path = " → ".join(view.get("status_timestamps", {}).keys())
+        colour = {"SHIPPED": "green", "CANCELLED": "yellow"}.get(view.get("status", ""), "red")
+        table.add_row(
+            f"{order.label}\n[dim]{order.order_id}[/]",
+            "\n".join(order.answers),
+            path,
+            f"[{colour}]{view.get('status')}[/]",
+        )
+    console.print(table)
+
+    shown = orders[0]
+    trail = Table(title=f"Audit trail of {shown.label} ({shown.order_id})")
+    for column in ("#", "at (UTC)", "action", "actor", "status", "owner", "detail"):
+        trail.add_column(column)
+    for event in api.audit(shown.order_id):
+        moved = (
+            f"{event.get('from_status') or ''} → {event['to_status']}"
+            if event.get("to_status")
+            else ""
+        )
+        detail = ", ".join(f"{k}={v}" for k, v in event.get("detail", {}).items() if v is not None)
+        trail.add_row(
+            str(event["seq"]),
+            event["at"][11:23],
+            event["action"],
+            f"{event['actor']['kind']}:{event['actor']['id']}",
+            moved,
+            event.get("owner") or "",
+            detail[:70],
+        )
+    console.print(trail)
