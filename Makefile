@@ -1,0 +1,71 @@
+# Shipshape: the two commands a newcomer needs are `make demo` and `make test`.
+# Both create .venv (Python 3.12, like the Lambda runtime) and install the pinned lock first.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# Python 3.12: from PATH, else from pyenv (this is what the Lambda runtime runs).
+PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+STAMP := $(VENV)/.installed
+
+.PHONY: dev demo test lint typecheck static unit integration format serve build deploy lock clean
+
+dev: $(STAMP)
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed (python3.12 on PATH, or pyenv's 3.12)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON312) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+## The main job: signed orders through the embedded stack until they ship.
+demo: dev
+	$(BIN)/shipshape demo
+
+## Everything CI checks: lint, types, template and ASL, then the test suite.
+test: dev lint typecheck static
+	$(BIN)/python -m pytest -q
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev
+	$(BIN)/mypy layers/shipshape local functions scripts
+
+static: dev
+	$(BIN)/python scripts/static_checks.py
+
+unit: dev
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: dev
+	$(BIN)/python -m pytest -q tests/integration
+
+format: dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## The embedded stack over HTTP on 127.0.0.1:8787 (PORT=... to change).
+serve: dev
+	$(BIN)/shipshape serve --port $${PORT:-8787}
+
+## Build and deploy to AWS (needs AWS credentials; sam runs from its own virtualenv).
+build:
+	@test -x .venv-sam/bin/sam || { $(PYTHON312) -m venv .venv-sam && .venv-sam/bin/pip install --quiet aws-sam-cli; }
+	PATH="$$(dirname $(PYTHON312)):$$PATH" .venv-sam/bin/sam build
+
+deploy: build
+	.venv-sam/bin/sam deploy --guided
+
+## Re-resolve requirements/dev.in into requirements/dev.lock.
+lock:
+	rm -rf .venv-lock && $(PYTHON312) -m venv .venv-lock
+	cd requirements && ../.venv-lock/bin/pip install --quiet -r dev.in
+	{ head -n 2 requirements/dev.lock; .venv-lock/bin/pip freeze --all --exclude-editable | grep -v '^pip==\|^setuptools=='; } > requirements/dev.lock.new
+	mv requirements/dev.lock.new requirements/dev.lock && rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache
