@@ -1,20 +1,38 @@
-"""POST /warehouse/{client_id}/events: pick scans and pack data from the client's warehouse."""
+"""POST /warehouse/{client_id}/events: pick scans and pack data from the client's warehouse.
+
+Warehouse systems resend events; each (client, event_id) is processed once (Powertools
+idempotency) and a resend gets the first answer back, marked as a duplicate.
+"""
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from functools import cache
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.bootstrap import container
 from shipshape.errors import Unauthorized
-from shipshape.http import install_error_handlers, json_response
+from shipshape.http import ErrorBody, install_error_handlers, json_response
 from shipshape.observability import logger, metrics
 from shipshape.services.warehouse import (
+    WarehouseDelivery,
     WarehouseEvent,
     WarehouseEventAccepted,
     handle_warehouse_event,
@@ -22,6 +40,61 @@ from shipshape.services.warehouse import (
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
+
+
+def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+    """A replayed answer: the same body, flagged, so the sender knows nothing new happened."""
+    return response.model_copy(update={"duplicate": True})
+
+
+# Events are remembered for a week; a resend with the same id but other content is refused.
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[client_id, event.event_id]",
+    payload_validation_jmespath="event",
+    expires_after_seconds=7 * 24 * 3600,
+    response_hook=_mark_duplicate,
+)
+
+
+@cache
+def _accept_once(table_name: str) -> Callable[..., WarehouseEventAccepted]:
+    """Built on first use (the persistence layer opens a client), once per table."""
+    store = DynamoDBPersistenceLayer(table_name=table_name)
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="delivery",
+        persistence_store=store,
+        config=IDEMPOTENCY,
+        output_serializer=PydanticSerializer(model=WarehouseEventAccepted),
+    )
+    def accept(delivery: WarehouseDelivery) -> WarehouseEventAccepted:
+        deps = container()
+        return handle_warehouse_event(
+            client_id=delivery.client_id, event=delivery.event, repo=deps.repo,
+            workflow=deps.workflow,
+        )  # fmt: skip
+
+    return accept  # type: ignore[no-any-return]
+
+
+@app.exception_handler(IdempotencyValidationError)  # type: ignore[untyped-decorator]
+def handle_event_id_reused(exc: IdempotencyValidationError) -> Response[ErrorBody]:
+    return json_response(
+        409,
+        ErrorBody(
+            error="EventIdReused",
+            message="this event_id was already used for a different event; use a new event_id",
+        ),
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)  # type: ignore[untyped-decorator]
+def handle_event_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response[ErrorBody]:
+    return json_response(
+        409,
+        ErrorBody(error="EventInProgress", message="this event is being processed; retry shortly"),
+        headers={"Retry-After": "1"},
+    )
 
 
 def _authenticate(client_id: str) -> None:
@@ -45,10 +118,10 @@ def handle_post_warehouse_event(
     client_id: str, event: Annotated[WarehouseEvent, Body()]
 ) -> Response[WarehouseEventAccepted]:
     _authenticate(client_id)
-    deps = container()
-    accepted = handle_warehouse_event(
-        client_id=client_id, event=event, repo=deps.repo, workflow=deps.workflow
-    )
+    accept = _accept_once(container().settings.idempotency_table)
+    accepted = accept(delivery=WarehouseDelivery(client_id=client_id, event=event))
+    if accepted.duplicate:
+        return json_response(200, accepted)
     metrics.add_metric(name="WarehouseEventAccepted", unit="Count", value=1)
     return json_response(202, accepted)
 
@@ -56,4 +129,5 @@ def handle_post_warehouse_event(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:  # type: ignore[type-arg]
+    IDEMPOTENCY.register_lambda_context(context)
     return app.resolve(event, context)

@@ -8,7 +8,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,9 +27,9 @@ from shipshape_local.storefronts import (
     ShopifyStore,
     WooCommerceStore,
 )
+from shipshape_local.warehouse import FINAL_STATUSES, WarehouseSimulator
 
 LEAD_TOKEN = "dev-token-lead"  # noqa: S105 - development operator token (dev-secrets.toml)
-FINAL = {"SHIPPED", "CANCELLED", "ON_HOLD"}
 
 
 @dataclass
@@ -211,47 +210,11 @@ def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
     ]
 
 
-def _play_warehouse(api: Api, order: DemoOrder, view: dict[str, Any]) -> None:
-    headers = {
-        "Authorization": f"Bearer {order.warehouse_token}",
-        "Content-Type": "application/json",
-    }
-    path = f"/warehouse/{order.client_id}/events"
-    if view.get("status") == "AWAITING_PICK":
-        event = {
-            "type": "pick_scans",
-            "event_id": f"pick-{order.order_id}",
-            "order_id": order.order_id,
-            "picker": view.get("picker") or "picker",
-            "scans": [
-                {
-                    "sku": ln["sku"],
-                    "barcode": f"0{zlib.crc32(ln['sku'].encode()) % 10**11:011d}",
-                    "quantity": ln["quantity"],
-                }
-                for ln in view["lines"]
-            ],
-        }
-        api.send("POST", path, headers, json.dumps(event).encode())
-    elif view.get("status") == "AWAITING_PACK":
-        units = sum(ln["quantity"] for ln in view["lines"])
-        event = {
-            "type": "pack_data",
-            "event_id": f"pack-{order.order_id}",
-            "order_id": order.order_id,
-            "packer": "packer-1",
-            "pack": {
-                "weight_grams": 400 * units,
-                "length_mm": 400,
-                "width_mm": 300,
-                "height_mm": 150,
-            },
-        }
-        api.send("POST", path, headers, json.dumps(event).encode())
-
-
 def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
+    # Piped output (CI logs, files) gets a width the tables fit in; a terminal keeps its own.
     console = console or Console()
+    if not console.is_terminal:
+        console.width = 150
     started = time.monotonic()
     with EmbeddedRuntime() as rt:
         door = FrontDoorServer(rt).start()
@@ -276,23 +239,18 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
                     order.answers.append(f"{status} {body.get('outcome', body.get('error'))}")
                     progress.advance(sending)
             fulfilling = progress.add_task("warehouse picking and packing", total=len(orders))
-            deadline = time.monotonic() + timeout
-            done: set[str] = set()
-            while len(done) < len(orders) and time.monotonic() < deadline:
-                for order in orders:
-                    if order.order_id in done:
-                        continue
-                    view = api.order(order.order_id)
-                    if view.get("status") in FINAL:
-                        done.add(order.order_id)
-                        progress.advance(fulfilling)
-                    else:
-                        _play_warehouse(api, order, view)
-                time.sleep(0.02)
+            warehouse = WarehouseSimulator(
+                api.send, {o.client_id: o.warehouse_token for o in orders}, LEAD_TOKEN
+            )
+            final = warehouse.run(
+                [o.order_id for o in orders],
+                timeout=timeout,
+                on_final=lambda *_: progress.advance(fulfilling),
+            )
         _report(console, api, orders)
         door.stop()
     elapsed = time.monotonic() - started
-    unfinished = [o.label for o in orders if o.order_id not in done]
+    unfinished = [o.label for o in orders if final.get(o.order_id) not in FINAL_STATUSES]
     console.print(f"\nDemo finished in {elapsed:.1f} s wall time.")
     if unfinished:
         console.print(f"[red]Not finished within {timeout:.0f} s:[/] {', '.join(unfinished)}")

@@ -16,6 +16,7 @@ import time
 import tomllib
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -177,6 +178,9 @@ class EmbeddedRuntime:
             config={"stepfunctions": {"execute_state_machine": True}}
         )
         self._mock.start()
+        # Powertools warns when a function publishes no business metric in an invocation; on
+        # Lambda that lands in the function's log, here it would flood the terminal.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         _serialize_backend(threading.RLock())
         _speed_up_retries(self.retry_time_factor)
         self.lambdas.install()

@@ -154,9 +154,11 @@ class ShopifyStore:
                 "X-Shopify-Shop-Domain": self.domain,
                 "X-Shopify-Hmac-Sha256": sign_shopify(body, self.secret),
                 "X-Shopify-API-Version": "2025-10",
-                "X-Shopify-Webhook-Id": f"wh-{payload['id']}-{self._deliveries}",
-                "X-Shopify-Event-Id": event_id or f"ev-{payload['id']}-{payload['updated_at']}",
-                "X-Shopify-Triggered-At": payload["updated_at"],
+                # .get: hostile-input tests deliberately send payloads missing these fields
+                "X-Shopify-Webhook-Id": f"wh-{payload.get('id')}-{self._deliveries}",
+                "X-Shopify-Event-Id": event_id
+                or f"ev-{payload.get('id')}-{payload.get('updated_at')}",
+                "X-Shopify-Triggered-At": str(payload.get("updated_at", "")),
             },
             body=body,
         )

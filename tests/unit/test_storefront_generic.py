@@ -9,13 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.helpers import load_event, sign_generic, webhook_delivery
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import Address, Customer, OrderLine, PaymentState, Platform
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.generic import GenericAdapter, generic_adapter
+from tests.helpers import load_event, sign_generic, webhook_delivery
 
 SENDER = "kite-and-kin"
 SECRET = b"whsec_kk_5c0e8b2f7a9d4163"

@@ -10,13 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.helpers import load_event, sign_shopify, webhook_delivery
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import Address, Customer, OrderLine, PaymentState, Platform
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.shopify import shopify_adapter
+from tests.helpers import load_event, sign_shopify, webhook_delivery
 
 SHOP = "acme-outdoors.myshopify.com"
 SECRET = b"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"

@@ -10,13 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.helpers import load_event, sign_woocommerce, webhook_delivery
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import Address, Customer, OrderLine, PaymentState, Platform
 from shipshape.storefronts import WooCommercePing, adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.woocommerce import woocommerce_adapter
+from tests.helpers import load_event, sign_woocommerce, webhook_delivery
 
 SITE = "https://nordlicht-shop.de/"
 SECRET = b"Hk#2vQ9!mR7tZx4$Lp8wNc3&"

@@ -71,7 +71,7 @@ class ClientConfig(BaseModel):
     @model_validator(mode="after")
     def _every_status_owned(self) -> ClientConfig:
         merged = {**DEFAULT_STATUS_OWNERS, **self.status_owners}
-        missing = [s.value for s in OrderStatus if not merged.get(s)]
+        missing = [s.value for s in OrderStatus if not (merged.get(s) or "").strip()]
         if missing:
             raise ValueError(f"status_owners has no owner for {', '.join(missing)}")
         object.__setattr__(self, "status_owners", merged)
@@ -140,8 +140,8 @@ class Settings(BaseSettings):
 
     orders_table: str = Field(min_length=1)
     state_machine_arn: str = ""
+    idempotency_table: str = ""
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
     max_body_bytes: int = 256 * 1024
     generic_signature_tolerance_seconds: int = 300
-    pick_timeout_seconds: int = 48 * 3600

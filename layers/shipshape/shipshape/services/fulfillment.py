@@ -88,8 +88,16 @@ def _advance(
     )
 
 
+def _live(ctx: StepContext, order_id: str) -> Order:
+    """The order, unless the storefront cancelled it (then the workflow stops)."""
+    order = load(ctx.repo, order_id)
+    if order.status is OrderStatus.CANCELLED:
+        raise OrderCancelled(f"order {order.order_id} was cancelled")
+    return order
+
+
 def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
-    order = load(ctx.repo, state.order_id)
+    order = _live(ctx, state.order_id)
     address = order.shipping_address
     problems = []
     if address is None:
@@ -143,24 +151,28 @@ class AwaitRequest(WorkflowState):
     task_token: str
 
 
+def _await(
+    ctx: StepContext, request: AwaitRequest, status: OrderStatus, awaiting: str, action: str
+) -> None:
+    order = _live(ctx, request.order_id)
+    changes = {"task_token": request.task_token, "awaiting": awaiting}
+    if order.status is status:
+        # A retried attempt of this wait: only the newest token is waited on, so store it.
+        if order.task_token != request.task_token:
+            record(
+                ctx.repo, ctx.clock, ctx.client, order, action=f"{action}_again",
+                actor=WORKFLOW, changes=changes, detail={"reason": "the wait was retried"},
+            )  # fmt: skip
+        return
+    _advance(ctx, request, to=status, action=action, changes=changes)
+
+
 def await_pick(ctx: StepContext, request: AwaitRequest) -> None:
-    _advance(
-        ctx,
-        request,
-        to=OrderStatus.AWAITING_PICK,
-        action="pick_requested",
-        changes={"task_token": request.task_token, "awaiting": "pick_scans"},
-    )
+    _await(ctx, request, OrderStatus.AWAITING_PICK, "pick_scans", "pick_requested")
 
 
 def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
-    _advance(
-        ctx,
-        request,
-        to=OrderStatus.AWAITING_PACK,
-        action="pack_requested",
-        changes={"task_token": request.task_token, "awaiting": "pack_data"},
-    )
+    _await(ctx, request, OrderStatus.AWAITING_PACK, "pack_data", "pack_requested")
 
 
 class PickResult(WorkflowState):
@@ -235,7 +247,7 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
 
 def notify_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     order = load(ctx.repo, state.order_id)
-    if order.notified_at is not None:
+    if order.notified_at is not None or order.status is not OrderStatus.SHIPPED:
         return state
     ctx.notifier.shipment_sent(order)
     record(
@@ -270,7 +282,13 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
         action="order_held",
         actor=WORKFLOW,
         to_status=OrderStatus.ON_HOLD,
-        changes={"hold_reason": error, "task_token": None, "awaiting": None},
+        # Leaving the pending-start index too: a held order must not be "started" again.
+        changes={
+            "hold_reason": error,
+            "task_token": None,
+            "awaiting": None,
+            "pending_start": False,
+        },
         detail={"error": error, "cause": cause, "held_at_status": order.status.value},
     )
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)

@@ -36,10 +36,20 @@ class PackDataEvent(BaseModel):
 WarehouseEvent = Annotated[PickScansEvent | PackDataEvent, Field(discriminator="type")]
 
 
+class WarehouseDelivery(BaseModel):
+    """One warehouse event for one client: the unit that is processed at most once."""
+
+    client_id: str
+    event: WarehouseEvent
+
+
 class WarehouseEventAccepted(BaseModel):
     order_id: str
     event_id: str
     accepted: Literal[True] = True
+    duplicate: bool = Field(
+        default=False, description="True when this event_id was accepted before; nothing new."
+    )
 
 
 def handle_warehouse_event(

@@ -1,0 +1,222 @@
+"""In-memory fakes of the domain's ports, for unit tests without sockets or AWS.
+
+Each fake keeps the contract its port documents (and the real adapter implements), and no
+more: a test that passes against a fake should pass against the adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shipshape.errors import ConcurrentUpdate, TransientDependencyError
+from shipshape.models import AuditEvent, Label, Order, OrderStatus
+from shipshape.ports import (
+    AlreadyExists,
+    Carrier,
+    Clock,
+    ExecutionExists,
+    Notifier,
+    OrderRepository,
+    SecretStore,
+    TaskNotWaiting,
+    WorkflowEngine,
+)
+
+
+class InMemoryOrderRepository(OrderRepository):
+    """The system of record in a dict, with the DynamoDB adapter's conditions and index.
+
+    Records are kept as JSON, as the table keeps them, so what a test reads back went through
+    the same serialization and no caller can mutate stored state through a shared object.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._orders: dict[str, str] = {}
+        self._audit: dict[str, dict[int, str]] = {}
+
+    def get(self, order_id: str) -> Order | None:
+        with self._lock:
+            stored = self._orders.get(order_id)
+        return Order.model_validate_json(stored) if stored is not None else None
+
+    def create(self, order: Order, event: AuditEvent) -> None:
+        with self._lock:
+            if order.order_id in self._orders or self._has_event(event):
+                raise AlreadyExists(f"order {order.order_id} exists")
+            self._write(order, event)
+
+    def apply(self, order: Order, event: AuditEvent, expected_seq: int) -> None:
+        with self._lock:
+            stored = self._orders.get(order.order_id)
+            if (
+                stored is None
+                or Order.model_validate_json(stored).audit_seq != expected_seq
+                or self._has_event(event)
+            ):
+                raise ConcurrentUpdate(
+                    f"order {order.order_id} changed since audit event {expected_seq}"
+                )
+            self._write(order, event)
+
+    def audit_trail(self, order_id: str) -> list[AuditEvent]:
+        with self._lock:
+            events = sorted(self._audit.get(order_id, {}).items())
+        return [AuditEvent.model_validate_json(doc) for _, doc in events]
+
+    def pending_starts(self, accepted_before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            orders = [Order.model_validate_json(doc) for doc in self._orders.values()]
+        due = sorted(
+            (order.status_timestamps.get(OrderStatus.ACCEPTED, order.received_at), order.order_id)
+            for order in orders
+            if order.pending_start
+        )
+        return [order_id for accepted, order_id in due if accepted < accepted_before][:limit]
+
+    def order_ids(self) -> list[str]:
+        """Every stored order id (what a test would see scanning the table)."""
+        with self._lock:
+            return sorted(self._orders)
+
+    def _has_event(self, event: AuditEvent) -> bool:
+        return event.seq in self._audit.get(event.order_id, {})
+
+    def _write(self, order: Order, event: AuditEvent) -> None:
+        # Both or neither, like the adapter's TransactWriteItems: the lock is held by the caller.
+        self._orders[order.order_id] = order.model_dump_json(exclude_none=True)
+        self._audit.setdefault(event.order_id, {})[event.seq] = event.model_dump_json(
+            exclude_none=True
+        )
+
+
+@dataclass
+class FakeExecution:
+    name: str
+    execution_id: str
+    payload: dict[str, Any]
+    status: str = "RUNNING"
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    succeeded: bool
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class RecordingWorkflow(WorkflowEngine):
+    """A workflow engine that records executions and task outcomes, Step Functions' rules:
+    a start of a running execution with the same input returns it again; a start with another
+    input, or of a closed execution, is refused; a task token resolves once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._starts_to_fail = 0
+        self._waiting: set[str] = set()
+        self.starts: list[str] = []  # every start request, by name, as CloudTrail would list
+        self.executions: dict[str, FakeExecution] = {}
+        self.outcomes: dict[str, TaskOutcome] = {}
+
+    def fail_next_starts(self, count: int) -> None:
+        """Fault injection: the next ``count`` starts raise ``TransientDependencyError``."""
+        with self._lock:
+            self._starts_to_fail = count
+
+    def close(self, execution_name: str, status: str = "SUCCEEDED") -> None:
+        """The execution ended (as it would by running to an end state or timing out)."""
+        with self._lock:
+            self.executions[execution_name].status = status
+
+    def wait(self, task_token: str) -> None:
+        """A task state is now waiting on ``task_token``."""
+        with self._lock:
+            self._waiting.add(task_token)
+
+    def start(self, execution_name: str, payload: dict[str, Any]) -> str:
+        with self._lock:
+            self.starts.append(execution_name)
+            if self._starts_to_fail:
+                self._starts_to_fail -= 1
+                raise TransientDependencyError("StartExecution failed: ServiceUnavailable")
+            existing = self.executions.get(execution_name)
+            if existing is None:
+                existing = FakeExecution(
+                    name=execution_name,
+                    execution_id=f"execution-{next(self._ids)}:{execution_name}",
+                    payload=copy.deepcopy(payload),
+                )
+                self.executions[execution_name] = existing
+            elif existing.status != "RUNNING" or existing.payload != payload:
+                raise ExecutionExists(execution_name)
+            return existing.execution_id
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
+        self._resolve(task_token, TaskOutcome(succeeded=True, output=copy.deepcopy(output)))
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        self._resolve(task_token, TaskOutcome(succeeded=False, error=error, cause=cause))
+
+    def _resolve(self, task_token: str, outcome: TaskOutcome) -> None:
+        with self._lock:
+            if task_token not in self._waiting:
+                raise TaskNotWaiting("TaskDoesNotExist")
+            self._waiting.remove(task_token)
+            self.outcomes[task_token] = outcome
+
+
+class FixedSecrets(SecretStore):
+    def __init__(self, values: Mapping[str, bytes]) -> None:
+        self._values = dict(values)
+
+    def get(self, name: str) -> bytes:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(f"secret {name} is not available") from None
+
+
+class SettableClock(Clock):
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("the clock needs an aware datetime")
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+class CarrierStub(Carrier):
+    """Sells a label for every order asked; ``labels_bought`` says for which orders."""
+
+    def __init__(self) -> None:
+        self.labels_bought: list[str] = []
+
+    def buy_label(self, order: Order) -> Label:
+        self.labels_bought.append(order.order_id)
+        return Label(
+            carrier="stub-post",
+            service="ground",
+            tracking_number=f"STUB{len(self.labels_bought):08d}",
+        )
+
+
+class NotifierRecorder(Notifier):
+    """Records which orders a shipment notification went out for."""
+
+    def __init__(self) -> None:
+        self.shipments_sent: list[str] = []
+
+    def shipment_sent(self, order: Order) -> None:
+        self.shipments_sent.append(order.order_id)
