@@ -4,8 +4,9 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-# Python 3.12: from PATH, else from pyenv (this is what the Lambda runtime runs).
-PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+# Python 3.12 (what the Lambda runtime runs): pyenv's 3.12 if installed, else python3.12 on
+# PATH. Each candidate must really run as 3.12 (a pyenv shim on PATH may not).
+PYTHON312 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.12 2>/dev/null); do "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && echo "$$p" && break; done)
 STAMP := $(VENV)/.installed
 
 .PHONY: dev demo test lint typecheck static unit integration format serve build deploy lock clean
@@ -54,6 +55,7 @@ serve: dev
 
 ## Build and deploy to AWS (needs AWS credentials; sam runs from its own virtualenv).
 build:
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed for sam build"; exit 1; }
 	@test -x .venv-sam/bin/sam || { $(PYTHON312) -m venv .venv-sam && .venv-sam/bin/pip install --quiet aws-sam-cli; }
 	PATH="$$(dirname $(PYTHON312)):$$PATH" .venv-sam/bin/sam build
 

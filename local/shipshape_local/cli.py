@@ -21,17 +21,16 @@ def _serve(args: argparse.Namespace) -> int:
     with EmbeddedRuntime() as rt:
         door = FrontDoorServer(rt, host=args.host, port=args.port).start()
         console.print(f"[bold]Shipshape[/] embedded stack serving on {door.url}")
-        console.print("  POST /webhooks/{platform}/{client_id}   storefront webhooks (signed)")
-        console.print("  POST /warehouse/{client_id}/events      warehouse events (bearer token)")
-        console.print("  GET  /orders/{order_id}[/audit]         ops API (operator token)")
-        console.print(
-            "Development operator tokens (local/shipshape_local/dev-secrets.toml): "
-            + ", ".join(rt.dev.get("operators", {}))
-        )
-        console.print(
-            f"Try: curl -H 'Authorization: Bearer dev-token-lead' {door.url}/orders/ord_..."
-        )
-        console.print("Ctrl-C stops it; everything is in memory and goes with it.")
+        tokens = ", ".join(rt.dev.get("operators", {}))
+        for line in (
+            "  POST /webhooks/{platform}/{client_id}   storefront webhooks (signed)",
+            "  POST /warehouse/{client_id}/events      warehouse events (bearer token)",
+            "  GET  /orders/{order_id}[/audit]         ops API (operator token)",
+            f"Development operator tokens (local/shipshape_local/dev-secrets.toml): {tokens}",
+            f"Try: curl -H 'Authorization: Bearer dev-token-lead' {door.url}/orders/<order_id>",
+            "Ctrl-C stops it; everything is in memory and goes with it.",
+        ):
+            console.print(line, markup=False, highlight=False)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
         door.stop()

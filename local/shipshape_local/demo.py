@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -250,6 +251,11 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
         _report(console, api, orders)
         door.stop()
     elapsed = time.monotonic() - started
+    outcomes = Counter(final.get(o.order_id, "UNKNOWN") for o in orders)
+    console.print(
+        "\nOutcomes: "
+        + ", ".join(f"{status} {count}" for status, count in sorted(outcomes.items()))
+    )
     unfinished = [o.label for o in orders if final.get(o.order_id) not in FINAL_STATUSES]
     console.print(f"\nDemo finished in {elapsed:.1f} s wall time.")
     if unfinished:

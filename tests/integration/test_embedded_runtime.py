@@ -100,3 +100,24 @@ def test_a_resent_warehouse_event_is_processed_once(
         if item["entity"]["S"] == "audit" and item["action"]["S"] == "pick_confirmed"
     ]  # fmt: skip
     assert len(picks) == 1
+
+
+def test_sample_events_for_sam_local_invoke_are_accepted_by_their_handlers(
+    runtime: EmbeddedRuntime,
+) -> None:
+    # Given the sample events shipped under events/ for `sam local invoke -e`
+    from pathlib import Path
+
+    events = Path(__file__).resolve().parents[2] / "events"
+    webhook = json.loads((events / "webhook_shopify_orders_paid.json").read_text())
+    schedule = json.loads((events / "starter_schedule.json").read_text())
+
+    # When each is given to its function as its event source would
+    accepted = runtime.run_function("IngestFunction", webhook)
+    reconciled = runtime.run_function("StarterFunction", schedule)
+
+    # Then the signed webhook is accepted (its signature matches the dev secret) and the
+    # scheduled reconciler runs
+    assert accepted["statusCode"] == 202, accepted["body"]
+    assert json.loads(accepted["body"])["outcome"] == "created"
+    assert reconciled["failed"] == []
