@@ -193,6 +193,8 @@ class EmbeddedRuntime:
     def stop(self) -> None:
         import shipshape.bootstrap
 
+        if self._mock is not None:
+            self.settle()
         self.lambdas.uninstall()
         shipshape.bootstrap.reset()
         if self._mock is not None:
@@ -418,6 +420,26 @@ class EmbeddedRuntime:
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
             found.extend(dict(e) for e in page["executions"])
         return found
+
+    def settle(self, timeout: float = 3.0) -> bool:
+        """Wait until every execution is finished or waiting for the warehouse, so stopping
+        does not cut a step in half (which would log a spurious failure)."""
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+
+        def quiet() -> bool:
+            for execution in self.executions():
+                if execution["status"] != "RUNNING":
+                    continue
+                last = sfn.get_execution_history(
+                    executionArn=execution["executionArn"], reverseOrder=True, maxResults=1
+                )["events"]
+                if not last or last[0]["type"] != "TaskSubmitted":
+                    return False
+            return True
+
+        return self.wait_for(quiet, timeout=timeout, interval=0.05)
 
     def wait_for(
         self, condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01
