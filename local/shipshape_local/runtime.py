@@ -432,10 +432,9 @@ class EmbeddedRuntime:
             for execution in self.executions():
                 if execution["status"] != "RUNNING":
                     continue
-                last = sfn.get_execution_history(
-                    executionArn=execution["executionArn"], reverseOrder=True, maxResults=1
-                )["events"]
-                if not last or last[0]["type"] != "TaskSubmitted":
+                # moto ignores reverseOrder/maxResults: read the whole (short) history.
+                events = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+                if not events or events[-1]["type"] != "TaskSubmitted":
                     return False
             return True
 
