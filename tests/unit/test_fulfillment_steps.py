@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shipshape.config import ClientConfig, load_client_file
+from shipshape.config import ClientConfig
 from shipshape.errors import AddressInvalid, OrderCancelled
 from shipshape.models import FULFILLMENT_PATH, Order, OrderStatus, PackData, PickScan, Platform
 from shipshape.services.fulfillment import (
@@ -47,7 +46,6 @@ from tests.fakes import (
 )
 from tests.helpers import load_event, sign_shopify, webhook_delivery
 
-CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"
 SECRET = b"dev-shpss-acme-outdoors-current"
@@ -117,28 +115,8 @@ def status_before(status: OrderStatus) -> OrderStatus:
 
 
 @pytest.fixture
-def acme() -> ClientConfig:
-    return load_client_file(CLIENTS_DIR / "acme-outdoors.toml")
-
-
-@pytest.fixture
-def repo() -> InMemoryOrderRepository:
-    return InMemoryOrderRepository()
-
-
-@pytest.fixture
 def clock() -> SettableClock:
     return SettableClock(START)
-
-
-@pytest.fixture
-def carrier() -> CarrierStub:
-    return CarrierStub()
-
-
-@pytest.fixture
-def notifier() -> NotifierRecorder:
-    return NotifierRecorder()
 
 
 @pytest.fixture

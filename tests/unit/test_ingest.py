@@ -12,12 +12,11 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter
 
-from shipshape.config import ClientConfig, StoreConfig, load_client_file
+from shipshape.config import ClientConfig, StoreConfig
 from shipshape.errors import SignatureInvalid
 from shipshape.models import Order, OrderId, OrderStatus, Platform, canonical_order_id
 from shipshape.ports import SecretStore
@@ -42,7 +41,6 @@ from tests.fakes import (
 )
 from tests.helpers import load_event, sign_shopify, webhook_delivery
 
-CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
 SHOP = "acme-outdoors.myshopify.com"
 STOREFRONT_ORDER_ID = "5934127349876"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"
@@ -76,21 +74,6 @@ def shopify_delivery(
     if secret is not None:
         headers["X-Shopify-Hmac-Sha256"] = sign_shopify(body, secret)
     return webhook_delivery(headers, body, NOW)
-
-
-@pytest.fixture
-def acme() -> ClientConfig:
-    return load_client_file(CLIENTS_DIR / "acme-outdoors.toml")
-
-
-@pytest.fixture
-def repo() -> InMemoryOrderRepository:
-    return InMemoryOrderRepository()
-
-
-@pytest.fixture
-def workflow() -> RecordingWorkflow:
-    return RecordingWorkflow()
 
 
 @pytest.fixture

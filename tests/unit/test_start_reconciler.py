@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,27 +26,11 @@ from tests.fakes import (
 )
 from tests.helpers import load_event, sign_shopify, webhook_delivery
 
-CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"
 SECRET = b"dev-shpss-acme-outdoors-current"
 T0 = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=1)
-
-
-@pytest.fixture
-def clients() -> ClientDirectory:
-    return ClientDirectory(CLIENTS_DIR)
-
-
-@pytest.fixture
-def repo() -> InMemoryOrderRepository:
-    return InMemoryOrderRepository()
-
-
-@pytest.fixture
-def workflow() -> RecordingWorkflow:
-    return RecordingWorkflow()
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from shipshape.config import ClientConfig, load_client_file
+from shipshape.config import ClientConfig
 from shipshape.errors import NotAwaitingEvent, OrderNotFound
 from shipshape.models import OrderStatus, PackData, PickScan, Platform
 from shipshape.services.fulfillment import (
@@ -43,28 +42,12 @@ from tests.fakes import (
 )
 from tests.helpers import load_event, sign_shopify, webhook_delivery
 
-CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"
 SECRET = b"dev-shpss-acme-outdoors-current"
 NOW = datetime(2026, 11, 20, 15, 42, 10, tzinfo=UTC)
 PICK_TOKEN = "token-await-pick-1"
 PACK_TOKEN = "token-await-pack-1"
-
-
-@pytest.fixture
-def acme() -> ClientConfig:
-    return load_client_file(CLIENTS_DIR / "acme-outdoors.toml")
-
-
-@pytest.fixture
-def repo() -> InMemoryOrderRepository:
-    return InMemoryOrderRepository()
-
-
-@pytest.fixture
-def workflow() -> RecordingWorkflow:
-    return RecordingWorkflow()
 
 
 @pytest.fixture

@@ -1,0 +1,42 @@
+"""Fixtures shared by the domain unit tests: the real client config and in-memory fakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipshape.config import ClientConfig, ClientDirectory, load_client_file
+from tests.fakes import CarrierStub, InMemoryOrderRepository, NotifierRecorder, RecordingWorkflow
+
+CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
+
+
+@pytest.fixture
+def acme() -> ClientConfig:
+    return load_client_file(CLIENTS_DIR / "acme-outdoors.toml")
+
+
+@pytest.fixture
+def clients() -> ClientDirectory:
+    return ClientDirectory(CLIENTS_DIR)
+
+
+@pytest.fixture
+def repo() -> InMemoryOrderRepository:
+    return InMemoryOrderRepository()
+
+
+@pytest.fixture
+def workflow() -> RecordingWorkflow:
+    return RecordingWorkflow()
+
+
+@pytest.fixture
+def carrier() -> CarrierStub:
+    return CarrierStub()
+
+
+@pytest.fixture
+def notifier() -> NotifierRecorder:
+    return NotifierRecorder()
