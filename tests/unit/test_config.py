@@ -27,6 +27,11 @@ webhook_secret_name = "shipshape/kite-and-kin/generic-webhook"
 """
 
 
+# Every client needs a complete owner matrix; borrow the real Kite & Kin one.
+RULES = (CLIENTS_DIR / "kite-and-kin.toml").read_text().split("# --- operating rules", 1)[1]
+RULES = "\n# --- operating rules" + RULES
+
+
 def write_client(
     folder: Path,
     *,
@@ -37,8 +42,11 @@ def write_client(
     replace: tuple[str, str] | None = None,
 ) -> Path:
     """A minimal valid client file, changed in one way by the keyword given."""
-    text = MINIMAL_CLIENT.format(
-        extra_top=extra_top, extra_store=extra_store, extra_tables=extra_tables
+    text = (
+        MINIMAL_CLIENT.format(
+            extra_top=extra_top, extra_store=extra_store, extra_tables=extra_tables
+        )
+        + RULES
     )
     if replace is not None:
         assert replace[0] in text

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shipshape.errors import ConfigurationError, UnknownClient
 from shipshape.models import ClientId, OrderStatus, Platform
+from shipshape.rules import ClientRules, calendar_for
+from shipshape.sla import BusinessCalendar
 
 DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.RECEIVED: "client-success",
@@ -58,6 +60,7 @@ class ClientConfig(BaseModel):
     rules_version: str = "1"
     status_owners: dict[OrderStatus, str] = Field(default_factory=dict)
     pickers: tuple[str, ...] = Field(min_length=1)
+    rules: ClientRules
 
     @field_validator("timezone")
     @classmethod
@@ -76,6 +79,15 @@ class ClientConfig(BaseModel):
             raise ValueError(f"status_owners has no owner for {', '.join(missing)}")
         object.__setattr__(self, "status_owners", merged)
         return self
+
+    @cached_property
+    def calendar(self) -> BusinessCalendar:
+        """The client's business calendar (timezone, working hours, public holidays).
+
+        Built on first use: validating a holiday region imports the holidays library (about
+        100 ms), which only exception handling needs. The test suite builds every client's
+        calendar, so a bad region is refused before it is deployed."""
+        return calendar_for(self.timezone, self.rules.working_hours)
 
     def owner_of(self, status: OrderStatus) -> str:
         return self.status_owners[status]
