@@ -33,6 +33,8 @@ DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.LABELLED: "logistics",
     OrderStatus.SHIPPED: "logistics",
     OrderStatus.ON_HOLD: "ops-on-call",
+    OrderStatus.EXCEPTION: "ops",  # the open exception's own owner takes precedence
+    OrderStatus.QUARANTINED: "ops-on-call",
     OrderStatus.CANCELLED: "client-success",
 }
 

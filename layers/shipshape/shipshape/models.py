@@ -54,6 +54,8 @@ class OrderStatus(StrEnum):
     LABELLED = "LABELLED"
     SHIPPED = "SHIPPED"
     ON_HOLD = "ON_HOLD"
+    EXCEPTION = "EXCEPTION"  # an owned exception is open; the workflow waits on its resolution
+    QUARANTINED = "QUARANTINED"  # an unexpected failure; released only with required fields
     CANCELLED = "CANCELLED"
 
 
@@ -72,6 +74,23 @@ FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
     OrderStatus.LABELLED,
     OrderStatus.SHIPPED,
 )
+
+
+class ExceptionType(StrEnum):
+    """The predictable failure modes; each has an owner and an SLA for every client."""
+
+    ADDRESS_INVALID = "address_invalid"
+    INVENTORY_SHORT = "inventory_short"
+    CARRIER_REJECTED = "carrier_rejected"
+    QA_FAILED = "qa_failed"
+    PAYMENT_MISMATCH = "payment_mismatch"
+    AUTOMATION_FAILURE = "automation_failure"
+
+
+class ExceptionStatus(StrEnum):
+    OPEN = "OPEN"
+    CLAIMED = "CLAIMED"
+    RESOLVED = "RESOLVED"
 
 
 # --- the canonical order, as every storefront adapter produces it -----------------------
@@ -213,6 +232,44 @@ class Order(BaseModel):
     label: Label | None = None
     hold_reason: str | None = None
     notified_at: AwareDatetime | None = None
+    open_exception_id: str | None = None
+    exceptions_opened: int = Field(default=0, ge=0)
+
+
+ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]
+
+
+class OrderException(BaseModel):
+    """A typed, owned exception on an order, with a deadline in the client's business hours.
+
+    Its id embeds the order id (``<order_id>.e<n>``), so it is found without an index.
+    """
+
+    exception_id: ExceptionId
+    order_id: OrderId
+    client_id: ClientId
+    type: ExceptionType
+    step: str = Field(description="The workflow step that failed and may be retried.")
+    gate: str | None = None
+    error: str
+    detail: str = ""
+    status: ExceptionStatus = ExceptionStatus.OPEN
+    owner: str
+    level: int = Field(default=0, ge=0, description="0: the first owner; n: escalation n.")
+    opened_at: AwareDatetime
+    due_at: AwareDatetime
+    remediation: tuple[str, ...] = ()
+    claimed_by: str | None = None
+    claimed_at: AwareDatetime | None = None
+    resolved_by: str | None = None
+    resolved_at: AwareDatetime | None = None
+    resolution: dict[str, Any] | None = None
+    task_token: str | None = Field(default=None, repr=False)
+    version: int = Field(default=1, ge=1, description="Guards every write (optimistic).")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not ExceptionStatus.RESOLVED
 
 
 class Actor(BaseModel):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shipshape.errors import ShipshapeError
-from shipshape.models import AuditEvent, Label, Order
+from shipshape.models import AuditEvent, Label, Order, OrderException
 
 
 class AlreadyExists(ShipshapeError):
@@ -64,6 +64,35 @@ class OrderRepository(ABC):
     def pending_starts(self, accepted_before: datetime, limit: int) -> list[str]:
         """Ids of accepted orders whose workflow has not acknowledged its start, read from a
         sparse index (never a scan), oldest first."""
+
+
+class ExceptionRepository(ABC):
+    """Exceptions live with their order: every change to one is written in one transaction
+    with the order (guarded by its audit sequence) and the audit event that records it."""
+
+    @abstractmethod
+    def get_exception(self, exception_id: str) -> OrderException | None: ...
+
+    @abstractmethod
+    def write_exception(
+        self,
+        order: Order,
+        exception: OrderException,
+        event: AuditEvent,
+        expected_seq: int,
+        expected_version: int | None,
+    ) -> None:
+        """Write order, exception and audit event atomically. ``expected_version`` None means
+        the exception must be new. ``ConcurrentUpdate`` if either guard fails."""
+
+    @abstractmethod
+    def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
+        """Open exceptions whose deadline is before ``moment``, from a sparse index, oldest
+        deadline first: the items read are the overdue ones, whatever the table size."""
+
+    @abstractmethod
+    def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
+        """A client's exceptions, oldest first (open and resolved)."""
 
 
 class WorkflowEngine(ABC):

@@ -9,28 +9,19 @@ person. Rules that leave a gap are refused with a message that names it.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from shipshape.models import ExceptionType
 from shipshape.sla import BusinessCalendar, WorkingHours
+
+__all__ = ["ClientRules", "ExceptionRule", "ExceptionType", "calendar_for", "due_at"]
 
 OwnerName = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ]
 BusinessHours = Annotated[float, Field(gt=0, le=24 * 30)]
-
-
-class ExceptionType(StrEnum):
-    """The predictable failure modes; each has an owner and an SLA for every client."""
-
-    ADDRESS_INVALID = "address_invalid"
-    INVENTORY_SHORT = "inventory_short"
-    CARRIER_REJECTED = "carrier_rejected"
-    QA_FAILED = "qa_failed"
-    PAYMENT_MISMATCH = "payment_mismatch"
-    AUTOMATION_FAILURE = "automation_failure"
 
 
 class EscalationLevel(BaseModel):

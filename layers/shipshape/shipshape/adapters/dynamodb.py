@@ -3,6 +3,9 @@
 Item layout in the orders table:
 - order:        pk=ORDER#<order_id>  sk=ORDER          doc=<Order JSON> + queryable copies
 - audit event:  pk=ORDER#<order_id>  sk=AUDIT#<seq:08d> doc=<AuditEvent JSON>
+- exception:    pk=ORDER#<order_id>  sk=EXC#<n>        doc=<OrderException JSON>
+- sparse index ``gsi2``: open exceptions only, gsi2pk=OPEN_EXCEPTIONS, gsi2sk=<due ISO>#<id>
+- index ``gsi3``: every exception of a client, gsi3pk=CLIENT#<id>#EXCEPTIONS, gsi3sk=<opened>
 - sparse index ``gsi1``: only accepted orders whose workflow has not yet acknowledged its
   start carry gsi1pk=PENDING_START and gsi1sk=<accepted-at ISO>; the first workflow step
   removes them, so the index holds exactly the orders the reconciler must look at.
@@ -10,14 +13,14 @@ Item layout in the orders table:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
-from shipshape.models import AuditEvent, Order, OrderStatus
-from shipshape.ports import AlreadyExists, OrderRepository
+from shipshape.models import AuditEvent, Order, OrderException, OrderStatus
+from shipshape.ports import AlreadyExists, ExceptionRepository, OrderRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,6 +28,7 @@ else:
     DynamoDBClient = Any
 
 PENDING_START = "PENDING_START"
+OPEN_EXCEPTIONS = "OPEN_EXCEPTIONS"
 _TRANSIENT_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -64,7 +68,36 @@ def order_item(order: Order) -> dict[str, Any]:
     if order.pending_start:
         accepted = order.status_timestamps.get(OrderStatus.ACCEPTED, order.received_at)
         item["gsi1pk"] = _s(PENDING_START)
-        item["gsi1sk"] = _s(f"{accepted.isoformat()}#{order.order_id}")
+        item["gsi1sk"] = _s(f"{_utc(accepted)}#{order.order_id}")
+    return item
+
+
+def _utc(moment: datetime) -> str:
+    # One fixed format so index sort keys compare as instants.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def exception_key(exception_id: str) -> dict[str, dict[str, str]]:
+    order_id, _, number = exception_id.partition(".e")
+    return {"pk": _s(f"ORDER#{order_id}"), "sk": _s(f"EXC#{int(number):04d}")}
+
+
+def exception_item(exception: OrderException) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **exception_key(exception.exception_id),
+        "entity": _s("exception"),
+        "doc": _s(exception.model_dump_json(exclude_none=True)),
+        "client_id": _s(exception.client_id),
+        "type": _s(exception.type.value),
+        "status": _s(exception.status.value),
+        "owner": _s(exception.owner),
+        "version": _n(exception.version),
+        "gsi3pk": _s(f"CLIENT#{exception.client_id}#EXCEPTIONS"),
+        "gsi3sk": _s(f"{_utc(exception.opened_at)}#{exception.exception_id}"),
+    }
+    if exception.is_open:
+        item["gsi2pk"] = _s(OPEN_EXCEPTIONS)
+        item["gsi2sk"] = _s(f"{_utc(exception.due_at)}#{exception.exception_id}")
     return item
 
 
@@ -83,7 +116,7 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-class DynamoDBOrderRepository(OrderRepository):
+class DynamoDBOrderRepository(OrderRepository, ExceptionRepository):
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -148,13 +181,96 @@ class DynamoDBOrderRepository(OrderRepository):
                 KeyConditionExpression="gsi1pk = :p AND gsi1sk < :before",
                 ExpressionAttributeValues={
                     ":p": _s(PENDING_START),
-                    ":before": _s(accepted_before.isoformat()),
+                    ":before": _s(_utc(accepted_before)),
                 },
                 Limit=limit,
             )
         except ClientError as exc:
             raise self._translate(exc) from exc
         return [item["pk"]["S"].removeprefix("ORDER#") for item in page["Items"]]
+
+    def get_exception(self, exception_id: str) -> OrderException | None:
+        try:
+            found = self._client.get_item(
+                TableName=self._table,
+                Key=exception_key(exception_id),
+                ConsistentRead=True,
+                ProjectionExpression="doc",
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        item = found.get("Item")
+        return OrderException.model_validate_json(item["doc"]["S"]) if item else None
+
+    def write_exception(
+        self,
+        order: Order,
+        exception: OrderException,
+        event: AuditEvent,
+        expected_seq: int,
+        expected_version: int | None,
+    ) -> None:
+        put_exception: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": exception_item(exception),
+        }
+        if expected_version is None:
+            put_exception["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put_exception["ConditionExpression"] = "version = :version"
+            put_exception["ExpressionAttributeValues"] = {":version": _n(expected_version)}
+        items: Any = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": order_item(order),
+                    "ConditionExpression": "audit_seq = :expected",
+                    "ExpressionAttributeValues": {":expected": _n(expected_seq)},
+                }
+            },
+            {"Put": put_exception},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": audit_item(event),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        self._write(items, ConcurrentUpdate(f"exception {exception.exception_id} changed"))
+
+    def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
+        return self._query_exceptions(
+            IndexName="gsi2",
+            KeyConditionExpression="gsi2pk = :p AND gsi2sk < :before",
+            ExpressionAttributeValues={":p": _s(OPEN_EXCEPTIONS), ":before": _s(_utc(moment))},
+            Limit=limit,
+        )
+
+    def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
+        return self._query_exceptions(
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p",
+            ExpressionAttributeValues={":p": _s(f"CLIENT#{client_id}#EXCEPTIONS")},
+            Limit=limit,
+        )
+
+    def _query_exceptions(self, **kwargs: Any) -> list[OrderException]:
+        try:
+            page = self._client.query(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return [OrderException.model_validate_json(i["doc"]["S"]) for i in page["Items"]]
+
+    def _write(self, items: Any, on_conflict: Exception) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise on_conflict from exc
+            raise self._translate(exc) from exc
 
     def _transact(
         self,
@@ -176,15 +292,7 @@ class DynamoDBOrderRepository(OrderRepository):
             "Item": audit_item(event),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
-        try:
-            items: Any = [{"Put": put_order}, {"Put": put_event}]
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if _code(exc) == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise on_conflict from exc
-            raise self._translate(exc) from exc
+        self._write([{"Put": put_order}, {"Put": put_event}], on_conflict)
 
     @staticmethod
     def _translate(exc: ClientError) -> Exception:
