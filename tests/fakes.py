@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
-from shipshape.models import AuditEvent, Label, Order, OrderStatus
+from shipshape.models import AuditEvent, Label, Order, OrderException, OrderStatus
 from shipshape.ports import (
     AlreadyExists,
     Carrier,
@@ -217,6 +217,12 @@ class NotifierRecorder(Notifier):
 
     def __init__(self) -> None:
         self.shipments_sent: list[str] = []
+        self.exceptions_assigned: list[tuple[str, str, str]] = []
 
     def shipment_sent(self, order: Order) -> None:
         self.shipments_sent.append(order.order_id)
+
+    def exception_assigned(
+        self, order: Order, exception: OrderException, reason: str, recipients: tuple[str, ...]
+    ) -> None:
+        self.exceptions_assigned.append((exception.exception_id, exception.owner, reason))

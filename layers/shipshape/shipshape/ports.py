@@ -143,3 +143,11 @@ class Notifier(ABC):
 
     @abstractmethod
     def shipment_sent(self, order: Order) -> None: ...
+
+    @abstractmethod
+    def exception_assigned(
+        self, order: Order, exception: OrderException, reason: str, recipients: tuple[str, ...]
+    ) -> None:
+        """Tell an exception's owner (``recipients``: the people behind it) that it is theirs:
+        the exception, the order, the deadline and the remediation steps. ``reason`` says why
+        now: opened, escalated or reassigned."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from shipshape.models import Label, Order
+from shipshape.models import Label, Order, OrderException
 from shipshape.observability import logger
 from shipshape.ports import Carrier, Notifier
 
@@ -17,6 +17,24 @@ class SandboxCarrier(Carrier):
 
 
 class LogNotifier(Notifier):
+    """Logs notifications (ids only, no customer data) until a channel is configured."""
+
+    def exception_assigned(
+        self, order: Order, exception: OrderException, reason: str, recipients: tuple[str, ...]
+    ) -> None:
+        logger.info(
+            "exception owner notified",
+            extra={
+                "order_id": order.order_id,
+                "exception_id": exception.exception_id,
+                "exception_type": exception.type.value,
+                "owner": exception.owner,
+                "recipients": list(recipients),
+                "due_at": exception.due_at.isoformat(),
+                "reason": reason,
+            },
+        )
+
     def shipment_sent(self, order: Order) -> None:
         tracking = order.label.tracking_number if order.label else None
         logger.info(
