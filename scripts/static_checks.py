@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,18 @@ class _NoManagedPolicies:
         return {}
 
 
+def check_substitutions(name: str, asl: Path, props: dict) -> None:  # type: ignore[type-arg]
+    """Every ${...} in the ASL has a substitution, and every substitution is used."""
+    used = set(re.findall(r"\$\{([A-Za-z0-9]+)\}", asl.read_text()))
+    given = set(props.get("DefinitionSubstitutions", {}))
+    if used - given:
+        sys.exit(
+            f"{name}: {asl.name} uses ${{{', '.join(sorted(used - given))}}} without a substitution"
+        )
+    if given - used:
+        sys.exit(f"{name}: DefinitionSubstitutions {', '.join(sorted(given - used))} unused")
+
+
 def sam_transformed() -> dict:  # type: ignore[type-arg]
     template = yaml_parse((ROOT / "template.yaml").read_text())
     for name, resource in template["Resources"].items():
@@ -39,8 +52,10 @@ def sam_transformed() -> dict:  # type: ignore[type-arg]
                     sys.exit(f"{name}.{key}: {props[key]} does not exist")
                 props[key] = f"s3://shipshape-artifacts/{name}.zip"
         if "DefinitionUri" in props:
-            asl_path = ROOT / props.pop("DefinitionUri")
-            props["Definition"] = json.loads(asl_path.read_text())
+            # As `sam deploy` ships it: the ASL is an S3 object and the substitutions stay on
+            # the resource, where cfn-lint checks each value (a wrong GetAtt fails).
+            check_substitutions(name, ROOT / props["DefinitionUri"], props)
+            props["DefinitionUri"] = f"s3://shipshape-artifacts/{name}.asl.json"
     return transform(template, {}, _NoManagedPolicies())  # type: ignore[no-any-return]
 
 

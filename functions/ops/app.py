@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from shipshape.bootstrap import container
 from shipshape.errors import Unauthorized
-from shipshape.http import install_error_handlers
+from shipshape.http import install_error_handlers, json_response
+from shipshape.models import ExceptionStatus, ExceptionType
 from shipshape.observability import logger, metrics
+from shipshape.services.exceptions import (
+    ExceptionView,
+    ResolveExceptionRequest,
+    claim_exception,
+    list_exceptions,
+    resolve_exception,
+)
 from shipshape.services.queries import (
     AuditTrail,
     Operator,
@@ -23,12 +35,56 @@ app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
 
 
+class ExceptionQueue(BaseModel):
+    exceptions: list[ExceptionView]
+
+
 def _operator() -> Operator:
     authorizer = app.current_event.request_context.authorizer
     claims = authorizer.jwt_claim if authorizer else None
     if not claims:
         raise Unauthorized("no operator identity on the request")
     return operator_from_claims(claims)
+
+
+@app.get("/exceptions")
+def handle_list_exceptions(
+    client: Annotated[str | None, Query()] = None,
+    owner: Annotated[str | None, Query()] = None,
+    type: Annotated[ExceptionType | None, Query()] = None,
+    status: Annotated[ExceptionStatus | None, Query()] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+) -> ExceptionQueue:
+    deps = container()
+    return ExceptionQueue(
+        exceptions=list_exceptions(
+            exceptions=deps.exceptions, clients=deps.clients, clock=deps.clock,
+            operator=_operator(), client_id=client, owner=owner, type=type, status=status,
+            overdue=overdue,
+        )
+    )  # fmt: skip
+
+
+@app.post("/exceptions/<exception_id>/claim")
+def handle_claim_exception(exception_id: str) -> ExceptionView:
+    deps = container()
+    return claim_exception(
+        repo=deps.repo, exceptions=deps.exceptions, clock=deps.clock,
+        exception_id=exception_id, operator=_operator(),
+    )  # fmt: skip
+
+
+@app.post("/exceptions/<exception_id>/resolve")
+def handle_resolve_exception(
+    exception_id: str, resolution: Annotated[ResolveExceptionRequest, Body()]
+) -> Response[ExceptionView]:
+    deps = container()
+    resolved = resolve_exception(
+        repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
+        clock=deps.clock, exception_id=exception_id, operator=_operator(), request=resolution,
+    )  # fmt: skip
+    metrics.add_metric(name="ExceptionsResolved", unit="Count", value=1)
+    return json_response(202, resolved)
 
 
 @app.get("/orders/<order_id>")

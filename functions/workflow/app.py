@@ -6,50 +6,70 @@ step is its own domain function, chosen by the ``step`` field the state passes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from shipshape.bootstrap import container
+from shipshape.bootstrap import Container, container
 from shipshape.observability import logger, metrics
 from shipshape.services import fulfillment as steps
+from shipshape.services.exceptions import OpenExceptionRequest, open_exception
 
-STEPS: dict[str, tuple[type[BaseModel], Any]] = {
-    "validate_address": (steps.WorkflowState, steps.validate_address),
-    "reserve_inventory": (steps.WorkflowState, steps.reserve_inventory),
-    "assign_picker": (steps.WorkflowState, steps.assign_picker),
-    "await_pick": (steps.AwaitRequest, steps.await_pick),
-    "record_pick": (steps.PickResult, steps.record_pick),
-    "await_pack": (steps.AwaitRequest, steps.await_pack),
-    "record_pack": (steps.PackResult, steps.record_pack),
-    "create_label": (steps.WorkflowState, steps.create_label),
-    "mark_shipped": (steps.WorkflowState, steps.mark_shipped),
-    "notify_shipped": (steps.WorkflowState, steps.notify_shipped),
-    "hold": (steps.HoldRequest, steps.hold),
+
+def _open_exception(deps: Container, ctx: steps.StepContext, event: dict[str, Any]) -> None:
+    opened = open_exception(
+        repo=deps.repo,
+        exceptions=deps.exceptions,
+        clock=deps.clock,
+        client=ctx.client,
+        notifier=deps.notifier,
+        request=parse(event=event, model=OpenExceptionRequest),
+    )
+    metrics.add_dimension(name="exception_type", value=opened.type.value)
+    metrics.add_metric(name="ExceptionsOpened", unit="Count", value=1)
+
+
+def _step(model: type[BaseModel], run: Callable[..., Any]) -> Callable[..., Any]:
+    def call(deps: Container, ctx: steps.StepContext, event: dict[str, Any]) -> Any:
+        return run(ctx, parse(event=event, model=model))
+
+    return call
+
+
+STEPS: dict[str, Callable[[Container, steps.StepContext, dict[str, Any]], Any]] = {
+    "validate_address": _step(steps.WorkflowState, steps.validate_address),
+    "reserve_inventory": _step(steps.WorkflowState, steps.reserve_inventory),
+    "assign_picker": _step(steps.WorkflowState, steps.assign_picker),
+    "await_pick": _step(steps.AwaitRequest, steps.await_pick),
+    "record_pick": _step(steps.PickResult, steps.record_pick),
+    "await_pack": _step(steps.AwaitRequest, steps.await_pack),
+    "record_pack": _step(steps.PackResult, steps.record_pack),
+    "create_label": _step(steps.WorkflowState, steps.create_label),
+    "mark_shipped": _step(steps.WorkflowState, steps.mark_shipped),
+    "notify_shipped": _step(steps.WorkflowState, steps.notify_shipped),
+    "hold": _step(steps.HoldRequest, steps.hold),
+    "cancel_order": _step(steps.CancelRequest, steps.cancel_order),
+    "open_exception": _open_exception,
 }
 
 
 class StepInvocation(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    step: Literal[
-        "validate_address",
-        "reserve_inventory",
-        "assign_picker",
-        "await_pick",
-        "record_pick",
-        "await_pack",
-        "record_pack",
-        "create_label",
-        "mark_shipped",
-        "notify_shipped",
-        "hold",
-    ]
+    step: str
     order_id: str
     client_id: str
     execution: str | None = None
+
+    @field_validator("step")
+    @classmethod
+    def _known_step(cls, value: str) -> str:
+        if value not in STEPS:
+            raise ValueError(f"unknown step {value!r}")
+        return value
 
 
 @metrics.log_metrics
@@ -67,6 +87,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         notifier=deps.notifier,
         execution_name=invocation.execution,
     )
-    model, step = STEPS[invocation.step]
-    result = step(ctx, parse(event=event, model=model))
-    return result.model_dump(mode="json") if result is not None else {}
+    result = STEPS[invocation.step](deps, ctx, event)
+    return result.model_dump(mode="json") if isinstance(result, BaseModel) else {}

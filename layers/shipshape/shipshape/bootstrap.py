@@ -14,6 +14,7 @@ from shipshape.config import ClientDirectory, Settings
 from shipshape.ports import (
     Carrier,
     Clock,
+    ExceptionRepository,
     Notifier,
     OrderRepository,
     SecretStore,
@@ -27,6 +28,7 @@ class Container:
     settings: Settings
     clients: ClientDirectory
     repo: OrderRepository
+    exceptions: ExceptionRepository
     workflow: WorkflowEngine
     secrets: SecretStore
     clock: Clock
@@ -51,10 +53,12 @@ def _build() -> Container:
     from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
 
     settings = Settings()  # values come from the environment
+    repository = DynamoDBOrderRepository(_aws_client("dynamodb"), settings.orders_table)
     return Container(
         settings=settings,
         clients=ClientDirectory(settings.client_config_dir),
-        repo=DynamoDBOrderRepository(_aws_client("dynamodb"), settings.orders_table),
+        repo=repository,
+        exceptions=repository,  # one table holds orders and their exceptions
         workflow=StepFunctionsWorkflow(_aws_client("stepfunctions"), settings.state_machine_arn),
         secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
         clock=SystemClock(),

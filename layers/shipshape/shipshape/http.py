@@ -7,6 +7,7 @@ import base64
 import binascii
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
@@ -40,6 +41,16 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
     def _client_error(exc: ClientRequestError) -> Response[ErrorBody]:
         logger.info("request refused", extra={"error": type(exc).__name__, "status": exc.status})
         return json_response(exc.status, ErrorBody(error=type(exc).__name__, message=str(exc)))
+
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+    def _invalid_request(exc: RequestValidationError) -> Response[ErrorBody]:
+        # The same body shape as every other refusal, naming each field and what it needs.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ())) or 'request'}: "
+            f"{err.get('msg') or err.get('type')}"
+            for err in exc.errors()
+        )
+        return json_response(422, ErrorBody(error="RequestInvalid", message=problems))
 
     @app.exception_handler(TransientDependencyError)  # type: ignore[untyped-decorator]
     def _unavailable(exc: TransientDependencyError) -> Response[ErrorBody]:

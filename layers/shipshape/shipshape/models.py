@@ -265,6 +265,9 @@ class OrderException(BaseModel):
     resolved_at: AwareDatetime | None = None
     resolution: dict[str, Any] | None = None
     task_token: str | None = Field(default=None, repr=False)
+    resume_status: OrderStatus | None = Field(
+        default=None, description="Where the order stood; a retry resumes from here."
+    )
     version: int = Field(default=1, ge=1, description="Guards every write (optimistic).")
 
     @property

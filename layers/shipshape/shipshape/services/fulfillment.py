@@ -292,3 +292,27 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
         detail={"error": error, "cause": cause, "held_at_status": order.status.value},
     )
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)
+
+
+class CancelRequest(WorkflowState):
+    actor: str
+    exception_id: str
+
+
+def cancel_order(ctx: StepContext, request: CancelRequest) -> WorkflowState:
+    """An operator's resolution cancelled the order: record it, owned and audited."""
+    order = load(ctx.repo, request.order_id)
+    if order.status is OrderStatus.CANCELLED:
+        return request
+    record(
+        ctx.repo,
+        ctx.clock,
+        ctx.client,
+        order,
+        action="order_cancelled",
+        actor=Actor(kind="operator", id=request.actor),
+        to_status=OrderStatus.CANCELLED,
+        changes={"task_token": None, "awaiting": None, "pending_start": False},
+        detail={"exception_id": request.exception_id, "reason": "resolution of an exception"},
+    )
+    return WorkflowState(order_id=request.order_id, client_id=request.client_id)

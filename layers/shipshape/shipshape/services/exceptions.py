@@ -1,0 +1,466 @@
+"""Exceptions: every failure lands in a typed exception with one owner and a deadline, and a
+human resolution (checked against the exception's acceptance criteria) drives the workflow on.
+
+Opening happens in the workflow (the Catch of a failed step), which then waits on a task token
+until an operator resolves it through the ops API. Resolutions:
+
+- ``retry``: run the failed step again, optionally with corrected data (a corrected address
+  must validate); this is also how the workflow *continues with corrected data*;
+- ``cancel``: stop fulfilment; the order is cancelled;
+- ``quarantine``: hold the order as an automation failure until someone releases it;
+- ``release``: leave quarantine; only when the order has every required field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shipshape.config import ClientConfig, ClientDirectory
+from shipshape.errors import ClientRequestError, ConcurrentUpdate, Forbidden, OrderCancelled
+from shipshape.models import (
+    Actor,
+    Address,
+    AuditEvent,
+    ExceptionStatus,
+    ExceptionType,
+    Order,
+    OrderException,
+    OrderStatus,
+    PaymentState,
+)
+from shipshape.observability import logger
+from shipshape.ports import (
+    Clock,
+    ExceptionRepository,
+    Notifier,
+    OrderRepository,
+    TaskNotWaiting,
+    WorkflowEngine,
+)
+from shipshape.rules import due_at
+from shipshape.services.queries import Operator
+from shipshape.services.records import load
+
+# Step errors (by class name, as the state machine reports them) and the exception they open.
+ERROR_TYPES: dict[str, ExceptionType] = {
+    "AddressInvalid": ExceptionType.ADDRESS_INVALID,
+    "InventoryShort": ExceptionType.INVENTORY_SHORT,
+    "CarrierRejected": ExceptionType.CARRIER_REJECTED,
+    "QaFailed": ExceptionType.QA_FAILED,
+    "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
+}
+ACTING_ROLES = frozenset({"operator", "lead"})
+
+
+class ExceptionNotFound(ClientRequestError):
+    status = 404
+
+
+class AlreadyClaimed(ClientRequestError):
+    status = 409
+
+
+class AlreadyResolved(ClientRequestError):
+    status = 409
+
+
+class ActionNotAllowed(ClientRequestError):
+    status = 409
+
+
+class AcceptanceCriteriaNotMet(ClientRequestError):
+    """The resolution does not fix what the exception is about; nothing was changed."""
+
+    status = 422
+
+
+class WorkflowStoppedWaiting(ClientRequestError):
+    status = 409
+
+
+class OpenExceptionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str
+    client_id: str
+    failed_step: str
+    task_token: str
+    error: dict[str, Any]
+
+
+class ResolveExceptionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["retry", "cancel", "quarantine", "release"]
+    note: str = Field(min_length=3, max_length=2000, description="Why; kept in the audit trail.")
+    address: Address | None = Field(default=None, description="A corrected shipping address.")
+
+
+class ExceptionView(BaseModel):
+    exception_id: str
+    order_id: str
+    client_id: str
+    type: ExceptionType
+    step: str
+    error: str
+    detail: str
+    status: ExceptionStatus
+    owner: str
+    level: int
+    opened_at: Any
+    due_at: Any
+    overdue: bool
+    remediation: tuple[str, ...]
+    claimed_by: str | None
+    resolved_by: str | None
+    resolution: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, exception: OrderException, now: Any) -> ExceptionView:
+        return cls(
+            **exception.model_dump(include=set(cls.model_fields) - {"overdue"}),
+            overdue=exception.is_open and exception.due_at < now,
+        )
+
+
+def _cause(error: dict[str, Any]) -> str:
+    """The failed step's message: Lambda errors carry it as JSON inside ``Cause``."""
+    cause = str(error.get("Cause", ""))
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:1000]
+    if isinstance(parsed, dict):
+        return str(parsed.get("errorMessage", cause))[:1000]
+    return cause[:1000]
+
+
+def _transition(order: Order, to: OrderStatus, owner: str, clock: Clock, **changes: Any) -> Order:
+    now = clock.now()
+    return order.model_copy(
+        update={
+            "status": to,
+            "owner": owner,
+            "status_timestamps": {**order.status_timestamps, to: now},
+            "audit_seq": order.audit_seq + 1,
+            **changes,
+        }
+    )
+
+
+def open_exception(
+    *,
+    repo: OrderRepository,
+    exceptions: ExceptionRepository,
+    clock: Clock,
+    client: ClientConfig,
+    notifier: Notifier,
+    request: OpenExceptionRequest,
+) -> OrderException:
+    """Open the exception a failed step calls for, owned and due in business hours, atomically
+    with the order's status and an audit event; then tell its owner."""
+    order = load(repo, request.order_id)
+    if order.status is OrderStatus.CANCELLED:
+        raise OrderCancelled(f"order {order.order_id} was cancelled")
+    error_name = str(request.error.get("Error", "Unknown"))
+    kind = ERROR_TYPES.get(error_name, ExceptionType.AUTOMATION_FAILURE)
+
+    current = exceptions.get_exception(order.open_exception_id) if order.open_exception_id else None
+    if current is not None and current.is_open:
+        # A retried attempt of this wait: keep the exception, wait on the newest token.
+        if current.task_token != request.task_token:
+            renewed = current.model_copy(
+                update={"task_token": request.task_token, "version": current.version + 1}
+            )
+            exceptions.write_exception(
+                order.model_copy(update={"audit_seq": order.audit_seq + 1}),
+                renewed,
+                _event(order, clock, "exception_wait_renewed", _workflow(), renewed, {}),
+                expected_seq=order.audit_seq,
+                expected_version=current.version,
+            )
+        return current
+
+    rule = client.rules.rule_for(kind)
+    now = clock.now()
+    owner, due = due_at(client.calendar, rule, now)
+    number = order.exceptions_opened + 1
+    exception = OrderException(
+        exception_id=f"{order.order_id}.e{number}",
+        order_id=order.order_id,
+        client_id=order.client_id,
+        type=kind,
+        step=request.failed_step,
+        error=error_name,
+        detail=_cause(request.error),
+        owner=owner,
+        opened_at=now,
+        due_at=due,
+        remediation=rule.remediation,
+        task_token=request.task_token,
+        resume_status=order.status,
+    )
+    to = (
+        OrderStatus.QUARANTINED
+        if kind is ExceptionType.AUTOMATION_FAILURE
+        else OrderStatus.EXCEPTION
+    )
+    new_order = _transition(
+        order, to, owner, clock, open_exception_id=exception.exception_id,
+        exceptions_opened=number, task_token=None, awaiting=None,
+    )  # fmt: skip
+    event = _event(
+        order,
+        clock,
+        "order_quarantined" if to is OrderStatus.QUARANTINED else "exception_opened",
+        _workflow(),
+        exception,
+        {"step": request.failed_step, "error": error_name, "cause": exception.detail},
+        to_status=to,
+    )
+    exceptions.write_exception(new_order, exception, event, order.audit_seq, None)
+    notifier.exception_assigned(
+        new_order, exception, "opened", client.rules.members_of(exception.owner)
+    )
+    logger.info(
+        "exception opened",
+        extra={
+            "order_id": order.order_id,
+            "client_id": order.client_id,
+            "exception_type": kind.value,
+            "owner": owner,
+        },
+    )
+    return exception
+
+
+def _workflow() -> Actor:
+    return Actor(kind="workflow", id="fulfillment")
+
+
+def _event(
+    order: Order,
+    clock: Clock,
+    action: str,
+    actor: Actor,
+    exception: OrderException,
+    detail: dict[str, Any],
+    to_status: OrderStatus | None = None,
+) -> AuditEvent:
+    return AuditEvent(
+        order_id=order.order_id,
+        seq=order.audit_seq + 1,
+        at=clock.now(),
+        action=action,
+        actor=actor,
+        from_status=order.status if to_status is not None else None,
+        to_status=to_status,
+        owner=exception.owner,
+        detail={
+            "exception_id": exception.exception_id,
+            "type": exception.type.value,
+            "due_at": exception.due_at.isoformat(),
+            **detail,
+        },
+    )
+
+
+def _scoped(
+    exceptions: ExceptionRepository, exception_id: str, operator: Operator
+) -> OrderException:
+    found = exceptions.get_exception(exception_id) if ".e" in exception_id else None
+    if found is None:
+        raise ExceptionNotFound(f"no exception {exception_id}")
+    if not operator.may_see(found.client_id):
+        raise Forbidden(f"operator {operator.subject} does not serve client {found.client_id}")
+    return found
+
+
+def _must_act(operator: Operator) -> Actor:
+    if not operator.roles & ACTING_ROLES:
+        raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
+    return Actor(kind="operator", id=operator.subject)
+
+
+def list_exceptions(
+    *,
+    exceptions: ExceptionRepository,
+    clients: ClientDirectory,
+    clock: Clock,
+    operator: Operator,
+    client_id: str | None = None,
+    owner: str | None = None,
+    type: ExceptionType | None = None,
+    status: ExceptionStatus | None = None,
+    overdue: bool | None = None,
+    limit: int = 200,
+) -> list[ExceptionView]:
+    """The operator's queue: exceptions of the clients they serve, filtered."""
+    if client_id is not None:
+        if not operator.may_see(client_id):
+            raise Forbidden(f"operator {operator.subject} does not serve client {client_id}")
+        client_ids = [clients.get(client_id).client_id]
+    else:
+        client_ids = [c.client_id for c in clients.all() if operator.may_see(c.client_id)]
+    now = clock.now()
+    views = []
+    for cid in client_ids:
+        for exception in exceptions.exceptions_of_client(cid, limit):
+            view = ExceptionView.of(exception, now)
+            if owner is not None and view.owner != owner:
+                continue
+            if type is not None and view.type is not type:
+                continue
+            if status is not None and view.status is not status:
+                continue
+            if overdue is not None and view.overdue is not overdue:
+                continue
+            views.append(view)
+    return sorted(views, key=lambda v: (v.due_at, v.exception_id))
+
+
+def claim_exception(
+    *,
+    repo: OrderRepository,
+    exceptions: ExceptionRepository,
+    clock: Clock,
+    exception_id: str,
+    operator: Operator,
+) -> ExceptionView:
+    """Take ownership of an open exception. One claimant wins (a conditional write); claiming
+    your own claim again is a no-op."""
+    actor = _must_act(operator)
+    exception = _scoped(exceptions, exception_id, operator)
+    if not exception.is_open:
+        raise AlreadyResolved(f"exception {exception_id} is resolved")
+    if exception.claimed_by == operator.subject:
+        return ExceptionView.of(exception, clock.now())
+    if exception.claimed_by is not None:
+        raise AlreadyClaimed(f"exception {exception_id} is claimed by {exception.claimed_by}")
+    order = load(repo, exception.order_id)
+    claimed = exception.model_copy(
+        update={
+            "status": ExceptionStatus.CLAIMED,
+            "claimed_by": operator.subject,
+            "claimed_at": clock.now(),
+            "version": exception.version + 1,
+        }
+    )
+    try:
+        exceptions.write_exception(
+            order.model_copy(update={"audit_seq": order.audit_seq + 1}),
+            claimed,
+            _event(order, clock, "exception_claimed", actor, claimed, {}),
+            expected_seq=order.audit_seq,
+            expected_version=exception.version,
+        )
+    except ConcurrentUpdate:
+        winner = exceptions.get_exception(exception_id)
+        if winner is not None and winner.claimed_by == operator.subject:
+            return ExceptionView.of(winner, clock.now())
+        holder = winner.claimed_by if winner else None
+        raise AlreadyClaimed(
+            f"exception {exception_id} was claimed by {holder or 'someone else'} first"
+        ) from None
+    return ExceptionView.of(claimed, clock.now())
+
+
+def _address_problems(address: Address | None) -> list[str]:
+    if address is None:
+        return ["no shipping address"]
+    return [
+        f"{field} is empty"
+        for field in ("line1", "city", "postal_code")
+        if not (getattr(address, field) or "").strip()
+    ]
+
+
+def _accept(exception: OrderException, order: Order, request: ResolveExceptionRequest) -> None:
+    """The exception's acceptance criteria: a resolution must fix what it is about."""
+    quarantined = exception.type is ExceptionType.AUTOMATION_FAILURE
+    if request.action == "release" and not quarantined:
+        raise ActionNotAllowed("release is for quarantined orders; use retry")
+    if request.action == "retry" and quarantined:
+        raise ActionNotAllowed("a quarantined order is released (with its required fields)")
+    if request.action == "quarantine" and quarantined:
+        raise ActionNotAllowed("the order is already quarantined")
+    address = request.address or order.shipping_address
+    if request.action == "retry" and exception.type is ExceptionType.ADDRESS_INVALID:
+        if request.address is None:
+            raise AcceptanceCriteriaNotMet("retrying an invalid address needs a corrected address")
+        problems = _address_problems(request.address)
+        if problems:
+            raise AcceptanceCriteriaNotMet(
+                "the corrected address is still invalid: " + "; ".join(problems)
+            )
+    if request.action == "release":
+        missing = [f"shipping_address: {p}" for p in _address_problems(address)]
+        if not order.lines:
+            missing.append("lines: none")
+        if order.payment is not PaymentState.PAID:
+            missing.append(f"payment: {order.payment.value}, not paid")
+        if missing:
+            raise AcceptanceCriteriaNotMet(
+                "the order cannot leave quarantine without its required fields: "
+                + "; ".join(missing)
+            )
+
+
+def resolve_exception(
+    *,
+    repo: OrderRepository,
+    exceptions: ExceptionRepository,
+    workflow: WorkflowEngine,
+    clients: ClientDirectory,
+    clock: Clock,
+    exception_id: str,
+    operator: Operator,
+    request: ResolveExceptionRequest,
+) -> ExceptionView:
+    """Record a resolution that meets the acceptance criteria, then resume the workflow."""
+    actor = _must_act(operator)
+    exception = _scoped(exceptions, exception_id, operator)
+    if not exception.is_open:
+        raise AlreadyResolved(f"exception {exception_id} is resolved")
+    if exception.claimed_by not in (None, operator.subject):
+        raise AlreadyClaimed(f"exception {exception_id} is claimed by {exception.claimed_by}")
+    order = load(repo, exception.order_id)
+    _accept(exception, order, request)
+
+    changes: dict[str, Any] = {"open_exception_id": None}
+    detail: dict[str, Any] = {"action": request.action, "note": request.note}
+    if request.address is not None:
+        changes["shipping_address"] = request.address
+        detail["corrected"] = ["shipping_address"]
+    resolved = exception.model_copy(
+        update={
+            "status": ExceptionStatus.RESOLVED,
+            "resolved_by": operator.subject,
+            "resolved_at": clock.now(),
+            "claimed_by": exception.claimed_by or operator.subject,
+            "resolution": {"action": request.action, "note": request.note},
+            "task_token": None,
+            "version": exception.version + 1,
+        }
+    )
+    # Back to where the order stood, so the retried step finds it where it expects it.
+    resume = exception.resume_status or order.status
+    owner = clients.get(order.client_id).owner_of(resume)
+    new_order = _transition(order, resume, owner, clock, **changes)
+    event = _event(order, clock, "exception_resolved", actor, resolved, detail, to_status=resume)
+    exceptions.write_exception(new_order, resolved, event, order.audit_seq, exception.version)
+    if exception.task_token:
+        try:
+            workflow.succeed(
+                exception.task_token,
+                {"action": request.action, "exception_id": exception_id, "actor": operator.subject},
+            )
+        except TaskNotWaiting as exc:
+            raise WorkflowStoppedWaiting(
+                f"the resolution of {exception_id} is recorded, but the workflow had stopped "
+                "waiting for it; the order needs a manual restart"
+            ) from exc
+    return ExceptionView.of(resolved, clock.now())

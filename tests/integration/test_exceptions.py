@@ -1,0 +1,244 @@
+"""Exceptions under the real ASL: a failed step opens an owned exception with a business-hours
+deadline, operators claim and resolve it through the ops API, and the resolution drives the
+workflow (retry with corrected data, cancel, quarantine and release)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
+from shipshape_local.storefronts import PostalAddress, ShopifyStore
+from shipshape_local.warehouse import WarehouseSimulator
+from tests.integration.conftest import LEAD, audit_actions, deliver, paid_shopify_order
+
+ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
+NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
+CORRECTED = {
+    "name": "Jane Doe",
+    "line1": "500 SW Market St",
+    "city": "Portland",
+    "region": "OR",
+    "postal_code": "97204",
+    "country_code": "US",
+}
+
+
+def _open_exception(runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock) -> str:
+    order_id = deliver(
+        runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock, address=NO_ZIP))
+    ).json()["order_id"]
+    assert runtime.wait_for(
+        lambda: (
+            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "EXCEPTION"
+        )
+    ), runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()
+    return str(order_id)
+
+
+def _queue(runtime: EmbeddedRuntime, query: str = "") -> list[dict[str, Any]]:
+    answer = runtime.http("GET", f"/exceptions{query}", headers=LEAD)
+    assert answer.status == 200, answer.body
+    return list(answer.json()["exceptions"])
+
+
+def _resolve(
+    runtime: EmbeddedRuntime, exception_id: str, body: dict[str, Any], headers: dict[str, str]
+) -> HttpResponse:
+    return runtime.http(
+        "POST", f"/exceptions/{exception_id}/resolve", headers=headers, body=json.dumps(body)
+    )
+
+
+def test_invalid_address_opens_an_owned_exception_due_in_business_hours(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given Monday 2026-11-23 09:00 in Portland, and a paid order without a postal code
+    clock.set(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))
+
+    # When it reaches address validation
+    order_id = _open_exception(runtime, acme, clock)
+
+    # Then an address_invalid exception is open, owned by client success, due in 2 business
+    # hours (11:00 PST), with its remediation steps; the order is owned by the same team
+    [exception] = _queue(runtime, "?client=acme-outdoors")
+    assert exception["type"] == "address_invalid"
+    assert exception["owner"] == "client-success"
+    assert exception["due_at"].startswith("2026-11-23T19:00:00")
+    assert exception["order_id"] == order_id
+    assert exception["remediation"][0].startswith("Contact the customer")
+    order = runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()
+    assert (order["status"], order["owner"]) == ("EXCEPTION", "client-success")
+    assert audit_actions(runtime, order_id)[-1] == "exception_opened"
+    assert _queue(runtime, "?owner=client-success&type=address_invalid&status=OPEN") != []
+    assert _queue(runtime, "?overdue=true") == []
+
+
+def test_two_operators_claim_at_once_and_one_wins(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given an open exception and two operators who serve Acme
+    _open_exception(runtime, acme, clock)
+    exception_id = _queue(runtime)[0]["exception_id"]
+    barrier = threading.Barrier(2)
+    answers: list[HttpResponse] = []
+
+    def claim(headers: dict[str, str]) -> None:
+        barrier.wait()
+        answers.append(runtime.http("POST", f"/exceptions/{exception_id}/claim", headers=headers))
+
+    # When both claim it at the same moment
+    threads = [threading.Thread(target=claim, args=(h,)) for h in (LEAD, ACME_OPERATOR)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then exactly one claim wins and the other is told who has it
+    assert sorted(a.status for a in answers) == [200, 409]
+    loser = next(a for a in answers if a.status == 409)
+    assert loser.json()["error"] == "AlreadyClaimed"
+    assert _queue(runtime)[0]["status"] == "CLAIMED"
+
+
+def test_still_invalid_correction_is_refused_and_a_valid_one_ships_the_order(
+    runtime: EmbeddedRuntime,
+    acme: ShopifyStore,
+    clock: ManualClock,
+    warehouse: WarehouseSimulator,
+) -> None:
+    # Given an address exception claimed by the Acme operator
+    order_id = _open_exception(runtime, acme, clock)
+    exception_id = _queue(runtime)[0]["exception_id"]
+    claimed = runtime.http("POST", f"/exceptions/{exception_id}/claim", headers=ACME_OPERATOR)
+    assert claimed.status == 200
+
+    # When the lead tries to resolve it (claimed by someone else), the operator sends a still
+    # invalid address, then a corrected one
+    not_theirs = _resolve(
+        runtime, exception_id, {"action": "retry", "note": "fixed", "address": CORRECTED}, LEAD
+    )
+    still_bad = _resolve(
+        runtime, exception_id,
+        {"action": "retry", "note": "customer called", "address": {**CORRECTED, "postal_code": ""}},
+        ACME_OPERATOR,
+    )  # fmt: skip
+    fixed = _resolve(
+        runtime, exception_id,
+        {"action": "retry", "note": "customer confirmed the ZIP", "address": CORRECTED},
+        ACME_OPERATOR,
+    )  # fmt: skip
+    final = warehouse.run([order_id])
+
+    # Then only the valid correction by the claimant is accepted, and the order ships
+    assert (not_theirs.status, not_theirs.json()["error"]) == (409, "AlreadyClaimed")
+    assert (still_bad.status, still_bad.json()["error"]) == (422, "AcceptanceCriteriaNotMet")
+    assert "postal_code is empty" in still_bad.json()["message"]
+    assert fixed.status == 202, fixed.body
+    assert final == {order_id: "SHIPPED"}
+    actions = audit_actions(runtime, order_id)
+    opened = actions.index("exception_opened")
+    assert actions[opened : opened + 4] == [
+        "exception_opened", "exception_claimed", "exception_resolved", "address_validated",
+    ]  # fmt: skip
+    trail = runtime.http("GET", f"/orders/{order_id}/audit", headers=LEAD).json()["events"]
+    resolved = next(e for e in trail if e["action"] == "exception_resolved")
+    assert resolved["actor"] == {"kind": "operator", "id": "omar.operator"}
+    assert resolved["detail"]["note"] == "customer confirmed the ZIP"
+    assert _queue(runtime)[0]["status"] == "RESOLVED"
+
+
+def test_quarantined_order_is_not_released_without_its_required_fields(
+    runtime: EmbeddedRuntime,
+    acme: ShopifyStore,
+    clock: ManualClock,
+    warehouse: WarehouseSimulator,
+) -> None:
+    # Given an address exception that an operator quarantines
+    order_id = _open_exception(runtime, acme, clock)
+    first = _queue(runtime)[0]["exception_id"]
+    quarantine = _resolve(
+        runtime, first, {"action": "quarantine", "note": "customer unreachable"}, LEAD
+    )
+    assert quarantine.status == 202
+    assert runtime.wait_for(
+        lambda: (
+            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"]
+            == "QUARANTINED"
+        )
+    )
+    quarantined = next(e for e in _queue(runtime) if e["status"] == "OPEN")
+
+    # When it is released without a complete address, then with one
+    refused = _resolve(
+        runtime, quarantined["exception_id"], {"action": "release", "note": "go ahead"}, LEAD
+    )
+    released = _resolve(
+        runtime, quarantined["exception_id"],
+        {"action": "release", "note": "address confirmed by email", "address": CORRECTED}, LEAD,
+    )  # fmt: skip
+    final = warehouse.run([order_id])
+
+    # Then the first is refused naming the missing field, the second releases it, it ships
+    assert quarantined["type"] == "automation_failure"
+    assert quarantined["owner"] == "ops-on-call"
+    assert (refused.status, refused.json().get("error")) == (422, "AcceptanceCriteriaNotMet"), (
+        refused.body
+    )
+    assert "shipping_address: postal_code is empty" in refused.json()["message"]
+    assert released.status == 202, released.body
+    assert final == {order_id: "SHIPPED"}
+    assert "order_quarantined" in audit_actions(runtime, order_id)
+
+
+def test_an_unexpected_failure_quarantines_the_order_with_what_went_wrong(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given the reservation step fails in a way nobody designed for
+    def broken_reservation(function: str, event: Any) -> None:
+        if event.get("step") == "reserve_inventory":
+            raise KeyError("warehouse_id")
+
+    runtime.lambdas.faults.append(broken_reservation)
+
+    # When a paid order arrives
+    order_id = deliver(
+        runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock))
+    ).json()["order_id"]
+
+    # Then it is quarantined, owned by ops on-call, with the error in the exception
+    assert runtime.wait_for(
+        lambda: (
+            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"]
+            == "QUARANTINED"
+        )
+    )
+    [exception] = _queue(runtime)
+    assert (exception["type"], exception["owner"]) == ("automation_failure", "ops-on-call")
+    assert (exception["step"], exception["error"]) == ("ReserveInventory", "KeyError")
+    assert "warehouse_id" in exception["detail"]
+
+
+def test_cancel_as_a_resolution_cancels_the_order(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given an open address exception
+    order_id = _open_exception(runtime, acme, clock)
+    exception_id = _queue(runtime)[0]["exception_id"]
+
+    # When a viewer-less lead cancels it, and an operator of another client tries to read it
+    cancelled = _resolve(
+        runtime, exception_id, {"action": "cancel", "note": "customer asked to cancel"}, LEAD
+    )
+
+    # Then the order is cancelled by that operator, and the workflow ends Cancelled
+    assert cancelled.status == 202
+    assert runtime.wait_for(
+        lambda: (
+            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "CANCELLED"
+        )
+    )
+    assert runtime.wait_for(lambda: runtime.executions()[0]["status"] == "SUCCEEDED")
+    assert audit_actions(runtime, order_id)[-1] == "order_cancelled"
