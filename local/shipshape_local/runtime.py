@@ -185,6 +185,7 @@ class EmbeddedRuntime:
         _speed_up_retries(self.retry_time_factor)
         self.lambdas.install()
         self._create_tables()
+        self._create_topics()
         self._create_secrets()
         self._create_functions()
         self._create_state_machines()
@@ -220,6 +221,23 @@ class EmbeddedRuntime:
             kwargs = {k: v for k, v in props.items() if k in wanted}
             client.create_table(TableName=name, **kwargs)
             self.names[logical_id] = name
+
+    def _create_topics(self) -> None:
+        import boto3
+
+        sns = boto3.client("sns", region_name=REGION)
+        for logical_id in self.template.of_type("AWS::SNS::Topic"):
+            self.names[logical_id] = sns.create_topic(Name=f"shipshape-{logical_id}")["TopicArn"]
+
+    def notifications(self, logical_id: str = "OwnerNotificationsTopic") -> list[dict[str, Any]]:
+        """What was published to a topic of the stack (read from the emulator), oldest first."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[ACCOUNT][REGION].topics[self.names[logical_id]]
+        return [
+            {"subject": subject, "message": json.loads(message), "attributes": attributes}
+            for _id, message, subject, attributes, _group in topic.sent_notifications
+        ]
 
     def _create_secrets(self) -> None:
         import boto3

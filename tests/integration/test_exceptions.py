@@ -74,6 +74,14 @@ def test_invalid_address_opens_an_owned_exception_due_in_business_hours(
     assert audit_actions(runtime, order_id)[-1] == "exception_opened"
     assert _queue(runtime, "?owner=client-success&type=address_invalid&status=OPEN") != []
     assert _queue(runtime, "?overdue=true") == []
+    # and the owner's people were notified with the deadline and remediation, no customer data
+    [note] = runtime.notifications()
+    assert note["message"]["reason"] == "opened"
+    assert note["message"]["recipients"] == ["maya.cs", "li.cs"]
+    assert note["message"]["due_at"].startswith("2026-11-23T19:00:00")
+    assert note["message"]["remediation"] == exception["remediation"]
+    assert note["attributes"]["owner"]["Value"] == "client-success"
+    assert "Jane" not in json.dumps(note) and "example.com" not in json.dumps(note)
 
 
 def test_two_operators_claim_at_once_and_one_wins(

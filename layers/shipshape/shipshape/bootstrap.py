@@ -50,6 +50,7 @@ def _build() -> Container:
     from shipshape.adapters.dynamodb import DynamoDBOrderRepository
     from shipshape.adapters.sandbox import LogNotifier, SandboxCarrier
     from shipshape.adapters.secrets import SecretsManagerStore
+    from shipshape.adapters.sns import SnsNotifier
     from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
 
     settings = Settings()  # values come from the environment
@@ -63,7 +64,11 @@ def _build() -> Container:
         secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
         clock=SystemClock(),
         carrier=SandboxCarrier(),
-        notifier=LogNotifier(),
+        notifier=(
+            SnsNotifier(_aws_client("sns"), settings.notifications_topic_arn)
+            if settings.notifications_topic_arn
+            else LogNotifier()
+        ),
     )
 
 

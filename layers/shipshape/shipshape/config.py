@@ -155,6 +155,7 @@ class Settings(BaseSettings):
     orders_table: str = Field(min_length=1)
     state_machine_arn: str = ""
     idempotency_table: str = ""
+    notifications_topic_arn: str = ""
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
     max_body_bytes: int = 256 * 1024
