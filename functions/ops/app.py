@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from shipshape.bootstrap import container
 from shipshape.errors import Unauthorized
 from shipshape.http import install_error_handlers, json_response
-from shipshape.models import ExceptionStatus, ExceptionType
+from shipshape.models import AwayPeriod, ExceptionStatus, ExceptionType
 from shipshape.observability import logger, metrics
+from shipshape.services.away import MarkAwayRequest, mark_away
 from shipshape.services.exceptions import (
     ExceptionView,
     ResolveExceptionRequest,
@@ -85,6 +86,14 @@ def handle_resolve_exception(
     )  # fmt: skip
     metrics.add_metric(name="ExceptionsResolved", unit="Count", value=1)
     return json_response(202, resolved)
+
+
+@app.put("/owners/<person>/away")
+def handle_mark_owner_away(person: str, period: Annotated[MarkAwayRequest, Body()]) -> AwayPeriod:
+    deps = container()
+    return mark_away(
+        away=deps.away, clients=deps.clients, operator=_operator(), person=person, request=period
+    )
 
 
 @app.get("/orders/<order_id>")

@@ -27,6 +27,7 @@ def _open_exception(deps: Container, ctx: steps.StepContext, event: dict[str, An
         client=ctx.client,
         notifier=deps.notifier,
         request=parse(event=event, model=OpenExceptionRequest),
+        away=deps.away,
     )
     metrics.add_dimension(name="exception_type", value=opened.type.value)
     metrics.add_metric(name="ExceptionsOpened", unit="Count", value=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
@@ -250,3 +250,86 @@ def test_cancel_as_a_resolution_cancels_the_order(
     )
     assert runtime.wait_for(lambda: runtime.executions()[0]["status"] == "SUCCEEDED")
     assert audit_actions(runtime, order_id)[-1] == "order_cancelled"
+
+
+def _mark_away(
+    runtime: EmbeddedRuntime, person: str, start: datetime, hours: int, headers: dict[str, str]
+) -> HttpResponse:
+    body = {
+        "client_id": "acme-outdoors",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=hours)).isoformat(),
+        "note": "out of office",
+    }
+    return runtime.http("PUT", f"/owners/{person}/away", headers=headers, body=json.dumps(body))
+
+
+def test_new_exceptions_route_past_an_owner_team_that_is_away(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given both members of client success are away today
+    start = clock.now() - timedelta(hours=1)
+    for person in ("maya.cs", "li.cs"):
+        assert _mark_away(runtime, person, start, 48, LEAD).status == 200
+
+    # When an address exception opens
+    order_id = _open_exception(runtime, acme, clock)
+
+    # Then it goes to the next level of the chain, and the audit trail says whom it skipped
+    [exception] = _queue(runtime)
+    assert (exception["owner"], exception["level"]) == ("carla.cs-lead", 1)
+    trail = runtime.http("GET", f"/orders/{order_id}/audit", headers=LEAD).json()["events"]
+    opened = next(e for e in trail if e["action"] == "exception_opened")
+    assert opened["detail"]["skipped_away"] == ["client-success"]
+
+
+def test_open_exceptions_move_off_an_owner_away_longer_than_the_threshold(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given an exception owned by client success, whose whole team then goes away for 3 days
+    # (Acme reassigns after 4 hours), and one member away for only 2 hours elsewhere
+    import shipshape.bootstrap
+    from shipshape.services.away import reassign_from_away
+
+    order_id = _open_exception(runtime, acme, clock)
+    for person in ("maya.cs", "li.cs"):
+        assert _mark_away(runtime, person, clock.now(), 72, LEAD).status == 200
+    deps = shipshape.bootstrap.container()
+
+    # When the reassignment runs (twice, as overlapping schedules would)
+    def run() -> Any:
+        return reassign_from_away(
+            repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
+            clock=deps.clock, notifier=deps.notifier,
+        )  # fmt: skip
+
+    first, second = run(), run()
+
+    # Then the exception moved to the next level once, audited, and its new owner was told
+    [exception] = _queue(runtime)
+    assert exception["owner"] == "carla.cs-lead"
+    assert [r[1:] for r in first.reassigned] == [("client-success", "carla.cs-lead")]
+    assert second.reassigned == []
+    assert audit_actions(runtime, order_id).count("exception_reassigned") == 1
+    assert [n["message"]["reason"] for n in runtime.notifications()] == ["opened", "reassigned"]
+
+
+def test_marking_away_is_checked(runtime: EmbeddedRuntime, clock: ManualClock) -> None:
+    # Given / When away marks for someone unknown, by an operator of another client scope,
+    # and with an end before its start
+    unknown = _mark_away(runtime, "nobody.here", clock.now(), 8, LEAD)
+    backwards = runtime.http(
+        "PUT", "/owners/maya.cs/away", headers=LEAD,
+        body=json.dumps({"client_id": "acme-outdoors", "starts_at": "2026-11-24T10:00:00Z",
+                         "ends_at": "2026-11-24T09:00:00Z"}),
+    )  # fmt: skip
+    foreign = runtime.http(
+        "PUT", "/owners/ber.cs/away", headers=ACME_OPERATOR,
+        body=json.dumps({"client_id": "nordlicht", "starts_at": "2026-11-24T09:00:00Z",
+                         "ends_at": "2026-11-24T18:00:00Z"}),
+    )  # fmt: skip
+
+    # Then each is refused precisely
+    assert (unknown.status, unknown.json()["error"]) == (422, "UnknownOwner")
+    assert (backwards.status, backwards.json()["error"]) == (422, "InvalidAwayPeriod")
+    assert (foreign.status, foreign.json()["error"]) == (403, "Forbidden")

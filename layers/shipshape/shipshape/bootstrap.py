@@ -12,6 +12,7 @@ from typing import Any
 
 from shipshape.config import ClientDirectory, Settings
 from shipshape.ports import (
+    AwayRegistry,
     Carrier,
     Clock,
     ExceptionRepository,
@@ -29,6 +30,7 @@ class Container:
     clients: ClientDirectory
     repo: OrderRepository
     exceptions: ExceptionRepository
+    away: AwayRegistry
     workflow: WorkflowEngine
     secrets: SecretStore
     clock: Clock
@@ -59,7 +61,8 @@ def _build() -> Container:
         settings=settings,
         clients=ClientDirectory(settings.client_config_dir),
         repo=repository,
-        exceptions=repository,  # one table holds orders and their exceptions
+        exceptions=repository,  # one table holds orders, their exceptions
+        away=repository,  # and who is out of office
         workflow=StepFunctionsWorkflow(_aws_client("stepfunctions"), settings.state_machine_arn),
         secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
         clock=SystemClock(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -296,3 +296,23 @@ class AuditEvent(BaseModel):
     to_status: OrderStatus | None = None
     owner: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AwayPeriod(BaseModel):
+    """An owner marked away (out of office) for one client, from one moment to another."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: ClientId
+    person: str = Field(min_length=1, max_length=64)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str = Field(default="", max_length=500)
+    set_by: str = ""
+
+    def covers(self, moment: datetime) -> bool:
+        return self.starts_at <= moment < self.ends_at
+
+    @property
+    def length(self) -> timedelta:
+        return self.ends_at - self.starts_at

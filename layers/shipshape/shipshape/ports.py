@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shipshape.errors import ShipshapeError
-from shipshape.models import AuditEvent, Label, Order, OrderException
+from shipshape.models import AuditEvent, AwayPeriod, Label, Order, OrderException
 
 
 class AlreadyExists(ShipshapeError):
@@ -93,6 +93,25 @@ class ExceptionRepository(ABC):
     @abstractmethod
     def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
         """A client's exceptions, oldest first (open and resolved)."""
+
+
+class AwayRegistry(ABC):
+    """Who is out of office, per client."""
+
+    @abstractmethod
+    def mark_away(self, period: AwayPeriod) -> None:
+        """Record (or replace) a person's away period for a client."""
+
+    @abstractmethod
+    def clear_away(self, client_id: str, person: str) -> None: ...
+
+    @abstractmethod
+    def away_periods(self, client_id: str) -> list[AwayPeriod]:
+        """Every recorded away period of a client's people (one small partition)."""
+
+    @abstractmethod
+    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
+        """Open exceptions owned by ``owner`` (a person or team), from a sparse index."""
 
 
 class WorkflowEngine(ABC):

@@ -5,6 +5,8 @@ Item layout in the orders table:
 - audit event:  pk=ORDER#<order_id>  sk=AUDIT#<seq:08d> doc=<AuditEvent JSON>
 - exception:    pk=ORDER#<order_id>  sk=EXC#<n>        doc=<OrderException JSON>
 - sparse index ``gsi2``: open exceptions only, gsi2pk=OPEN_EXCEPTIONS, gsi2sk=<due ISO>#<id>
+- sparse index ``gsi4``: open exceptions by owner, gsi4pk=OWNER#<client>#<owner>
+- away period:  pk=AWAY#<client_id>   sk=<person>         doc=<AwayPeriod JSON>
 - index ``gsi3``: every exception of a client, gsi3pk=CLIENT#<id>#EXCEPTIONS, gsi3sk=<opened>
 - sparse index ``gsi1``: only accepted orders whose workflow has not yet acknowledged its
   start carry gsi1pk=PENDING_START and gsi1sk=<accepted-at ISO>; the first workflow step
@@ -19,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
-from shipshape.models import AuditEvent, Order, OrderException, OrderStatus
-from shipshape.ports import AlreadyExists, ExceptionRepository, OrderRepository
+from shipshape.models import AuditEvent, AwayPeriod, Order, OrderException, OrderStatus
+from shipshape.ports import AlreadyExists, AwayRegistry, ExceptionRepository, OrderRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -98,6 +100,7 @@ def exception_item(exception: OrderException) -> dict[str, Any]:
     if exception.is_open:
         item["gsi2pk"] = _s(OPEN_EXCEPTIONS)
         item["gsi2sk"] = _s(f"{_utc(exception.due_at)}#{exception.exception_id}")
+        item["gsi4pk"] = _s(f"OWNER#{exception.client_id}#{exception.owner}")
     return item
 
 
@@ -116,7 +119,7 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-class DynamoDBOrderRepository(OrderRepository, ExceptionRepository):
+class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry):
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -253,6 +256,44 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository):
             KeyConditionExpression="gsi3pk = :p",
             ExpressionAttributeValues={":p": _s(f"CLIENT#{client_id}#EXCEPTIONS")},
             Limit=limit,
+        )
+
+    def mark_away(self, period: AwayPeriod) -> None:
+        item = {
+            "pk": _s(f"AWAY#{period.client_id}"),
+            "sk": _s(period.person),
+            "entity": _s("away"),
+            "doc": _s(period.model_dump_json()),
+        }
+        try:
+            self._client.put_item(TableName=self._table, Item=item)
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+
+    def clear_away(self, client_id: str, person: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table, Key={"pk": _s(f"AWAY#{client_id}"), "sk": _s(person)}
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+
+    def away_periods(self, client_id: str) -> list[AwayPeriod]:
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(f"AWAY#{client_id}")},
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return [AwayPeriod.model_validate_json(i["doc"]["S"]) for i in page["Items"]]
+
+    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
+        return self._query_exceptions(
+            IndexName="gsi4",
+            KeyConditionExpression="gsi4pk = :p",
+            ExpressionAttributeValues={":p": _s(f"OWNER#{client_id}#{owner}")},
         )
 
     def _query_exceptions(self, **kwargs: Any) -> list[OrderException]:

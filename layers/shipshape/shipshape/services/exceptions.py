@@ -33,6 +33,7 @@ from shipshape.models import (
 )
 from shipshape.observability import logger
 from shipshape.ports import (
+    AwayRegistry,
     Clock,
     ExceptionRepository,
     Notifier,
@@ -40,7 +41,7 @@ from shipshape.ports import (
     TaskNotWaiting,
     WorkflowEngine,
 )
-from shipshape.rules import due_at
+from shipshape.services.away import first_available
 from shipshape.services.queries import Operator
 from shipshape.services.records import load
 
@@ -159,6 +160,7 @@ def open_exception(
     client: ClientConfig,
     notifier: Notifier,
     request: OpenExceptionRequest,
+    away: AwayRegistry | None = None,
 ) -> OrderException:
     """Open the exception a failed step calls for, owned and due in business hours, atomically
     with the order's status and an audit event; then tell its owner."""
@@ -186,7 +188,8 @@ def open_exception(
 
     rule = client.rules.rule_for(kind)
     now = clock.now()
-    owner, due = due_at(client.calendar, rule, now)
+    periods = away.away_periods(client.client_id) if away is not None else []
+    owner, due, level, skipped = first_available(client, rule, periods, now)
     number = order.exceptions_opened + 1
     exception = OrderException(
         exception_id=f"{order.order_id}.e{number}",
@@ -197,6 +200,7 @@ def open_exception(
         error=error_name,
         detail=_cause(request.error),
         owner=owner,
+        level=level,
         opened_at=now,
         due_at=due,
         remediation=rule.remediation,
@@ -218,7 +222,12 @@ def open_exception(
         "order_quarantined" if to is OrderStatus.QUARANTINED else "exception_opened",
         _workflow(),
         exception,
-        {"step": request.failed_step, "error": error_name, "cause": exception.detail},
+        {
+            "step": request.failed_step,
+            "error": error_name,
+            "cause": exception.detail,
+            **({"skipped_away": skipped} if skipped else {}),
+        },
         to_status=to,
     )
     exceptions.write_exception(new_order, exception, event, order.audit_seq, None)
