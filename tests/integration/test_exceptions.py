@@ -333,3 +333,36 @@ def test_marking_away_is_checked(runtime: EmbeddedRuntime, clock: ManualClock) -
     assert (unknown.status, unknown.json()["error"]) == (422, "UnknownOwner")
     assert (backwards.status, backwards.json()["error"]) == (422, "InvalidAwayPeriod")
     assert (foreign.status, foreign.json()["error"]) == (403, "Forbidden")
+
+
+def test_a_refund_in_the_storefront_stops_fulfilment_as_a_payment_mismatch(
+    runtime: EmbeddedRuntime,
+    acme: ShopifyStore,
+    clock: ManualClock,
+    warehouse: WarehouseSimulator,
+) -> None:
+    # Given a paid order waiting for its pick, which the storefront then refunds
+    paid = paid_shopify_order(acme, clock)
+    order_id = deliver(runtime, acme.deliver("orders/paid", paid)).json()["order_id"]
+    assert runtime.wait_for(lambda: warehouse.order(order_id)["status"] == "AWAITING_PICK")
+    refunded = {
+        **paid,
+        "financial_status": "refunded",
+        "updated_at": (clock.now() + timedelta(minutes=5)).isoformat(),
+    }
+    assert deliver(runtime, acme.deliver("orders/updated", refunded)).status == 202
+
+    # When the warehouse confirms the pick, and an operator tries to retry while still refunded
+    warehouse.post("acme-outdoors", warehouse.pick_event(warehouse.order(order_id)))
+    assert runtime.wait_for(lambda: warehouse.order(order_id)["status"] == "EXCEPTION")
+    [exception] = _queue(runtime)
+    retry = _resolve(
+        runtime, exception["exception_id"], {"action": "retry", "note": "try again"}, LEAD
+    )
+
+    # Then nothing ships unpaid: a payment_mismatch exception owned by client success, and a
+    # retry is refused until the storefront shows the order paid
+    assert (exception["type"], exception["owner"]) == ("payment_mismatch", "client-success")
+    assert exception["step"] == "RecordPick"
+    assert (retry.status, retry.json()["error"]) == (422, "AcceptanceCriteriaNotMet")
+    assert "refunded" in retry.json()["message"]

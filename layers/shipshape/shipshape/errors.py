@@ -99,6 +99,10 @@ class InventoryShort(ShipshapeError):
     """Not enough stock to reserve every line."""
 
 
+class PaymentMismatch(ShipshapeError):
+    """The storefront no longer shows the order as paid (refunded, voided, on hold)."""
+
+
 class CarrierRejected(ShipshapeError):
     """The carrier refused the shipment or the label."""
 

@@ -397,6 +397,15 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
     if request.action == "quarantine" and quarantined:
         raise ActionNotAllowed("the order is already quarantined")
     address = request.address or order.shipping_address
+    if (
+        request.action == "retry"
+        and exception.type is ExceptionType.PAYMENT_MISMATCH
+        and order.payment is not PaymentState.PAID
+    ):
+        raise AcceptanceCriteriaNotMet(
+            f"the storefront still shows payment {order.payment.value}; retry once it is paid, "
+            "or cancel"
+        )
     if request.action == "retry" and exception.type is ExceptionType.ADDRESS_INVALID:
         if request.address is None:
             raise AcceptanceCriteriaNotMet("retrying an invalid address needs a corrected address")

@@ -14,13 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from shipshape.config import ClientConfig
-from shipshape.errors import AddressInvalid, OrderCancelled, ShipshapeError
+from shipshape.errors import AddressInvalid, OrderCancelled, PaymentMismatch, ShipshapeError
 from shipshape.models import (
     FULFILLMENT_PATH,
     Actor,
     Order,
     OrderStatus,
     PackData,
+    PaymentState,
     PickScan,
 )
 from shipshape.ports import Carrier, Clock, Notifier, OrderRepository
@@ -62,9 +63,7 @@ def _advance(
     detail: dict[str, Any] | None = None,
     actor: Actor = WORKFLOW,
 ) -> Order:
-    order = load(ctx.repo, state.order_id)
-    if order.status is OrderStatus.CANCELLED:
-        raise OrderCancelled(f"order {order.order_id} was cancelled")
+    order = _live(ctx, state.order_id)
     if order.status not in FULFILLMENT_PATH:
         raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot {action}")
     current, target = FULFILLMENT_PATH.index(order.status), FULFILLMENT_PATH.index(to)
@@ -89,10 +88,13 @@ def _advance(
 
 
 def _live(ctx: StepContext, order_id: str) -> Order:
-    """The order, unless the storefront cancelled it (then the workflow stops)."""
+    """The order, unless the storefront cancelled it (the workflow stops) or no longer shows
+    it paid (a payment_mismatch exception: nothing ships unpaid)."""
     order = load(ctx.repo, order_id)
     if order.status is OrderStatus.CANCELLED:
         raise OrderCancelled(f"order {order.order_id} was cancelled")
+    if order.payment is not PaymentState.PAID:
+        raise PaymentMismatch(f"the storefront shows payment {order.payment.value}, not paid")
     return order
 
 
