@@ -20,6 +20,7 @@ from shipshape.ports import (
     AlreadyExists,
     Carrier,
     Clock,
+    ExceptionRepository,
     ExecutionExists,
     Notifier,
     OrderRepository,
@@ -29,17 +30,25 @@ from shipshape.ports import (
 )
 
 
-class InMemoryOrderRepository(OrderRepository):
-    """The system of record in a dict, with the DynamoDB adapter's conditions and index.
+class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
+    """The system of record in a dict, with the DynamoDB adapter's conditions and indexes.
 
     Records are kept as JSON, as the table keeps them, so what a test reads back went through
     the same serialization and no caller can mutate stored state through a shared object.
+    One lock stands for DynamoDB's transactions: every write checks its guards and writes
+    order, exception and audit event together, or writes nothing.
+
+    ``items_read`` counts the items the overdue index returned and ``exception_reads`` the
+    point reads of exceptions, so a test can measure what a sweep reads.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._orders: dict[str, str] = {}
         self._audit: dict[str, dict[int, str]] = {}
+        self._exceptions: dict[str, str] = {}
+        self.items_read = 0
+        self.exception_reads = 0
 
     def get(self, order_id: str) -> Order | None:
         with self._lock:
@@ -79,6 +88,59 @@ class InMemoryOrderRepository(OrderRepository):
             if order.pending_start
         )
         return [order_id for accepted, order_id in due if accepted < accepted_before][:limit]
+
+    def get_exception(self, exception_id: str) -> OrderException | None:
+        with self._lock:
+            self.exception_reads += 1
+            stored = self._exceptions.get(exception_id)
+        return OrderException.model_validate_json(stored) if stored is not None else None
+
+    def write_exception(
+        self,
+        order: Order,
+        exception: OrderException,
+        event: AuditEvent,
+        expected_seq: int,
+        expected_version: int | None,
+    ) -> None:
+        with self._lock:
+            stored_order = self._orders.get(order.order_id)
+            stored = self._exceptions.get(exception.exception_id)
+            seq_holds = (
+                stored_order is not None
+                and Order.model_validate_json(stored_order).audit_seq == expected_seq
+            )
+            if expected_version is None:
+                version_holds = stored is None
+            else:
+                version_holds = (
+                    stored is not None
+                    and OrderException.model_validate_json(stored).version == expected_version
+                )
+            if not (seq_holds and version_holds) or self._has_event(event):
+                raise ConcurrentUpdate(f"exception {exception.exception_id} changed")
+            self._write(order, event)
+            self._exceptions[exception.exception_id] = exception.model_dump_json(exclude_none=True)
+
+    def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
+        # The sparse index holds open exceptions only, keyed by due time then id.
+        with self._lock:
+            stored = [OrderException.model_validate_json(doc) for doc in self._exceptions.values()]
+            due = sorted(
+                (e for e in stored if e.is_open and e.due_at < moment),
+                key=lambda e: (e.due_at, e.exception_id),
+            )[:limit]
+            self.items_read += len(due)
+        return due
+
+    def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
+        with self._lock:
+            stored = [OrderException.model_validate_json(doc) for doc in self._exceptions.values()]
+        mine = sorted(
+            (e for e in stored if e.client_id == client_id),
+            key=lambda e: (e.opened_at, e.exception_id),
+        )
+        return mine[:limit]
 
     def order_ids(self) -> list[str]:
         """Every stored order id (what a test would see scanning the table)."""
@@ -212,12 +274,26 @@ class CarrierStub(Carrier):
         )
 
 
+@dataclass(frozen=True)
+class Notification:
+    """One exception notification as its recipients would read it."""
+
+    exception_id: str
+    owner: str
+    level: int
+    due_at: datetime
+    reason: str
+    recipients: tuple[str, ...]
+    order_owner: str
+
+
 class NotifierRecorder(Notifier):
-    """Records which orders a shipment notification went out for."""
+    """Records the notifications that went out: shipments by order, exceptions in full."""
 
     def __init__(self) -> None:
         self.shipments_sent: list[str] = []
         self.exceptions_assigned: list[tuple[str, str, str]] = []
+        self.notifications: list[Notification] = []
 
     def shipment_sent(self, order: Order) -> None:
         self.shipments_sent.append(order.order_id)
@@ -226,3 +302,14 @@ class NotifierRecorder(Notifier):
         self, order: Order, exception: OrderException, reason: str, recipients: tuple[str, ...]
     ) -> None:
         self.exceptions_assigned.append((exception.exception_id, exception.owner, reason))
+        self.notifications.append(
+            Notification(
+                exception_id=exception.exception_id,
+                owner=exception.owner,
+                level=exception.level,
+                due_at=exception.due_at,
+                reason=reason,
+                recipients=tuple(recipients),
+                order_owner=order.owner,
+            )
+        )

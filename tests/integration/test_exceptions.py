@@ -366,3 +366,47 @@ def test_a_refund_in_the_storefront_stops_fulfilment_as_a_payment_mismatch(
     assert exception["step"] == "RecordPick"
     assert (retry.status, retry.json()["error"]) == (422, "AcceptanceCriteriaNotMet")
     assert "refunded" in retry.json()["message"]
+
+
+def test_overdue_exception_escalates_past_an_away_lead_then_resolution_ships_the_order(
+    runtime: EmbeddedRuntime,
+    acme: ShopifyStore,
+    clock: ManualClock,
+    warehouse: WarehouseSimulator,
+) -> None:
+    # Given an address exception opened Monday 09:00 in Portland (due 11:00), and the CS lead,
+    # first on the escalation chain, away today
+    clock.set(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))
+    order_id = _open_exception(runtime, acme, clock)
+    assert _mark_away(runtime, "carla.cs-lead", clock.now(), 10, LEAD).status == 200
+
+    # When the deadline passes and the scheduled sweeper runs (twice, overlapping schedules)
+    clock.advance(timedelta(hours=2, minutes=30))
+    first = runtime.run_function("SweeperFunction", {"source": "aws.scheduler"})
+    second = runtime.run_function("SweeperFunction", {"source": "aws.scheduler"})
+    [escalated] = _queue(runtime)
+
+    # Then it escalated once, past the away lead to the next level, with a new deadline
+    assert [(e["from_owner"], e["to_owner"]) for e in first["escalated"]] == [
+        ("client-success", "olivia.lead")
+    ]
+    assert second["escalated"] == []
+    assert (escalated["owner"], escalated["level"]) == ("olivia.lead", 2)
+    assert escalated["due_at"].startswith("2026-11-23T23:30:00")  # 4 business hours on
+    assert [n["message"]["reason"] for n in runtime.notifications()] == ["opened", "escalated"]
+
+    # When the new owner resolves it with a corrected address
+    resolved = _resolve(
+        runtime, escalated["exception_id"],
+        {"action": "retry", "note": "ZIP from the customer's email", "address": CORRECTED}, LEAD,
+    )  # fmt: skip
+    final = warehouse.run([order_id])
+
+    # Then the order ships, and its trail tells the whole story in order
+    assert resolved.status == 202, resolved.body
+    assert final == {order_id: "SHIPPED"}
+    actions = audit_actions(runtime, order_id)
+    story = [a for a in actions if a.startswith("exception_") or a in ("shipped",)]
+    assert story == [
+        "exception_opened", "exception_escalated", "exception_resolved", "shipped",
+    ]  # fmt: skip

@@ -6,4 +6,6 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="shipshape")
-metrics = Metrics(namespace="Shipshape")
+# service given explicitly: the embedded runtime sets POWERTOOLS_* only after this import, and
+# every metric must carry the same {service} dimension the CloudWatch alarm names.
+metrics = Metrics(namespace="Shipshape", service="shipshape")
