@@ -12,7 +12,7 @@ from typing import Any
 # send(method, path, headers, body) -> (status, json body)
 Send = Callable[[str, str, dict[str, str], bytes | None], tuple[int, dict[str, Any]]]
 
-FINAL_STATUSES = frozenset({"SHIPPED", "CANCELLED", "ON_HOLD"})
+FINAL_STATUSES = frozenset({"SHIPPED", "COMPLETED_PARTIAL", "CANCELLED", "ON_HOLD"})
 
 
 def barcode(sku: str) -> str:

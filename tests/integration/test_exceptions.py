@@ -410,3 +410,73 @@ def test_overdue_exception_escalates_past_an_away_lead_then_resolution_ships_the
     assert story == [
         "exception_opened", "exception_escalated", "exception_resolved", "shipped",
     ]  # fmt: skip
+
+
+def test_a_stock_shortage_resolved_as_partial_ships_what_it_can_and_ends_completed_partial(
+    runtime: EmbeddedRuntime,
+    acme: ShopifyStore,
+    clock: ManualClock,
+    warehouse: WarehouseSimulator,
+) -> None:
+    # Given reservation reports a shortage once (one tent and two mugs ordered; mugs short)
+    from shipshape.errors import InventoryShort
+
+    shortages = {"left": 1}
+
+    def mugs_short(function: str, event: Any) -> None:
+        if event.get("step") == "reserve_inventory" and shortages["left"]:
+            shortages["left"] -= 1
+            raise InventoryShort("MUG-ENAMEL-12: 1 of 2 available")
+
+    runtime.lambdas.faults.append(mugs_short)
+    order_id = deliver(
+        runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock))
+    ).json()["order_id"]
+    assert runtime.wait_for(lambda: warehouse.order(order_id)["status"] == "EXCEPTION")
+    [exception] = _queue(runtime)
+    lines = {ln["sku"]: ln["line_id"] for ln in warehouse.order(order_id)["lines"]}
+
+    # When ops try "partial" with the whole order, then ship the tent and one mug
+    whole = _resolve(
+        runtime, exception["exception_id"],
+        {"action": "partial", "note": "ship all",
+         "ship_lines": [{"line_id": lines["TENT-2P-GRN"], "quantity": 1},
+                        {"line_id": lines["MUG-ENAMEL-12"], "quantity": 2}]}, LEAD,
+    )  # fmt: skip
+    partial = _resolve(
+        runtime, exception["exception_id"],
+        {"action": "partial", "note": "client policy: ship what we have",
+         "ship_lines": [{"line_id": lines["TENT-2P-GRN"], "quantity": 1},
+                        {"line_id": lines["MUG-ENAMEL-12"], "quantity": 1}]}, LEAD,
+    )  # fmt: skip
+    final = warehouse.run([order_id])
+
+    # Then the whole-order "partial" is refused; the real one ships two units and ends in a
+    # state of its own, with what did not ship recorded on the order and in its trail
+    assert (exception["type"], exception["owner"]) == ("inventory_short", "ops")
+    assert (whole.status, whole.json()["error"]) == (422, "AcceptanceCriteriaNotMet")
+    assert partial.status == 202, partial.body
+    assert final == {order_id: "COMPLETED_PARTIAL"}
+    order = warehouse.order(order_id)
+    assert [(ln["sku"], ln["quantity"]) for ln in order["unfulfilled_lines"]] == [
+        ("MUG-ENAMEL-12", 1)
+    ]
+    assert order["owner"] == "client-success"
+    assert "shipped_partially" in audit_actions(runtime, order_id)
+
+
+def test_partial_is_refused_for_an_exception_that_is_not_a_shortage(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given an address exception
+    _open_exception(runtime, acme, clock)
+    [exception] = _queue(runtime)
+
+    # When someone answers it with a partial fulfilment
+    answer = _resolve(
+        runtime, exception["exception_id"],
+        {"action": "partial", "note": "ship some", "ship_lines": []}, LEAD,
+    )  # fmt: skip
+
+    # Then it is refused: partial answers a stock shortage
+    assert (answer.status, answer.json()["error"]) == (409, "ActionNotAllowed")

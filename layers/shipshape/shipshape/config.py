@@ -32,6 +32,7 @@ DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.PACKED: "warehouse",
     OrderStatus.LABELLED: "logistics",
     OrderStatus.SHIPPED: "logistics",
+    OrderStatus.COMPLETED_PARTIAL: "client-success",  # tells the customer about the rest
     OrderStatus.ON_HOLD: "ops-on-call",
     OrderStatus.EXCEPTION: "ops",  # the open exception's own owner takes precedence
     OrderStatus.QUARANTINED: "ops-on-call",

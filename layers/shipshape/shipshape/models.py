@@ -53,13 +53,16 @@ class OrderStatus(StrEnum):
     PACKED = "PACKED"
     LABELLED = "LABELLED"
     SHIPPED = "SHIPPED"
+    COMPLETED_PARTIAL = "COMPLETED_PARTIAL"  # shipped what could ship; the rest is recorded
     ON_HOLD = "ON_HOLD"
     EXCEPTION = "EXCEPTION"  # an owned exception is open; the workflow waits on its resolution
     QUARANTINED = "QUARANTINED"  # an unexpected failure; released only with required fields
     CANCELLED = "CANCELLED"
 
 
-TERMINAL_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED})
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL, OrderStatus.CANCELLED}
+)
 
 # The happy path, in order. A step may only move an order one stage forward along it.
 FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
@@ -234,6 +237,9 @@ class Order(BaseModel):
     notified_at: AwareDatetime | None = None
     open_exception_id: str | None = None
     exceptions_opened: int = Field(default=0, ge=0)
+    unfulfilled_lines: tuple[OrderLine, ...] = Field(
+        default=(), description="What a partial fulfilment decided not to ship."
+    )
 
 
 ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]

@@ -6,6 +6,8 @@ until an operator resolves it through the ops API. Resolutions:
 
 - ``retry``: run the failed step again, optionally with corrected data (a corrected address
   must validate); this is also how the workflow *continues with corrected data*;
+- ``partial``: a stock shortage is answered by shipping the lines given now; the rest is
+  recorded on the order and it ends COMPLETED_PARTIAL;
 - ``cancel``: stop fulfilment; the order is cancelled;
 - ``quarantine``: hold the order as an automation failure until someone releases it;
 - ``release``: leave quarantine; only when the order has every required field.
@@ -28,6 +30,7 @@ from shipshape.models import (
     ExceptionType,
     Order,
     OrderException,
+    OrderLine,
     OrderStatus,
     PaymentState,
 )
@@ -92,12 +95,22 @@ class OpenExceptionRequest(BaseModel):
     error: dict[str, Any]
 
 
+class ShipLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: str
+    quantity: int = Field(ge=1)
+
+
 class ResolveExceptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["retry", "cancel", "quarantine", "release"]
+    action: Literal["retry", "partial", "cancel", "quarantine", "release"]
     note: str = Field(min_length=3, max_length=2000, description="Why; kept in the audit trail.")
     address: Address | None = Field(default=None, description="A corrected shipping address.")
+    ship_lines: list[ShipLine] | None = Field(
+        default=None, description="For partial: the lines and quantities that ship now."
+    )
 
 
 class ExceptionView(BaseModel):
@@ -414,6 +427,8 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
             raise AcceptanceCriteriaNotMet(
                 "the corrected address is still invalid: " + "; ".join(problems)
             )
+    if request.action == "partial":
+        _partial_lines(exception, order, request)
     if request.action == "release":
         missing = [f"shipping_address: {p}" for p in _address_problems(address)]
         if not order.lines:
@@ -425,6 +440,40 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
                 "the order cannot leave quarantine without its required fields: "
                 + "; ".join(missing)
             )
+
+
+def _partial_lines(
+    exception: OrderException, order: Order, request: ResolveExceptionRequest
+) -> tuple[tuple[OrderLine, ...], tuple[OrderLine, ...]]:
+    """Split the order's lines into what ships now and what does not, or refuse."""
+    if exception.type is not ExceptionType.INVENTORY_SHORT:
+        raise ActionNotAllowed("partial fulfilment answers a stock shortage (inventory_short)")
+    if not request.ship_lines:
+        raise AcceptanceCriteriaNotMet("partial fulfilment needs ship_lines: what ships now")
+    by_id = {line.line_id: line for line in order.lines}
+    wanted: dict[str, int] = {}
+    for ship in request.ship_lines:
+        line = by_id.get(ship.line_id)
+        if line is None:
+            raise AcceptanceCriteriaNotMet(f"ship_lines: no line {ship.line_id} on the order")
+        wanted[ship.line_id] = wanted.get(ship.line_id, 0) + ship.quantity
+        if wanted[ship.line_id] > line.quantity:
+            raise AcceptanceCriteriaNotMet(
+                f"ship_lines: line {ship.line_id} has {line.quantity}, not {wanted[ship.line_id]}"
+            )
+    shipped = tuple(
+        line.model_copy(update={"quantity": wanted[line.line_id]})
+        for line in order.lines
+        if line.line_id in wanted
+    )
+    rest = tuple(
+        line.model_copy(update={"quantity": line.quantity - wanted.get(line.line_id, 0)})
+        for line in order.lines
+        if line.quantity > wanted.get(line.line_id, 0)
+    )
+    if not rest:
+        raise AcceptanceCriteriaNotMet("ship_lines is the whole order; that is a retry")
+    return shipped, rest
 
 
 def resolve_exception(
@@ -453,6 +502,11 @@ def resolve_exception(
     if request.address is not None:
         changes["shipping_address"] = request.address
         detail["corrected"] = ["shipping_address"]
+    if request.action == "partial":
+        shipped, rest = _partial_lines(exception, order, request)
+        changes["lines"], changes["unfulfilled_lines"] = shipped, rest
+        detail["ships_now"] = [{"sku": ln.sku, "quantity": ln.quantity} for ln in shipped]
+        detail["not_shipped"] = [{"sku": ln.sku, "quantity": ln.quantity} for ln in rest]
     resolved = exception.model_copy(
         update={
             "status": ExceptionStatus.RESOLVED,

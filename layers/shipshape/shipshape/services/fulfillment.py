@@ -17,6 +17,7 @@ from shipshape.config import ClientConfig
 from shipshape.errors import AddressInvalid, OrderCancelled, PaymentMismatch, ShipshapeError
 from shipshape.models import (
     FULFILLMENT_PATH,
+    TERMINAL_STATUSES,
     Actor,
     Order,
     OrderStatus,
@@ -237,6 +238,24 @@ def create_label(ctx: StepContext, state: WorkflowState) -> WorkflowState:
 
 def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     order = load(ctx.repo, state.order_id)
+    if order.unfulfilled_lines:
+        # A partial fulfilment ends in a state of its own, never in SHIPPED patched later.
+        if order.status is OrderStatus.COMPLETED_PARTIAL:
+            return state
+        if order.status is not OrderStatus.LABELLED:
+            raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot ship")
+        record(
+            ctx.repo, ctx.clock, ctx.client, _live(ctx, order.order_id),
+            action="shipped_partially", actor=WORKFLOW, to_status=OrderStatus.COMPLETED_PARTIAL,
+            detail={
+                "tracking_number": order.label.tracking_number if order.label else None,
+                "shipped": [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines],
+                "not_shipped": [
+                    {"sku": ln.sku, "quantity": ln.quantity} for ln in order.unfulfilled_lines
+                ],
+            },
+        )  # fmt: skip
+        return state
     _advance(
         ctx,
         state,
@@ -249,7 +268,8 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
 
 def notify_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     order = load(ctx.repo, state.order_id)
-    if order.notified_at is not None or order.status is not OrderStatus.SHIPPED:
+    shipped = (OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL)
+    if order.notified_at is not None or order.status not in shipped:
         return state
     ctx.notifier.shipment_sent(order)
     record(
@@ -272,7 +292,7 @@ class HoldRequest(WorkflowState):
 def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
     """The Catch target: park the order with what went wrong, owned and audited."""
     order = load(ctx.repo, request.order_id)
-    if order.status in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED, OrderStatus.SHIPPED):
+    if order.status is OrderStatus.ON_HOLD or order.status in TERMINAL_STATUSES:
         return request
     error = str(request.error.get("Error", "Unknown"))
     cause = str(request.error.get("Cause", ""))[:1000]

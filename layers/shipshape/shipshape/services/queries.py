@@ -40,6 +40,7 @@ class OrderView(BaseModel):
     received_at: datetime
     status_timestamps: dict[OrderStatus, datetime]
     lines: tuple[OrderLine, ...]
+    unfulfilled_lines: tuple[OrderLine, ...]
     shipping_address: Address | None
     standardized_address: Address | None
     picker: str | None
