@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shipshape_local.frontdoor import FrontDoorServer
-from shipshape_local.runtime import EmbeddedRuntime
+from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
     Delivery,
     GenericStore,
@@ -30,6 +30,7 @@ from shipshape_local.storefronts import (
 )
 from shipshape_local.warehouse import FINAL_STATUSES, WarehouseSimulator
 
+DEMO_START = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)
 LEAD_TOKEN = "dev-token-lead"  # noqa: S105 - development operator token (dev-secrets.toml)
 
 
@@ -75,7 +76,7 @@ class DemoOrder:
 
 
 def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
-    now = datetime.now(UTC)
+    now = rt.clock.now()
     acme = ShopifyStore(
         "acme-outdoors",
         "acme-outdoors.myshopify.com",
@@ -170,6 +171,9 @@ def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
         updated_at=now,
         payment_status="paid",
     )
+    no_zip = acme.order(5_600_004, 1004, lines=[mug], person=jane,
+                        address=PostalAddress("500 SW Market St", "Portland", "OR", "", "US"),
+                        created_at=now, updated_at=now, financial_status="paid")  # fmt: skip
     return [
         DemoOrder(
             "acme #1001 (Shopify: created, then paid)",
@@ -208,6 +212,12 @@ def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
             rt.secret("shipshape/kite-and-kin/warehouse-token"),
             [kite.deliver("order.upsert", kk, signed_at=now)],
         ),
+        DemoOrder(
+            "acme #1004 (Shopify: no ZIP code: exception, escalation, resolution)",
+            "acme-outdoors",
+            rt.secret("shipshape/acme-outdoors/warehouse-token"),
+            [acme.deliver("orders/paid", no_zip)],
+        ),
     ]
 
 
@@ -217,7 +227,8 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
     if not console.is_terminal:
         console.width = 150
     started = time.monotonic()
-    with EmbeddedRuntime() as rt:
+    # Monday 2026-11-23, 08:30 in Portland: a fixed start, so deadlines are the same each run.
+    with EmbeddedRuntime(clock=ManualClock(DEMO_START)) as rt:
         door = FrontDoorServer(rt).start()
         api = Api(door.url)
         console.print(f"[bold]Shipshape demo[/] embedded stack on moto, API at {door.url}")
@@ -239,6 +250,7 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
                     order.order_id = body.get("order_id", order.order_id)
                     order.answers.append(f"{status} {body.get('outcome', body.get('error'))}")
                     progress.advance(sending)
+            story = _exception_story(rt, api, orders[-1], progress)
             fulfilling = progress.add_task("warehouse picking and packing", total=len(orders))
             warehouse = WarehouseSimulator(
                 api.send, {o.client_id: o.warehouse_token for o in orders}, LEAD_TOKEN
@@ -249,6 +261,9 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
                 on_final=lambda *_: progress.advance(fulfilling),
             )
         _report(console, api, orders)
+        for line in story:
+            console.print(line)
+        _trail(console, api, orders[-1])
         door.stop()
     elapsed = time.monotonic() - started
     outcomes = Counter(final.get(o.order_id, "UNKNOWN") for o in orders)
@@ -262,6 +277,43 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
         console.print(f"[red]Not finished within {timeout:.0f} s:[/] {', '.join(unfinished)}")
         return 1
     return 0
+
+
+def _exception_story(
+    rt: EmbeddedRuntime, api: Api, order: DemoOrder, progress: Progress
+) -> list[str]:
+    """The order without a ZIP: its owner misses the deadline, the sweeper escalates it, the
+    new owner resolves it over the ops API with a corrected address."""
+    task = progress.add_task("exception: open, escalate, resolve", total=4)
+    lead = {"Authorization": f"Bearer {LEAD_TOKEN}", "Content-Type": "application/json"}
+    deadline = time.monotonic() + 30
+    while api.order(order.order_id).get("status") != "EXCEPTION":
+        if time.monotonic() > deadline:
+            return ["[red]the exception did not open[/]"]
+        time.sleep(0.02)
+    _, queue = api.send("GET", "/exceptions?client=acme-outdoors", lead)
+    opened = queue["exceptions"][0]
+    progress.advance(task)
+    rt.clock.advance(timedelta(hours=2, minutes=30))  # nobody acted: the deadline passes
+    swept = rt.run_function("SweeperFunction", {"source": "aws.scheduler"})
+    progress.advance(task)
+    exception_id = opened["exception_id"]
+    api.send("POST", f"/exceptions/{exception_id}/claim", lead)
+    corrected = {**api.order(order.order_id)["shipping_address"], "postal_code": "97204"}
+    status, resolved = api.send(
+        "POST", f"/exceptions/{exception_id}/resolve", lead,
+        json.dumps({"action": "retry", "note": "ZIP confirmed with the customer",
+                    "address": corrected}).encode(),
+    )  # fmt: skip
+    progress.advance(task, 2)
+    moved = swept["escalated"][0] if swept["escalated"] else {}
+    return [
+        f"\n[bold]Exception on {order.label}[/]",
+        f"  opened  {opened['type']} for {opened['owner']}, due {opened['due_at']}",
+        f"  2 h 30 later the sweeper escalated it: {moved.get('from_owner')} -> "
+        f"{moved.get('to_owner')} (level {moved.get('level')})",
+        f"  resolved by {resolved.get('resolved_by')} with a corrected ZIP: HTTP {status}",
+    ]
 
 
 def _report(console: Console, api: Api, orders: list[DemoOrder]) -> None:
@@ -282,7 +334,10 @@ def _report(console: Console, api: Api, orders: list[DemoOrder]) -> None:
         )
     console.print(table)
 
-    shown = orders[0]
+    _trail(console, api, orders[0])
+
+
+def _trail(console: Console, api: Api, shown: DemoOrder) -> None:
     trail = Table(title=f"Audit trail of {shown.label} ({shown.order_id})")
     for column in ("#", "at (UTC)", "action", "actor", "status", "owner", "detail"):
         trail.add_column(column)
