@@ -35,6 +35,14 @@ def _open_exception(runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualC
             runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "EXCEPTION"
         )
     ), runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()
+    # The step notifies the owner right after its write; wait for that too, so later
+    # notifications (escalated, reassigned) are compared in a defined order.
+    assert runtime.wait_for(
+        lambda: any(
+            n["message"]["order_id"] == order_id and n["message"]["reason"] == "opened"
+            for n in runtime.notifications()
+        )
+    )
     return str(order_id)
 
 
