@@ -25,11 +25,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         repo=deps.repo, clients=deps.clients, clock=deps.clock, notifier=deps.notifier,
         away=deps.away,
     )  # fmt: skip
+    # The overdue metric first: the alarm must see it whatever happens next.
+    _publish(report)
     moved = reassign_from_away(
         repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
         clock=deps.clock, notifier=deps.notifier,
     )  # fmt: skip
-    _publish(report)
     return {
         "overdue_seen": report.overdue_seen,
         "overdue": report.overdue,

@@ -488,3 +488,59 @@ def test_partial_is_refused_for_an_exception_that_is_not_a_shortage(
 
     # Then it is refused: partial answers a stock shortage
     assert (answer.status, answer.json()["error"]) == (409, "ActionNotAllowed")
+
+
+def test_a_storefront_cancel_during_an_exception_closes_it_and_nothing_ships(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given a paid order waiting on an address exception
+    paid = paid_shopify_order(acme, clock, address=NO_ZIP)
+    order_id = _open_exception(runtime, acme, clock)
+    [exception] = _queue(runtime)
+
+    # When the storefront cancels it, and an operator then tries to resolve the exception
+    cancelled = {**paid, "cancelled_at": clock.now().isoformat(),
+                 "updated_at": (clock.now() + timedelta(minutes=1)).isoformat()}  # fmt: skip
+    answer = deliver(runtime, acme.deliver("orders/cancelled", cancelled))
+    late = _resolve(
+        runtime, exception["exception_id"],
+        {"action": "retry", "note": "fixed", "address": CORRECTED}, LEAD,
+    )  # fmt: skip
+
+    # Then the order is cancelled, the exception closed with it, the workflow ended Cancelled,
+    # and the late resolution changed nothing
+    assert answer.json()["status"] == "CANCELLED"
+    assert runtime.wait_for(lambda: runtime.executions()[0]["status"] == "SUCCEEDED")
+    [closed] = _queue(runtime)
+    assert (closed["status"], closed["resolution"]["action"]) == ("RESOLVED", "cancel")
+    assert late.status == 409
+    assert warehouse_status(runtime, order_id) == "CANCELLED"
+    assert "shipped" not in audit_actions(runtime, order_id)
+
+
+def test_a_storefront_address_change_after_fulfilment_started_is_recorded_not_applied(
+    runtime: EmbeddedRuntime,
+    acme: ShopifyStore,
+    clock: ManualClock,
+    warehouse: WarehouseSimulator,
+) -> None:
+    # Given a paid order already waiting for its pick
+    paid = paid_shopify_order(acme, clock)
+    order_id = deliver(runtime, acme.deliver("orders/paid", paid)).json()["order_id"]
+    assert runtime.wait_for(lambda: warehouse.order(order_id)["status"] == "AWAITING_PICK")
+
+    # When the storefront sends a new address
+    moved = dict(paid["shipping_address"], zip="", address1="1 Elsewhere Rd")
+    update = {**paid, "shipping_address": moved,
+              "updated_at": (clock.now() + timedelta(minutes=2)).isoformat()}  # fmt: skip
+    answer = deliver(runtime, acme.deliver("orders/updated", update))
+
+    # Then the new version is recorded and audited, but the address being picked for stays
+    assert answer.json()["outcome"] == "updated"
+    assert warehouse.order(order_id)["shipping_address"]["line1"] == "500 SW Market St"
+    trail = runtime.http("GET", f"/orders/{order_id}/audit", headers=LEAD).json()["events"]
+    assert trail[-1]["detail"]["not_applied"] == ["shipping_address"]
+
+
+def warehouse_status(runtime: EmbeddedRuntime, order_id: str) -> str:
+    return str(runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"])

@@ -59,7 +59,7 @@ def write_client(
 @pytest.mark.parametrize(
     ("client_id", "platform", "on_call"),
     [
-        ("acme-outdoors", Platform.SHOPIFY, "acme-ops-on-call"),
+        ("acme-outdoors", Platform.SHOPIFY, "olivia.lead"),
         ("kite-and-kin", Platform.GENERIC, "ops-on-call"),
         ("nordlicht", Platform.WOOCOMMERCE, "ops-on-call"),
     ],

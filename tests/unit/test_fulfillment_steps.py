@@ -442,7 +442,7 @@ def test_hold_parks_the_order_with_the_error_and_releases_the_wait(
 
     # Then the order is on hold, owned by the client's on-call, with no token to resolve
     order = stored(repo, accepted.order_id)
-    assert (order.status, order.owner) == (OrderStatus.ON_HOLD, "acme-ops-on-call")
+    assert (order.status, order.owner) == (OrderStatus.ON_HOLD, "olivia.lead")
     assert order.hold_reason == "States.Timeout"
     assert (order.task_token, order.awaiting) == (None, None)
     # And one audit event says what went wrong and where
@@ -450,7 +450,7 @@ def test_hold_parks_the_order_with_the_error_and_releases_the_wait(
     assert [e.action for e in trail].count("order_held") == 1
     held = trail[-1]
     assert (held.from_status, held.to_status) == (OrderStatus.AWAITING_PICK, OrderStatus.ON_HOLD)
-    assert held.owner == "acme-ops-on-call"
+    assert held.owner == "olivia.lead"
     assert held.detail == {
         "error": "States.Timeout",
         "cause": "no pick scans within 48 hours",

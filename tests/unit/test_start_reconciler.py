@@ -203,7 +203,7 @@ def test_order_whose_execution_closed_without_acknowledging_is_held_once(
 
     # Then the order is held for the client's on-call, audited once, and not retried
     order = stored(repo, order_id)
-    assert (order.status, order.owner) == (OrderStatus.ON_HOLD, "acme-ops-on-call")
+    assert (order.status, order.owner) == (OrderStatus.ON_HOLD, "olivia.lead")
     assert order.hold_reason == "WorkflowClosedEarly"
     assert order.pending_start is False
     held = repo.audit_trail(order_id)[-1]

@@ -160,4 +160,3 @@ class Settings(BaseSettings):
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
     max_body_bytes: int = 256 * 1024
-    generic_signature_tolerance_seconds: int = 300

@@ -114,7 +114,12 @@ def reassign_from_away(
     for client in clients.all():
         periods = away.away_periods(client.client_id)
         threshold = timedelta(hours=client.rules.away_reassign_after_hours)
-        long_away = {p.person for p in periods if p.covers(now) and p.length > threshold}
+        long_away = {
+            p.person
+            for p in periods
+            if p.covers(now)
+            and client.calendar.business_time_between(p.starts_at, p.ends_at) > threshold
+        }
         if not long_away:
             continue
         owners = set(long_away) | {
@@ -124,7 +129,13 @@ def reassign_from_away(
         }
         for owner in sorted(owners):
             for exception in away.open_exceptions_of(client.client_id, owner):
-                moved = _reassign(repo, exceptions, client, periods, exception, clock, notifier)
+                try:
+                    moved = _reassign(repo, exceptions, client, periods, exception, clock, notifier)
+                except Exception:  # noqa: BLE001 - one bad item must not stop the pass
+                    logger.exception(
+                        "reassignment failed", extra={"exception_id": exception.exception_id}
+                    )
+                    continue
                 if moved:
                     report.reassigned.append(moved)
     return report
@@ -182,5 +193,8 @@ def _reassign(
         exceptions.write_exception(new_order, moved, event, order.audit_seq, current.version)
     except ConcurrentUpdate:
         return None  # the next pass decides again on fresh data
-    notifier.exception_assigned(new_order, moved, "reassigned", client.rules.members_of(owner))
+    try:
+        notifier.exception_assigned(new_order, moved, "reassigned", client.rules.members_of(owner))
+    except Exception:  # noqa: BLE001 - the reassignment stands; the owner sees it in the queue
+        logger.exception("owner notification failed", extra={"exception_id": moved.exception_id})
     return (current.exception_id, current.owner, owner)

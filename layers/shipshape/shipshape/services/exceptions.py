@@ -16,6 +16,7 @@ until an operator resolves it through the ops API. Resolutions:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +58,7 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
 }
 ACTING_ROLES = frozenset({"operator", "lead"})
+_EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
 
 
 class ExceptionNotFound(ClientRequestError):
@@ -227,7 +229,7 @@ def open_exception(
     )
     new_order = _transition(
         order, to, owner, clock, open_exception_id=exception.exception_id,
-        exceptions_opened=number, task_token=None, awaiting=None,
+        exceptions_opened=number, task_token=None, awaiting=None, pending_start=False,
     )  # fmt: skip
     event = _event(
         order,
@@ -244,9 +246,12 @@ def open_exception(
         to_status=to,
     )
     exceptions.write_exception(new_order, exception, event, order.audit_seq, None)
-    notifier.exception_assigned(
-        new_order, exception, "opened", client.rules.members_of(exception.owner)
-    )
+    try:
+        notifier.exception_assigned(
+            new_order, exception, "opened", client.rules.members_of(exception.owner)
+        )
+    except Exception:  # noqa: BLE001 - the exception is open and queued; escalation re-notifies
+        logger.exception("owner notification failed", extra={"order_id": order.order_id})
     logger.info(
         "exception opened",
         extra={
@@ -293,7 +298,8 @@ def _event(
 def _scoped(
     exceptions: ExceptionRepository, exception_id: str, operator: Operator
 ) -> OrderException:
-    found = exceptions.get_exception(exception_id) if ".e" in exception_id else None
+    well_formed = _EXCEPTION_ID.fullmatch(exception_id) is not None
+    found = exceptions.get_exception(exception_id) if well_formed else None
     if found is None:
         raise ExceptionNotFound(f"no exception {exception_id}")
     if not operator.may_see(found.client_id):
@@ -495,6 +501,8 @@ def resolve_exception(
     if exception.claimed_by not in (None, operator.subject):
         raise AlreadyClaimed(f"exception {exception_id} is claimed by {exception.claimed_by}")
     order = load(repo, exception.order_id)
+    if order.status is OrderStatus.CANCELLED:
+        raise ActionNotAllowed(f"order {order.order_id} was cancelled; nothing to resolve")
     _accept(exception, order, request)
 
     changes: dict[str, Any] = {"open_exception_id": None}

@@ -20,6 +20,7 @@ from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
     AuditEvent,
+    ExceptionStatus,
     Order,
     OrderStatus,
     Platform,
@@ -30,16 +31,18 @@ from shipshape.observability import logger
 from shipshape.ports import (
     AlreadyExists,
     Clock,
+    ExceptionRepository,
     ExecutionExists,
     OrderRepository,
     SecretStore,
     TaskNotWaiting,
     WorkflowEngine,
 )
-from shipshape.services.records import record, retry_on_conflict
+from shipshape.services.records import build, record, retry_on_conflict
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
+FROZEN_AFTER_START = ("lines", "shipping_address")
 STOREFRONT_FIELDS = (
     "order_number",
     "payment",
@@ -81,6 +84,7 @@ def ingest_webhook(
     secrets: SecretStore,
     workflow: WorkflowEngine,
     clock: Clock,
+    exceptions: ExceptionRepository | None = None,
 ) -> IngestResult:
     """Accept one storefront delivery for ``client``. Raises client errors for bad requests
     (before anything is written) and never writes a half order."""
@@ -111,11 +115,11 @@ def ingest_webhook(
         client.client_id, platform, store.store, incoming.storefront_order_id
     )
     result = retry_on_conflict(
-        5, lambda: _record_version(client, order_id, incoming, repo, clock, delivery)
+        5, lambda: _record_version(client, order_id, incoming, repo, clock, exceptions)
     )
     order = result[1]
     if result[0].outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
-        _after_write(order, repo, workflow)
+        _after_write(order, workflow, result[2])
     logger.info(
         "webhook ingested",
         extra={
@@ -135,8 +139,9 @@ def _record_version(
     incoming: StorefrontOrder,
     repo: OrderRepository,
     clock: Clock,
-    delivery: WebhookDelivery,
-) -> tuple[IngestResult, Order]:
+    exceptions: ExceptionRepository | None,
+) -> tuple[IngestResult, Order, str | None]:
+    """Record one version; also returns a task token the cancellation must interrupt."""
     actor = Actor(kind="storefront", id=f"{incoming.platform.value}:{incoming.store}")
     existing = repo.get(order_id)
     if existing is None:
@@ -144,8 +149,9 @@ def _record_version(
             order = _create(client, order_id, incoming, repo, clock, actor)
         except AlreadyExists:
             # A concurrent delivery created it first: decide again against what it wrote.
-            return _record_version(client, order_id, incoming, repo, clock, delivery)
-        return IngestResult(order_id, IngestOutcome.CREATED, order.status, "order recorded"), order
+            return _record_version(client, order_id, incoming, repo, clock, exceptions)
+        result = IngestResult(order_id, IngestOutcome.CREATED, order.status, "order recorded")
+        return result, order, None
 
     if incoming.version == existing.version:
         return (
@@ -156,6 +162,7 @@ def _record_version(
                 f"version {incoming.version} is already recorded; nothing changed",
             ),
             existing,
+            None,
         )
     if incoming.version < existing.version:
         return (
@@ -167,9 +174,11 @@ def _record_version(
                 f"{existing.version}; nothing changed",
             ),
             existing,
+            None,
         )
-    order = _update(client, existing, incoming, repo, clock, actor)
-    return IngestResult(order_id, IngestOutcome.UPDATED, order.status, "order updated"), order
+    order, token = _update(client, existing, incoming, repo, clock, actor, exceptions)
+    result = IngestResult(order_id, IngestOutcome.UPDATED, order.status, "order updated")
+    return result, order, token
 
 
 def _initial_status(incoming: StorefrontOrder) -> OrderStatus:
@@ -242,12 +251,20 @@ def _update(
     repo: OrderRepository,
     clock: Clock,
     actor: Actor,
-) -> Order:
+    exceptions: ExceptionRepository | None,
+) -> tuple[Order, str | None]:
     changes: dict[str, Any] = {
         name: getattr(incoming, name)
         for name in STOREFRONT_FIELDS
         if getattr(incoming, name) != getattr(existing, name)
     }
+    # Once fulfilment started, what is picked and where it goes change only through an
+    # operator (an override or a resolution); the storefront's change is recorded, not applied.
+    held_back = []
+    if existing.status not in (OrderStatus.RECEIVED, OrderStatus.ACCEPTED):
+        held_back = sorted(name for name in FROZEN_AFTER_START if name in changes)
+        for name in held_back:
+            del changes[name]
     changed = sorted(changes)
     changes["version"] = incoming.version
     changes["storefront_updated_at"] = incoming.storefront_updated_at
@@ -270,20 +287,43 @@ def _update(
         changes["execution_name"] = existing.order_id
     elif incoming.cancelled:
         detail["note"] = f"cancellation arrived after the order was {existing.status.value}"
-    return record(
-        repo,
-        clock,
-        client,
-        existing,
-        action=action,
-        actor=actor,
-        to_status=to_status,
-        changes=changes,
-        detail=detail,
+    if held_back:
+        detail["not_applied"] = held_back
+        detail["not_applied_reason"] = "fulfilment has started; an operator must apply them"
+    open_exception = (
+        exceptions.get_exception(existing.open_exception_id)
+        if exceptions is not None and existing.open_exception_id
+        else None
     )
+    if to_status is OrderStatus.CANCELLED and open_exception is not None and open_exception.is_open:
+        # The storefront cancelled while an exception waited for a person: close it with the
+        # order, in the same transaction, and interrupt its wait.
+        changes["open_exception_id"] = None
+        new, event = build(
+            clock, client, existing, action=action, actor=actor, to_status=to_status,
+            changes=changes, detail={**detail, "closed_exception": open_exception.exception_id},
+        )  # fmt: skip
+        closed = open_exception.model_copy(
+            update={
+                "status": ExceptionStatus.RESOLVED,
+                "resolved_by": actor.id,
+                "resolved_at": clock.now(),
+                "resolution": {"action": "cancel", "note": "cancelled by the storefront"},
+                "task_token": None,
+                "version": open_exception.version + 1,
+            }
+        )
+        assert exceptions is not None
+        exceptions.write_exception(new, closed, event, existing.audit_seq, open_exception.version)
+        return new, open_exception.task_token
+    new = record(
+        repo, clock, client, existing, action=action, actor=actor, to_status=to_status,
+        changes=changes, detail=detail,
+    )  # fmt: skip
+    return new, new.task_token if new.status is OrderStatus.CANCELLED else None
 
 
-def _after_write(order: Order, repo: OrderRepository, workflow: WorkflowEngine) -> None:
+def _after_write(order: Order, workflow: WorkflowEngine, interrupt: str | None) -> None:
     """Side effects after the record is safely written. Failures here lose nothing: a pending
     start is retried by the reconciler, a missed cancel is caught by the next workflow step."""
     if order.pending_start and order.execution_name:
@@ -298,9 +338,9 @@ def _after_write(order: Order, repo: OrderRepository, workflow: WorkflowEngine) 
                 "starting the workflow failed; the reconciler will retry",
                 extra={"order_id": order.order_id},
             )
-    if order.status is OrderStatus.CANCELLED and order.task_token:
+    if order.status is OrderStatus.CANCELLED and interrupt:
         try:
-            workflow.fail(order.task_token, OrderCancelled.__name__, "cancelled by the storefront")
+            workflow.fail(interrupt, OrderCancelled.__name__, "cancelled by the storefront")
         except TaskNotWaiting:
             pass
         except Exception:  # noqa: BLE001 - the cancel is recorded already

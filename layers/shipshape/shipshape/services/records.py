@@ -35,6 +35,26 @@ def record(
     The write is conditional on the order's audit sequence, so a concurrent writer makes this
     raise ``ConcurrentUpdate`` instead of silently losing either change.
     """
+    new, event = build(
+        clock, client, order, action=action, actor=actor, to_status=to_status,
+        changes=changes, detail=detail,
+    )  # fmt: skip
+    repo.apply(new, event, expected_seq=order.audit_seq)
+    return new
+
+
+def build(
+    clock: Clock,
+    client: ClientConfig,
+    order: Order,
+    *,
+    action: str,
+    actor: Actor,
+    to_status: OrderStatus | None = None,
+    changes: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> tuple[Order, AuditEvent]:
+    """The next snapshot of ``order`` and the audit event that records the change."""
     now = clock.now()
     updates: dict[str, Any] = dict(changes or {})
     updates["audit_seq"] = order.audit_seq + 1
@@ -54,8 +74,7 @@ def record(
         owner=new.owner,
         detail=detail or {},
     )
-    repo.apply(new, event, expected_seq=order.audit_seq)
-    return new
+    return new, event
 
 
 def retry_on_conflict[T](attempts: int, work: Callable[[], T]) -> T:
