@@ -139,6 +139,7 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
         mine = sorted(
             (e for e in stored if e.client_id == client_id),
             key=lambda e: (e.opened_at, e.exception_id),
+            reverse=True,  # newest first, like the DynamoDB adapter
         )
         return mine[:limit]
 

@@ -87,6 +87,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         carrier=deps.carrier,
         notifier=deps.notifier,
         execution_name=invocation.execution,
+        exceptions=deps.exceptions,
     )
     result = STEPS[invocation.step](deps, ctx, event)
     return result.model_dump(mode="json") if isinstance(result, BaseModel) else {}

@@ -47,7 +47,9 @@ def repository() -> ExceptionRepository:
     return repo
 
 
-def open_address_exception(clock: ManualClock, storefront_id: int = 5_600_001) -> OrderException:
+def open_address_exception(
+    clock: ManualClock, storefront_id: int = 5_600_001, task_token: str | None = None
+) -> OrderException:
     """An Acme order whose address failed validation now, written as the workflow writes it:
     the order, then the order in EXCEPTION with its exception, each with its audit event."""
     client = ClientDirectory(container().settings.client_config_dir).get("acme-outdoors")
@@ -85,6 +87,7 @@ def open_address_exception(clock: ManualClock, storefront_id: int = 5_600_001) -
     rule = client.rules.rule_for(ExceptionType.ADDRESS_INVALID)
     owner, due = due_at(client.calendar, rule, now)
     exception = OrderException(
+        task_token=task_token,
         exception_id=f"{order_id}.e1",
         order_id=order_id,
         client_id=client.client_id,

@@ -92,7 +92,7 @@ class ExceptionRepository(ABC):
 
     @abstractmethod
     def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
-        """A client's exceptions, oldest first (open and resolved)."""
+        """A client's exceptions, newest first (open and resolved), up to ``limit``."""
 
 
 class AwayRegistry(ABC):

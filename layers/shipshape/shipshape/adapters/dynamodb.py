@@ -251,12 +251,27 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry
         )
 
     def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
-        return self._query_exceptions(
-            IndexName="gsi3",
-            KeyConditionExpression="gsi3pk = :p",
-            ExpressionAttributeValues={":p": _s(f"CLIENT#{client_id}#EXCEPTIONS")},
-            Limit=limit,
-        )
+        # Newest first and paginated: a long history never hides what just opened.
+        found: list[OrderException] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "gsi3",
+            "KeyConditionExpression": "gsi3pk = :p",
+            "ExpressionAttributeValues": {":p": _s(f"CLIENT#{client_id}#EXCEPTIONS")},
+            "ScanIndexForward": False,
+        }
+        try:
+            while len(found) < limit:
+                page = self._client.query(**kwargs, Limit=limit - len(found))
+                found.extend(
+                    OrderException.model_validate_json(i["doc"]["S"]) for i in page["Items"]
+                )
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return found
 
     def mark_away(self, period: AwayPeriod) -> None:
         item = {

@@ -15,6 +15,7 @@ until an operator resolves it through the ops API. Resolutions:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any, Literal
@@ -324,7 +325,7 @@ def list_exceptions(
     type: ExceptionType | None = None,
     status: ExceptionStatus | None = None,
     overdue: bool | None = None,
-    limit: int = 200,
+    limit: int = 1000,
 ) -> list[ExceptionView]:
     """The operator's queue: exceptions of the clients they serve, filtered."""
     if client_id is not None:
@@ -357,6 +358,7 @@ def claim_exception(
     clock: Clock,
     exception_id: str,
     operator: Operator,
+    _attempt: int = 0,
 ) -> ExceptionView:
     """Take ownership of an open exception. One claimant wins (a conditional write); claiming
     your own claim again is a no-op."""
@@ -387,6 +389,13 @@ def claim_exception(
         )
     except ConcurrentUpdate:
         winner = exceptions.get_exception(exception_id)
+        if winner is not None and winner.claimed_by is None and winner.is_open and _attempt < 2:
+            # Something else changed the order or the exception (an escalation, a webhook):
+            # nobody claimed it, so decide again on the fresh record.
+            return claim_exception(
+                repo=repo, exceptions=exceptions, clock=clock, exception_id=exception_id,
+                operator=operator, _attempt=_attempt + 1,
+            )  # fmt: skip
         if winner is not None and winner.claimed_by == operator.subject:
             return ExceptionView.of(winner, clock.now())
         holder = winner.claimed_by if winner else None
@@ -497,6 +506,14 @@ def resolve_exception(
     actor = _must_act(operator)
     exception = _scoped(exceptions, exception_id, operator)
     if not exception.is_open:
+        same = {"action": request.action, "note": request.note}
+        if exception.resolved_by == operator.subject and exception.resolution == same:
+            # The same resolution again (the first answer was lost or throttled): hand it to
+            # the workflow again; the record is already written. A timed-out workflow would
+            # have closed the exception itself, so "not waiting" here means "already handed".
+            with contextlib.suppress(WorkflowStoppedWaiting):
+                _resume(workflow, exception, request, operator)
+            return ExceptionView.of(exception, clock.now())
         raise AlreadyResolved(f"exception {exception_id} is resolved")
     if exception.claimed_by not in (None, operator.subject):
         raise AlreadyClaimed(f"exception {exception_id} is claimed by {exception.claimed_by}")
@@ -522,7 +539,8 @@ def resolve_exception(
             "resolved_at": clock.now(),
             "claimed_by": exception.claimed_by or operator.subject,
             "resolution": {"action": request.action, "note": request.note},
-            "task_token": None,
+            # Kept, so the same resolution can be handed over again if this hand-over fails.
+            "task_token": exception.task_token,
             "version": exception.version + 1,
         }
     )
@@ -532,15 +550,29 @@ def resolve_exception(
     new_order = _transition(order, resume, owner, clock, **changes)
     event = _event(order, clock, "exception_resolved", actor, resolved, detail, to_status=resume)
     exceptions.write_exception(new_order, resolved, event, order.audit_seq, exception.version)
-    if exception.task_token:
-        try:
-            workflow.succeed(
-                exception.task_token,
-                {"action": request.action, "exception_id": exception_id, "actor": operator.subject},
-            )
-        except TaskNotWaiting as exc:
-            raise WorkflowStoppedWaiting(
-                f"the resolution of {exception_id} is recorded, but the workflow had stopped "
-                "waiting for it; the order needs a manual restart"
-            ) from exc
+    _resume(workflow, resolved, request, operator)
     return ExceptionView.of(resolved, clock.now())
+
+
+def _resume(
+    workflow: WorkflowEngine,
+    exception: OrderException,
+    request: ResolveExceptionRequest,
+    operator: Operator,
+) -> None:
+    if not exception.task_token:
+        return
+    try:
+        workflow.succeed(
+            exception.task_token,
+            {
+                "action": request.action,
+                "exception_id": exception.exception_id,
+                "actor": operator.subject,
+            },
+        )
+    except TaskNotWaiting as exc:
+        raise WorkflowStoppedWaiting(
+            f"the resolution of {exception.exception_id} is recorded, but the workflow had "
+            "stopped waiting for it (it timed out and the order went on hold)"
+        ) from exc

@@ -19,14 +19,15 @@ from shipshape.models import (
     FULFILLMENT_PATH,
     TERMINAL_STATUSES,
     Actor,
+    ExceptionStatus,
     Order,
     OrderStatus,
     PackData,
     PaymentState,
     PickScan,
 )
-from shipshape.ports import Carrier, Clock, Notifier, OrderRepository
-from shipshape.services.records import load, record
+from shipshape.ports import Carrier, Clock, ExceptionRepository, Notifier, OrderRepository
+from shipshape.services.records import build, load, record
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
 
@@ -52,6 +53,7 @@ class StepContext:
     carrier: Carrier
     notifier: Notifier
     execution_name: str | None = None
+    exceptions: ExceptionRepository | None = None
 
 
 def _advance(
@@ -296,23 +298,44 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
         return request
     error = str(request.error.get("Error", "Unknown"))
     cause = str(request.error.get("Cause", ""))[:1000]
-    record(
-        ctx.repo,
-        ctx.clock,
-        ctx.client,
-        order,
-        action="order_held",
-        actor=WORKFLOW,
-        to_status=OrderStatus.ON_HOLD,
+    changes: dict[str, Any] = {
+        "hold_reason": error,
+        "task_token": None,
+        "awaiting": None,
         # Leaving the pending-start index too: a held order must not be "started" again.
-        changes={
-            "hold_reason": error,
-            "task_token": None,
-            "awaiting": None,
-            "pending_start": False,
-        },
-        detail={"error": error, "cause": cause, "held_at_status": order.status.value},
+        "pending_start": False,
+    }
+    detail: dict[str, Any] = {"error": error, "cause": cause, "held_at_status": order.status.value}
+    open_exception = (
+        ctx.exceptions.get_exception(order.open_exception_id)
+        if ctx.exceptions is not None and order.open_exception_id
+        else None
     )
+    if open_exception is None or not open_exception.is_open or ctx.exceptions is None:
+        record(
+            ctx.repo, ctx.clock, ctx.client, order, action="order_held", actor=WORKFLOW,
+            to_status=OrderStatus.ON_HOLD, changes=changes, detail=detail,
+        )  # fmt: skip
+        return WorkflowState(order_id=request.order_id, client_id=request.client_id)
+    # The workflow stopped waiting for this exception (it timed out): close it with the hold,
+    # so it is no longer escalated and a late resolution is refused before it changes anything.
+    changes["open_exception_id"] = None
+    new, event = build(
+        ctx.clock, ctx.client, order, action="order_held", actor=WORKFLOW,
+        to_status=OrderStatus.ON_HOLD, changes=changes,
+        detail={**detail, "closed_exception": open_exception.exception_id},
+    )  # fmt: skip
+    closed = open_exception.model_copy(
+        update={
+            "status": ExceptionStatus.RESOLVED,
+            "resolved_by": WORKFLOW.id,
+            "resolved_at": ctx.clock.now(),
+            "resolution": {"action": "hold", "note": f"the workflow stopped waiting ({error})"},
+            "task_token": None,
+            "version": open_exception.version + 1,
+        }
+    )
+    ctx.exceptions.write_exception(new, closed, event, order.audit_seq, open_exception.version)
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)
 
 
