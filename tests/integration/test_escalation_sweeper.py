@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipshape.bootstrap import container
-from shipshape.config import ClientDirectory
 from shipshape.models import (
     Actor,
     AuditEvent,
@@ -52,7 +51,7 @@ def open_address_exception(
 ) -> OrderException:
     """An Acme order whose address failed validation now, written as the workflow writes it:
     the order, then the order in EXCEPTION with its exception, each with its audit event."""
-    client = ClientDirectory(container().settings.client_config_dir).get("acme-outdoors")
+    client = container().clients.get("acme-outdoors")
     repo = container().repo
     now = clock.now()
     order_id = canonical_order_id(client.client_id, Platform.SHOPIFY, SHOP, str(storefront_id))

@@ -24,18 +24,21 @@ CORRECTED = {
 def test_the_queue_shows_the_newest_exceptions_however_long_the_history(
     runtime: EmbeddedRuntime, clock: ManualClock
 ) -> None:
-    # Given 205 exceptions opened one minute apart
-    for n in range(205):
-        open_address_exception(clock, storefront_id=7_000_000 + n)
+    # Given 30 exceptions opened one minute apart
+    opened = []
+    for n in range(30):
+        opened.append(open_address_exception(clock, storefront_id=7_000_000 + n).exception_id)
         clock.advance(timedelta(minutes=1))
 
-    # When an operator reads the queue
+    # When the repository is asked for at most 10, and an operator reads the whole queue
+    newest = shipshape.bootstrap.container().exceptions.exceptions_of_client("acme-outdoors", 10)
     answer = runtime.http("GET", "/exceptions?client=acme-outdoors", headers=LEAD)
 
-    # Then every one is there, including the one opened last
-    ids = {e["order_id"] for e in answer.json()["exceptions"]}
+    # Then a limit keeps the newest (a long history never hides what just opened), and the
+    # queue lists every one
+    assert [e.exception_id for e in newest] == opened[::-1][:10]
     assert answer.status == 200
-    assert len(ids) == 205
+    assert sorted(e["exception_id"] for e in answer.json()["exceptions"]) == sorted(opened)
 
 
 def test_a_hold_closes_the_open_exception_and_a_late_resolution_changes_nothing(
