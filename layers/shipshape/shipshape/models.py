@@ -280,6 +280,24 @@ class OrderException(BaseModel):
     def is_open(self) -> bool:
         return self.status is not ExceptionStatus.RESOLVED
 
+    def closed(
+        self, *, by: str, at: datetime, action: str, note: str, keep_token: bool = False
+    ) -> OrderException:
+        """This exception resolved (by a person, the workflow or the storefront), next version.
+
+        ``keep_token`` keeps the wait's token so the same resolution can be handed over again.
+        """
+        return self.model_copy(
+            update={
+                "status": ExceptionStatus.RESOLVED,
+                "resolved_by": by,
+                "resolved_at": at,
+                "resolution": {"action": action, "note": note},
+                "task_token": self.task_token if keep_token else None,
+                "version": self.version + 1,
+            }
+        )
+
 
 class Actor(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -532,18 +532,10 @@ def resolve_exception(
         changes["lines"], changes["unfulfilled_lines"] = shipped, rest
         detail["ships_now"] = [{"sku": ln.sku, "quantity": ln.quantity} for ln in shipped]
         detail["not_shipped"] = [{"sku": ln.sku, "quantity": ln.quantity} for ln in rest]
-    resolved = exception.model_copy(
-        update={
-            "status": ExceptionStatus.RESOLVED,
-            "resolved_by": operator.subject,
-            "resolved_at": clock.now(),
-            "claimed_by": exception.claimed_by or operator.subject,
-            "resolution": {"action": request.action, "note": request.note},
-            # Kept, so the same resolution can be handed over again if this hand-over fails.
-            "task_token": exception.task_token,
-            "version": exception.version + 1,
-        }
-    )
+    resolved = exception.closed(
+        by=operator.subject, at=clock.now(), action=request.action, note=request.note,
+        keep_token=True,  # so the same resolution can be handed over again if this one fails
+    ).model_copy(update={"claimed_by": exception.claimed_by or operator.subject})  # fmt: skip
     # Back to where the order stood, so the retried step finds it where it expects it.
     resume = exception.resume_status or order.status
     owner = clients.get(order.client_id).owner_of(resume)

@@ -19,7 +19,6 @@ from shipshape.models import (
     FULFILLMENT_PATH,
     TERMINAL_STATUSES,
     Actor,
-    ExceptionStatus,
     Order,
     OrderStatus,
     PackData,
@@ -325,16 +324,10 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
         to_status=OrderStatus.ON_HOLD, changes=changes,
         detail={**detail, "closed_exception": open_exception.exception_id},
     )  # fmt: skip
-    closed = open_exception.model_copy(
-        update={
-            "status": ExceptionStatus.RESOLVED,
-            "resolved_by": WORKFLOW.id,
-            "resolved_at": ctx.clock.now(),
-            "resolution": {"action": "hold", "note": f"the workflow stopped waiting ({error})"},
-            "task_token": None,
-            "version": open_exception.version + 1,
-        }
-    )
+    closed = open_exception.closed(
+        by=WORKFLOW.id, at=ctx.clock.now(), action="hold",
+        note=f"the workflow stopped waiting ({error})",
+    )  # fmt: skip
     ctx.exceptions.write_exception(new, closed, event, order.audit_seq, open_exception.version)
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)
 

@@ -20,7 +20,6 @@ from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
     AuditEvent,
-    ExceptionStatus,
     Order,
     OrderStatus,
     Platform,
@@ -303,15 +302,8 @@ def _update(
             clock, client, existing, action=action, actor=actor, to_status=to_status,
             changes=changes, detail={**detail, "closed_exception": open_exception.exception_id},
         )  # fmt: skip
-        closed = open_exception.model_copy(
-            update={
-                "status": ExceptionStatus.RESOLVED,
-                "resolved_by": actor.id,
-                "resolved_at": clock.now(),
-                "resolution": {"action": "cancel", "note": "cancelled by the storefront"},
-                "task_token": None,
-                "version": open_exception.version + 1,
-            }
+        closed = open_exception.closed(
+            by=actor.id, at=clock.now(), action="cancel", note="cancelled by the storefront"
         )
         assert exceptions is not None
         exceptions.write_exception(new, closed, event, existing.audit_seq, open_exception.version)

@@ -134,3 +134,15 @@ def decode_hex_digest(presented: str, header: str) -> bytes:
 def as_is(digest: bytes) -> bytes:
     """The identity encoder for ``digest_matches`` when the header was decoded already."""
     return digest
+
+
+def canonical[T](build: Callable[[], T]) -> T:
+    """Build the canonical order from an already-validated payload. The payload models hold
+    every canonical bound; this safety net keeps any drift between the two a 4xx naming the
+    field, never a crash."""
+    try:
+        return build()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PayloadInvalid(f"order does not fit Shipshape: {where}: {first['msg']}") from None

@@ -54,7 +54,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
 )
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
@@ -74,6 +73,7 @@ from shipshape.storefronts.base import (
     StorefrontAdapter,
     WebhookDelivery,
     as_is,
+    canonical,
     decode_hex_digest,
     digest_matches,
     parse_payload,
@@ -224,8 +224,8 @@ class GenericAdapter(StorefrontAdapter):
         webhook = parse_payload(GenericWebhook, delivery.body)
         order = webhook.order
         cancelled = webhook.event == CANCELLED_EVENT
-        try:
-            return StorefrontOrder(
+        return canonical(
+            lambda: StorefrontOrder(
                 platform=self.platform,
                 store=store,
                 storefront_order_id=order.id,
@@ -246,12 +246,7 @@ class GenericAdapter(StorefrontAdapter):
                 shipping_address=_address(order.shipping_address),
                 lines=tuple(_line(line) for line in order.lines),
             )
-        except ValidationError as exc:
-            # The payload model already holds every canonical bound; this is a safety net so a
-            # drift between the two is a 4xx naming the field, never a crash.
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise PayloadInvalid(f"order does not fit Shipshape: {where}: {first['msg']}") from None
+        )
 
 
 generic_adapter = GenericAdapter()

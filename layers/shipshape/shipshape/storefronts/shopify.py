@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
@@ -33,6 +33,7 @@ from shipshape.storefronts.base import (
     WebhookDelivery,
     as_is,
     blank_to_none,
+    canonical,
     decode_base64_digest,
     digest_matches,
     epoch_ms,
@@ -182,8 +183,8 @@ class ShopifyAdapter(StorefrontAdapter):
 
         order = parse_payload(ShopifyOrder, delivery.body)
         cancelled = order.cancelled_at is not None or topic == CANCELLED_TOPIC
-        try:
-            return StorefrontOrder(
+        return canonical(
+            lambda: StorefrontOrder(
                 platform=self.platform,
                 store=store,
                 storefront_order_id=str(order.id),
@@ -200,12 +201,7 @@ class ShopifyAdapter(StorefrontAdapter):
                 shipping_address=_address(order.shipping_address),
                 lines=_shippable_lines(order.line_items),
             )
-        except ValidationError as exc:
-            # The payload model holds the canonical bounds on what it reads; this safety net keeps
-            # any drift between the two (an id longer than 64 characters) a 4xx, not a crash.
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise PayloadInvalid(f"order does not fit Shipshape: {where}: {first['msg']}") from None
+        )
 
 
 shopify_adapter = ShopifyAdapter()

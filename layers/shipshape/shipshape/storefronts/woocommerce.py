@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
@@ -38,6 +38,7 @@ from shipshape.storefronts.base import (
     WebhookDelivery,
     as_is,
     blank_to_none,
+    canonical,
     decode_base64_digest,
     digest_matches,
     epoch_ms,
@@ -195,8 +196,8 @@ class WooCommerceAdapter(StorefrontAdapter):
             raise PayloadInvalid(f"missing {SOURCE_HEADER} header")
 
         order = parse_payload(WooOrder, delivery.body)
-        try:
-            return StorefrontOrder(
+        return canonical(
+            lambda: StorefrontOrder(
                 platform=self.platform,
                 store=store,
                 storefront_order_id=str(order.id),
@@ -213,12 +214,7 @@ class WooCommerceAdapter(StorefrontAdapter):
                 shipping_address=_address(order.shipping, order.billing),
                 lines=_lines(order.line_items),
             )
-        except ValidationError as exc:
-            # The payload model holds the canonical bounds on what it reads; this safety net keeps
-            # any drift between the two (an id longer than 64 characters) a 4xx, not a crash.
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise PayloadInvalid(f"order does not fit Shipshape: {where}: {first['msg']}") from None
+        )
 
 
 woocommerce_adapter = WooCommerceAdapter()
