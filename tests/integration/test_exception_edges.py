@@ -117,3 +117,121 @@ def test_a_throttled_hand_over_is_retried_by_sending_the_same_resolution_again(
     assert engine.handed_over == [(exception.task_token, "retry")]
     assert (other.status, other.json()["error"]) == (409, "AlreadyResolved")
     assert audit_actions(runtime, exception.order_id).count("exception_resolved") == 1
+
+
+def test_a_malformed_exception_id_is_404_not_500(runtime: EmbeddedRuntime) -> None:
+    # Given / When ids that are not exception ids reach claim and resolve
+    answers = [
+        runtime.http("POST", "/exceptions/ord_aaaaaaaaaaaaaaaaaaaa.eX/claim", headers=LEAD),
+        runtime.http("POST", "/exceptions/x.e/claim", headers=LEAD),
+        runtime.http(
+            "POST",
+            "/exceptions/nonsense/resolve",
+            headers=LEAD,
+            body=json.dumps({"action": "cancel", "note": "no such thing"}),
+        ),
+    ]
+
+    # Then each is a precise 404, never a crash
+    assert [(a.status, a.json()["error"]) for a in answers] == [(404, "ExceptionNotFound")] * 3
+
+
+def test_an_order_whose_first_step_failed_leaves_the_pending_start_index(
+    runtime: EmbeddedRuntime, acme: Any, clock: ManualClock
+) -> None:
+    # Given a paid order whose address fails at the first step and opens an exception
+    from tests.integration.conftest import deliver, paid_shopify_order
+    from tests.integration.test_exceptions import NO_ZIP
+
+    order_id = deliver(
+        runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock, address=NO_ZIP))
+    ).json()["order_id"]
+    assert runtime.wait_for(
+        lambda: (
+            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "EXCEPTION"
+        )
+    )
+
+    # When the start reconciler runs later
+    clock.advance(timedelta(minutes=5))
+    report = runtime.run_function("StarterFunction", {})
+
+    # Then it does not see the order at all (it would crowd out orders whose start failed)
+    assert report["examined"] == 0
+
+
+class _BrokenNotifier:
+    """Fault injection: every notification fails."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> None:
+            raise TransientDependencyError("SNS publish failed: Throttling")
+
+        return fail
+
+
+def test_a_failed_owner_notice_does_not_lose_the_exception(
+    runtime: EmbeddedRuntime, acme: Any, clock: ManualClock
+) -> None:
+    # Given notifications that fail
+    from tests.integration.conftest import deliver, paid_shopify_order
+    from tests.integration.test_exceptions import NO_ZIP, _queue
+
+    shipshape.bootstrap.override(notifier=_BrokenNotifier())
+
+    # When an address exception opens
+    order_id = deliver(
+        runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock, address=NO_ZIP))
+    ).json()["order_id"]
+
+    # Then the exception is open, owned and waiting for its resolution all the same
+    assert runtime.wait_for(
+        lambda: (
+            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "EXCEPTION"
+        )
+    )
+    [exception] = _queue(runtime)
+    assert (exception["owner"], exception["status"]) == ("client-success", "OPEN")
+    assert runtime.executions()[0]["status"] == "RUNNING"
+
+
+def test_an_absence_over_the_weekend_does_not_move_work_but_a_workday_absence_does(
+    runtime: EmbeddedRuntime, clock: ManualClock
+) -> None:
+    # Given Saturday in Portland, an exception owned by client success, and its whole team
+    # away Friday 17:00 to Monday 08:00 (63 hours, none of them business hours; Acme moves
+    # work after 4 business hours)
+    from datetime import UTC, datetime
+
+    from shipshape.models import AwayPeriod
+    from shipshape.services.away import reassign_from_away
+
+    clock.set(datetime(2026, 11, 21, 20, 0, tzinfo=UTC))
+    exception = open_address_exception(clock)
+    deps = shipshape.bootstrap.container()
+    for person in ("maya.cs", "li.cs"):
+        deps.away.mark_away(AwayPeriod(
+            client_id="acme-outdoors", person=person,
+            starts_at=datetime(2026, 11, 21, 1, 0, tzinfo=UTC),
+            ends_at=datetime(2026, 11, 23, 16, 0, tzinfo=UTC),
+        ))  # fmt: skip
+
+    def reassign() -> list[tuple[str, str, str]]:
+        return reassign_from_away(
+            repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
+            clock=deps.clock, notifier=deps.notifier,
+        ).reassigned  # fmt: skip
+
+    # When the reassignment runs over the weekend, and again once both are away all Monday
+    over_weekend = reassign()
+    for person in ("maya.cs", "li.cs"):
+        deps.away.mark_away(AwayPeriod(
+            client_id="acme-outdoors", person=person,
+            starts_at=datetime(2026, 11, 21, 1, 0, tzinfo=UTC),
+            ends_at=datetime(2026, 11, 24, 16, 0, tzinfo=UTC),
+        ))  # fmt: skip
+    with_workday = reassign()
+
+    # Then the weekend moves nothing; a whole workday away moves it to the next level
+    assert over_weekend == []
+    assert with_workday == [(exception.exception_id, "client-success", "carla.cs-lead")]
