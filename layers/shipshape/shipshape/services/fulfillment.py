@@ -131,7 +131,12 @@ def reserve_inventory(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         state,
         to=OrderStatus.RESERVED,
         action="inventory_reserved",
-        detail={"lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines]},
+        # Until the stock ledger exists, the reservation is of the lines, not of counted stock;
+        # the trail says so rather than implying stock was checked.
+        detail={
+            "lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines],
+            "stock_checked": False,
+        },
     )
     return state
 
