@@ -3,6 +3,7 @@
 1. template.yaml goes through the SAM transform (samtranslator) and cfn-lint runs on the
    *result*, so mistakes inside Serverless resources are caught too.
 2. Every ASL file passes statelint (with ${...} substitutions ignored as URIs).
+3. The fulfilment definition is exactly what scripts/asl.py generates (no hand drift).
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def main() -> int:
             failures += 1
         else:
             print(f"statelint {asl.name}: clean")
+    generated = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "asl.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if generated.returncode:
+        print(generated.stdout + generated.stderr)
+        failures += 1
+    else:
+        print("fulfillment.asl.json: as scripts/asl.py generates it")
     return 1 if failures else 0
 
 

@@ -9,28 +9,46 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from shipshape.adapters.sandbox import SandboxCarrier
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
-from shipshape.models import AuditEvent, Label, Order, OrderException, OrderStatus
+from shipshape.models import (
+    AuditEvent,
+    BackorderMark,
+    Document,
+    Label,
+    Order,
+    OrderException,
+    OrderStatus,
+    SideWrite,
+    SkuMaster,
+    StockChange,
+    StockLot,
+)
 from shipshape.ports import (
     AlreadyExists,
-    Carrier,
     Clock,
     ExceptionRepository,
     ExecutionExists,
+    InventoryRepository,
     Notifier,
     OrderRepository,
+    Rate,
     SecretStore,
+    Shipment,
     TaskNotWaiting,
+    WarehouseChannel,
     WorkflowEngine,
 )
 
 
-class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
+class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRepository):
     """The system of record in a dict, with the DynamoDB adapter's conditions and indexes.
 
     Records are kept as JSON, as the table keeps them, so what a test reads back went through
@@ -47,6 +65,10 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
         self._orders: dict[str, str] = {}
         self._audit: dict[str, dict[int, str]] = {}
         self._exceptions: dict[str, str] = {}
+        self._skus: dict[tuple[str, str], str] = {}
+        self._stock: dict[tuple[str, str, str, str], StockLot] = {}
+        self._marks: dict[tuple[str, str, str], BackorderMark] = {}
+        self.documents: dict[tuple[str, str], Document] = {}
         self.items_read = 0
         self.exception_reads = 0
 
@@ -61,18 +83,26 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
                 raise AlreadyExists(f"order {order.order_id} exists")
             self._write(order, event)
 
-    def apply(self, order: Order, event: AuditEvent, expected_seq: int) -> None:
+    def apply(
+        self,
+        order: Order,
+        event: AuditEvent,
+        expected_seq: int,
+        writes: Sequence[SideWrite] = (),
+    ) -> None:
         with self._lock:
             stored = self._orders.get(order.order_id)
             if (
                 stored is None
                 or Order.model_validate_json(stored).audit_seq != expected_seq
                 or self._has_event(event)
+                or not self._writes_hold(writes)
             ):
                 raise ConcurrentUpdate(
                     f"order {order.order_id} changed since audit event {expected_seq}"
                 )
             self._write(order, event)
+            self._apply_writes(writes)
 
     def audit_trail(self, order_id: str) -> list[AuditEvent]:
         with self._lock:
@@ -102,6 +132,7 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
         event: AuditEvent,
         expected_seq: int,
         expected_version: int | None,
+        writes: Sequence[SideWrite] = (),
     ) -> None:
         with self._lock:
             stored_order = self._orders.get(order.order_id)
@@ -117,9 +148,14 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
                     stored is not None
                     and OrderException.model_validate_json(stored).version == expected_version
                 )
-            if not (seq_holds and version_holds) or self._has_event(event):
+            if (
+                not (seq_holds and version_holds)
+                or self._has_event(event)
+                or not self._writes_hold(writes)
+            ):
                 raise ConcurrentUpdate(f"exception {exception.exception_id} changed")
             self._write(order, event)
+            self._apply_writes(writes)
             self._exceptions[exception.exception_id] = exception.model_dump_json(exclude_none=True)
 
     def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
@@ -142,6 +178,90 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository):
             reverse=True,  # newest first, like the DynamoDB adapter
         )
         return mine[:limit]
+
+    # --- inventory (the adapter's conditions: counters never below zero) ------------------
+
+    def skus(self, client_id: str, skus: Sequence[str]) -> dict[str, SkuMaster]:
+        with self._lock:
+            found = {s: self._skus.get((client_id, s)) for s in skus}
+        return {s: SkuMaster.model_validate_json(doc) for s, doc in found.items() if doc}
+
+    def put_sku(self, sku: SkuMaster) -> None:
+        with self._lock:
+            self._skus[(sku.client_id, sku.sku)] = sku.model_dump_json()
+
+    def stock_of(self, client_id: str, sku: str) -> list[StockLot]:
+        with self._lock:
+            return [lot for key, lot in sorted(self._stock.items()) if key[:2] == (client_id, sku)]
+
+    def receive_stock(
+        self,
+        client_id: str,
+        sku: str,
+        warehouse: str,
+        lot: str,
+        quantity: int,
+        bin: str,
+        expires_on: date | None,
+    ) -> StockLot:
+        key = (client_id, sku, warehouse, lot)
+        with self._lock:
+            current = self._stock.get(key)
+            updated = StockLot(
+                client_id=client_id, sku=sku, warehouse=warehouse, lot=lot, bin=bin,
+                expires_on=expires_on or (current.expires_on if current else None),
+                available=(current.available if current else 0) + quantity,
+                reserved=current.reserved if current else 0,
+            )  # fmt: skip
+            self._stock[key] = updated
+            return updated
+
+    def backorders_of(self, client_id: str, sku: str, limit: int) -> list[BackorderMark]:
+        with self._lock:
+            marks = [m for k, m in sorted(self._marks.items()) if k[:2] == (client_id, sku)]
+        return sorted(marks, key=lambda m: (m.since, m.order_id))[:limit]
+
+    def open_picks(self, client_id: str, picker: str) -> int:
+        picking = (OrderStatus.PICKER_ASSIGNED, OrderStatus.AWAITING_PICK)
+        with self._lock:
+            orders = [Order.model_validate_json(doc) for doc in self._orders.values()]
+        return sum(
+            1
+            for o in orders
+            if o.client_id == client_id and o.picker == picker and o.status in picking
+        )
+
+    def _writes_hold(self, writes: Sequence[SideWrite]) -> bool:
+        for write in writes:
+            if isinstance(write, StockChange):
+                lot = self._stock.get((write.client_id, write.sku, write.warehouse, write.lot))
+                if lot is None or lot.available + write.available < 0:
+                    return False
+                if lot.reserved + write.reserved < 0:
+                    return False
+            if isinstance(write, Document) and (write.order_id, write.name) in self.documents:
+                return False
+        return True
+
+    def _apply_writes(self, writes: Sequence[SideWrite]) -> None:
+        for write in writes:
+            if isinstance(write, StockChange):
+                key = (write.client_id, write.sku, write.warehouse, write.lot)
+                lot = self._stock[key]
+                self._stock[key] = lot.model_copy(
+                    update={
+                        "available": lot.available + write.available,
+                        "reserved": lot.reserved + write.reserved,
+                    }
+                )
+            elif isinstance(write, BackorderMark):
+                key = (write.client_id, write.sku, write.order_id)
+                if write.remove:
+                    self._marks.pop(key, None)
+                else:
+                    self._marks[key] = write
+            else:
+                self.documents[(write.order_id, write.name)] = write
 
     def order_ids(self) -> list[str]:
         """Every stored order id (what a test would see scanning the table)."""
@@ -260,19 +380,24 @@ class SettableClock(Clock):
         self._now += delta
 
 
-class CarrierStub(Carrier):
-    """Sells a label for every order asked; ``labels_bought`` says for which orders."""
+class CarrierStub(SandboxCarrier):
+    """The sandbox carrier, counting what was bought: ``labels_bought`` lists order ids."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.labels_bought: list[str] = []
 
-    def buy_label(self, order: Order) -> Label:
-        self.labels_bought.append(order.order_id)
-        return Label(
-            carrier="stub-post",
-            service="ground",
-            tracking_number=f"STUB{len(self.labels_bought):08d}",
-        )
+    def buy_label(self, shipment: Shipment, rate: Rate, idempotency_key: str) -> Label:
+        self.labels_bought.append(shipment.order_id)
+        return super().buy_label(shipment, rate, idempotency_key)
+
+
+class RecordingWarehouseChannel(WarehouseChannel):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, order: Order, document: Document) -> None:
+        self.sent.append((order.order_id, document.name))
 
 
 @dataclass(frozen=True)
@@ -314,3 +439,21 @@ class NotifierRecorder(Notifier):
                 order_owner=order.owner,
             )
         )
+
+
+SEED = Path(__file__).resolve().parent.parent / "local" / "shipshape_local" / "seed.toml"
+
+
+def seed_inventory(repo: InventoryRepository, path: Path = SEED) -> None:
+    """The embedded runtime's starting catalog and stock, in a fake or real repository."""
+    for entry in tomllib.loads(path.read_text())["sku"]:
+        stock = entry.pop("stock", [])
+        master = SkuMaster.model_validate(entry)
+        repo.put_sku(master)
+        for lot in stock:
+            expires = lot.get("expires_on")
+            repo.receive_stock(
+                master.client_id, master.sku, lot["warehouse"], lot.get("lot", "-"),
+                int(lot["quantity"]), lot["bin"],
+                date.fromisoformat(str(expires)) if expires else None,
+            )  # fmt: skip

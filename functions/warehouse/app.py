@@ -70,8 +70,8 @@ def _accept_once(table_name: str) -> Callable[..., WarehouseEventAccepted]:
     def accept(delivery: WarehouseDelivery) -> WarehouseEventAccepted:
         deps = container()
         return handle_warehouse_event(
-            client_id=delivery.client_id, event=delivery.event, repo=deps.repo,
-            workflow=deps.workflow,
+            client=deps.clients.get(delivery.client_id), event=delivery.event, repo=deps.repo,
+            workflow=deps.workflow, inventory=deps.inventory,
         )  # fmt: skip
 
     return accept  # type: ignore[no-any-return]

@@ -43,12 +43,17 @@ def _step(model: type[BaseModel], run: Callable[..., Any]) -> Callable[..., Any]
 STEPS: dict[str, Callable[[Container, steps.StepContext, dict[str, Any]], Any]] = {
     "validate_address": _step(steps.WorkflowState, steps.validate_address),
     "reserve_inventory": _step(steps.WorkflowState, steps.reserve_inventory),
+    "await_stock": _step(steps.AwaitRequest, steps.await_stock),
     "assign_picker": _step(steps.WorkflowState, steps.assign_picker),
+    "pre_pick_qa": _step(steps.WorkflowState, steps.pre_pick_qa),
     "await_pick": _step(steps.AwaitRequest, steps.await_pick),
     "record_pick": _step(steps.PickResult, steps.record_pick),
+    "post_pick_qa": _step(steps.WorkflowState, steps.post_pick_qa),
     "await_pack": _step(steps.AwaitRequest, steps.await_pack),
     "record_pack": _step(steps.PackResult, steps.record_pack),
+    "pack_qa": _step(steps.WorkflowState, steps.pack_qa),
     "create_label": _step(steps.WorkflowState, steps.create_label),
+    "shipping_qa": _step(steps.WorkflowState, steps.shipping_qa),
     "mark_shipped": _step(steps.WorkflowState, steps.mark_shipped),
     "notify_shipped": _step(steps.WorkflowState, steps.notify_shipped),
     "hold": _step(steps.HoldRequest, steps.hold),
@@ -86,8 +91,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         client=deps.clients.get(invocation.client_id),
         carrier=deps.carrier,
         notifier=deps.notifier,
+        inventory=deps.inventory,
+        warehouse=deps.warehouse,
         execution_name=invocation.execution,
         exceptions=deps.exceptions,
+        away=deps.away,
+        workflow=deps.workflow,
     )
     result = STEPS[invocation.step](deps, ctx, event)
     return result.model_dump(mode="json") if isinstance(result, BaseModel) else {}

@@ -30,6 +30,22 @@ from shipshape_local.template import REPO_ROOT, Route, Template
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 DEV_SECRETS = Path(__file__).with_name("dev-secrets.toml")
+SEED = Path(__file__).with_name("seed.toml")
+
+
+class RecordingWarehouseChannel:
+    """The warehouse channel of the embedded runtime: keeps what was sent, for the simulator
+    and for tests (the documents are also in the table, as on AWS)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self._lock = threading.Lock()
+
+    def send(self, order: Any, document: Any) -> None:
+        with self._lock:
+            self.sent.append(document)
+
+
 API_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API's own payload limit
 
 
@@ -144,12 +160,15 @@ class EmbeddedRuntime:
         config_dir: Path = REPO_ROOT / "config" / "clients",
         retry_time_factor: float = 0.01,
         overrides: Mapping[str, Any] | None = None,
+        seed: Path | None = SEED,
     ) -> None:
         self.template = Template()
         self.clock = clock or ManualClock()
         self.config_dir = config_dir
         self.retry_time_factor = retry_time_factor
         self.overrides = dict(overrides or {})
+        self.seed = seed
+        self.warehouse_channel = RecordingWarehouseChannel()
         self.lambdas = InProcessLambdas()
         self.dev = tomllib.loads(DEV_SECRETS.read_text())
         self.names: dict[str, str] = {}  # logical id -> physical name or ARN
@@ -190,6 +209,8 @@ class EmbeddedRuntime:
         self._create_functions()
         self._create_state_machines()
         self._configure_processes()
+        if self.seed is not None:
+            self._seed_inventory(self.seed)
 
     def stop(self) -> None:
         import shipshape.bootstrap
@@ -328,7 +349,29 @@ class EmbeddedRuntime:
             if hasattr(handler, "setStream"):
                 handler.setStream(self.lambdas.stdout)
         shipshape.bootstrap.reset()
-        shipshape.bootstrap.override(clock=self.clock, **self.overrides)
+        shipshape.bootstrap.override(
+            clock=self.clock, **{"warehouse": self.warehouse_channel, **self.overrides}
+        )
+
+    def _seed_inventory(self, path: Path) -> None:
+        """The starting SKU master and stock (what the warehouse had before Shipshape)."""
+        from datetime import date
+
+        import shipshape.bootstrap
+        from shipshape.models import NO_LOT, SkuMaster
+
+        inventory = shipshape.bootstrap.container().inventory
+        for entry in tomllib.loads(path.read_text())["sku"]:
+            stock = entry.pop("stock", [])
+            master = SkuMaster.model_validate(entry)
+            inventory.put_sku(master)
+            for lot in stock:
+                expires = lot.get("expires_on")
+                inventory.receive_stock(
+                    master.client_id, master.sku, lot["warehouse"], lot.get("lot", NO_LOT),
+                    int(lot["quantity"]), lot["bin"],
+                    date.fromisoformat(str(expires)) if expires else None,
+                )  # fmt: skip
 
     # --- API Gateway (HTTP API) in front of the handlers ------------------------------------
 

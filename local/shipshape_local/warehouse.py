@@ -31,30 +31,39 @@ class WarehouseSimulator:
         return self._send("GET", f"/orders/{order_id}", self._operator, None)[1]
 
     def pick_event(self, view: dict[str, Any]) -> dict[str, Any]:
+        """A picker who works the pick list bin by bin and scans every unit."""
+        entries = (view.get("pick_list") or {}).get("entries") or [
+            {"sku": ln["sku"], "barcode": barcode(ln["sku"]), "quantity": ln["quantity"]}
+            for ln in view["lines"]
+        ]
         return {
             "type": "pick_scans",
-            "event_id": f"pick-{view['order_id']}",
+            # One id per wait: a resend while the order still shows the same wait is a
+            # duplicate; a new wait (after a failed gate) gets a new id.
+            "event_id": f"pick-{view['order_id']}-{view.get('audit_events', 0)}",
             "order_id": view["order_id"],
             "picker": view.get("picker") or "picker",
             "scans": [
-                {"sku": ln["sku"], "barcode": barcode(ln["sku"]), "quantity": ln["quantity"]}
-                for ln in view["lines"]
+                {"sku": e["sku"], "barcode": e["barcode"], "quantity": e["quantity"]}
+                for e in entries
             ],
         }
 
-    @staticmethod
-    def pack_event(view: dict[str, Any]) -> dict[str, Any]:
-        units = sum(ln["quantity"] for ln in view["lines"])
+    def pack_event(self, view: dict[str, Any]) -> dict[str, Any]:
+        """A packer who uses the suggested box; the scale reads items plus packaging."""
+        parcel = view.get("parcel") or {}
+        low, high = parcel.get("min_weight_grams", 400), parcel.get("max_weight_grams", 400)
+        box = parcel.get("suggested_box_mm") or [400, 300, 150]
         return {
             "type": "pack_data",
-            "event_id": f"pack-{view['order_id']}",
+            "event_id": f"pack-{view['order_id']}-{view.get('audit_events', 0)}",
             "order_id": view["order_id"],
             "packer": "packer-1",
             "pack": {
-                "weight_grams": 400 * units,
-                "length_mm": 400,
-                "width_mm": 300,
-                "height_mm": 150,
+                "weight_grams": (low + high) // 2,
+                "length_mm": box[0],
+                "width_mm": box[1],
+                "height_mm": box[2],
             },
         }
 

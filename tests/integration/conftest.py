@@ -29,6 +29,9 @@ PORTLAND = PostalAddress("500 SW Market St", "Portland", "OR", "97204", "US")
 BERLIN = PostalAddress("Invalidenstraße 117", "Berlin", "", "10115", "DE")
 TENT = Line("TENT-2P-GRN", "Ridgeline 2P tent", 1, "249.00")
 MUG = Line("MUG-ENAMEL-12", "Enamel camp mug", 2, "14.50")
+LAMP = Line("LAMP-OAK-S", "Oak table lamp, small", 1, "89.00")  # Nordlicht's
+KITE = Line("KITE-DELTA-RED", "Delta kite, red", 1, "39.00")  # Kite & Kin's
+LONDON = PostalAddress("1 Brick Lane", "London", "", "E1 6AN", "GB")
 
 
 @pytest.fixture
@@ -106,11 +109,12 @@ def warehouse(runtime: EmbeddedRuntime) -> WarehouseSimulator:
 
 
 def table_items(runtime: EmbeddedRuntime) -> list[dict[str, Any]]:
-    """Everything in the orders table (a test may scan; the product never does)."""
+    """Everything in the orders table but the seeded catalog and stock (a test may scan; the
+    product never does)."""
     client = boto3.client("dynamodb", region_name=REGION)
     items: list[dict[str, Any]] = []
     for page in client.get_paginator("scan").paginate(TableName=runtime.names["OrdersTable"]):
-        items.extend(page["Items"])
+        items.extend(i for i in page["Items"] if not i["pk"]["S"].startswith(("SKU#", "STOCK#")))
     return items
 
 

@@ -50,6 +50,7 @@ def test_a_hold_closes_the_open_exception_and_a_late_resolution_changes_nothing(
     ctx = StepContext(
         repo=deps.repo, clock=deps.clock, client=deps.clients.get("acme-outdoors"),
         carrier=deps.carrier, notifier=deps.notifier, exceptions=deps.exceptions,
+        inventory=deps.inventory, warehouse=deps.warehouse,
     )  # fmt: skip
     hold(ctx, HoldRequest(order_id=exception.order_id, client_id="acme-outdoors",
                           error={"Error": "States.Timeout", "Cause": ""}))  # fmt: skip

@@ -18,9 +18,10 @@ from shipshape_local.warehouse import WarehouseSimulator
 from tests.integration.conftest import (
     BERLIN,
     JANE,
+    KITE,
+    LAMP,
     LEAD,
-    PORTLAND,
-    TENT,
+    LONDON,
     audit_actions,
     deliver,
     execution_history,
@@ -33,11 +34,15 @@ HAPPY_PATH_ACTIONS = [
     "address_validated",
     "inventory_reserved",
     "picker_assigned",
+    "qa_passed",  # pre-pick
     "pick_requested",
     "pick_confirmed",
+    "qa_passed",  # post-pick
     "pack_requested",
     "pack_confirmed",
+    "qa_passed",  # packing
     "label_created",
+    "qa_passed",  # shipping
     "shipped",
     "customer_notified",
 ]
@@ -88,7 +93,7 @@ def test_woocommerce_order_starts_at_processing_and_ships(
     # Given a WooCommerce order created pending, later moved to processing
     now = clock.now()
     fields: dict[str, Any] = {
-        "lines": [TENT], "person": JANE, "address": BERLIN,
+        "lines": [LAMP], "person": JANE, "address": BERLIN,
         "created_at": now - timedelta(minutes=5),
     }  # fmt: skip
     pending = nordlicht.order(
@@ -114,7 +119,7 @@ def test_generic_signed_json_order_ships(
 ) -> None:
     # Given a generic-format order signed with a timestamped signature
     order = kite.order(
-        "KK-1", version=1, lines=[TENT], person=JANE, address=PORTLAND,
+        "KK-1", version=1, lines=[KITE], person=JANE, address=LONDON,
         updated_at=clock.now(), payment_status="paid",
     )  # fmt: skip
     delivery = kite.deliver("order.upsert", order, signed_at=clock.now())
@@ -425,7 +430,7 @@ def test_ops_api_needs_an_operator_and_scopes_them_to_their_clients(
         "order_id"
     ]
     kite_order = kite.order(
-        "KK-7", version=1, lines=[TENT], person=JANE, address=PORTLAND,
+        "KK-7", version=1, lines=[KITE], person=JANE, address=LONDON,
         updated_at=clock.now(), payment_status="pending",
     )  # fmt: skip
     kite_id = deliver(

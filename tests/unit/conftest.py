@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from shipshape.config import ClientConfig, ClientDirectory, load_client_file
-from tests.fakes import CarrierStub, InMemoryOrderRepository, NotifierRecorder, RecordingWorkflow
+from tests.fakes import (
+    CarrierStub,
+    InMemoryOrderRepository,
+    NotifierRecorder,
+    RecordingWorkflow,
+    seed_inventory,
+)
 
 CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
 
@@ -24,7 +30,10 @@ def clients() -> ClientDirectory:
 
 @pytest.fixture
 def repo() -> InMemoryOrderRepository:
-    return InMemoryOrderRepository()
+    """Orders, exceptions and the stock the embedded runtime starts with."""
+    repository = InMemoryOrderRepository()
+    seed_inventory(repository)
+    return repository
 
 
 @pytest.fixture

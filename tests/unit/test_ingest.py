@@ -36,6 +36,7 @@ from tests.fakes import (
     FixedSecrets,
     InMemoryOrderRepository,
     NotifierRecorder,
+    RecordingWarehouseChannel,
     RecordingWorkflow,
     SettableClock,
 )
@@ -317,7 +318,9 @@ def test_cancellation_fails_the_task_token_the_workflow_waits_on(
 ) -> None:
     # Given an order whose workflow waits for pick scans on a task token
     paid = ingest(shopify_delivery(PAID))
-    ctx = StepContext(repo, clock, acme, CarrierStub(), NotifierRecorder())
+    ctx = StepContext(
+        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo, RecordingWarehouseChannel()
+    )
     state = WorkflowState(order_id=paid.order_id, client_id="acme-outdoors")
     for step in (validate_address, reserve_inventory, assign_picker):
         step(ctx, state)

@@ -21,6 +21,7 @@ from tests.fakes import (
     FixedSecrets,
     InMemoryOrderRepository,
     NotifierRecorder,
+    RecordingWarehouseChannel,
     RecordingWorkflow,
     SettableClock,
 )
@@ -229,7 +230,10 @@ def test_order_held_by_its_workflow_keeps_its_hold_reason(
         payload["shipping_address"]["zip"] = None
 
     order_id = accept(5934127349876, edit=without_zip)
-    ctx = StepContext(repo, clock, clients.get("acme-outdoors"), CarrierStub(), NotifierRecorder())
+    ctx = StepContext(
+        repo, clock, clients.get("acme-outdoors"), CarrierStub(), NotifierRecorder(), repo,
+        RecordingWarehouseChannel(),
+    )  # fmt: skip
     state = WorkflowState(order_id=order_id, client_id="acme-outdoors")
     with pytest.raises(AddressInvalid) as raised:
         validate_address_step(ctx, state)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shipshape.config import ClientConfig
+from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import NotAwaitingEvent, OrderNotFound
 from shipshape.models import OrderStatus, PackData, PickScan, Platform
 from shipshape.services.fulfillment import (
@@ -36,11 +36,13 @@ from tests.fakes import (
     FixedSecrets,
     InMemoryOrderRepository,
     NotifierRecorder,
+    RecordingWarehouseChannel,
     RecordingWorkflow,
     SettableClock,
     TaskOutcome,
 )
 from tests.helpers import load_event, sign_shopify, webhook_delivery
+from tests.unit.conftest import CLIENTS_DIR
 
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"
@@ -50,9 +52,15 @@ PICK_TOKEN = "token-await-pick-1"
 PACK_TOKEN = "token-await-pack-1"
 
 
+CLIENTS = ClientDirectory(CLIENTS_DIR)
+
+
 @pytest.fixture
 def ctx(repo: InMemoryOrderRepository, acme: ClientConfig) -> StepContext:
-    return StepContext(repo, SettableClock(NOW), acme, CarrierStub(), NotifierRecorder())
+    return StepContext(
+        repo, SettableClock(NOW), acme, CarrierStub(), NotifierRecorder(), repo,
+        RecordingWarehouseChannel(),
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -126,7 +134,11 @@ def test_event_for_another_clients_order_is_not_found(
     # When Nordlicht's warehouse sends scans for it
     with pytest.raises(OrderNotFound, match=f"client nordlicht has no order {order.order_id}"):
         handle_warehouse_event(
-            client_id="nordlicht", event=pick_scans(order.order_id), repo=repo, workflow=workflow
+            client=CLIENTS.get("nordlicht"),
+            inventory=repo,
+            event=pick_scans(order.order_id),
+            repo=repo,
+            workflow=workflow,
         )
 
     # Then the wait is untouched
@@ -143,7 +155,11 @@ def test_event_for_an_unknown_order_is_not_found(
     # Then the answer is the same as for another client's order
     with pytest.raises(OrderNotFound, match=f"client acme-outdoors has no order {order_id}"):
         handle_warehouse_event(
-            client_id="acme-outdoors", event=pick_scans(order_id), repo=repo, workflow=workflow
+            client=CLIENTS.get("acme-outdoors"),
+            inventory=repo,
+            event=pick_scans(order_id),
+            repo=repo,
+            workflow=workflow,
         )
 
 
@@ -155,7 +171,8 @@ def test_event_for_an_order_not_waiting_is_refused_naming_its_status(
     # When pick scans arrive early
     with pytest.raises(NotAwaitingEvent) as raised:
         handle_warehouse_event(
-            client_id="acme-outdoors",
+            client=CLIENTS.get("acme-outdoors"),
+            inventory=repo,
             event=pick_scans(order.order_id),
             repo=repo,
             workflow=workflow,
@@ -179,7 +196,11 @@ def test_pack_data_while_waiting_for_pick_scans_is_refused(
     # When pack data arrives instead
     with pytest.raises(NotAwaitingEvent, match="is AWAITING_PICK and not waiting for pack_data"):
         handle_warehouse_event(
-            client_id="acme-outdoors", event=pack_data(order.order_id), repo=repo, workflow=workflow
+            client=CLIENTS.get("acme-outdoors"),
+            inventory=repo,
+            event=pack_data(order.order_id),
+            repo=repo,
+            workflow=workflow,
         )
 
     # Then the pick wait is still open
@@ -199,7 +220,11 @@ def test_pick_scans_resolve_the_wait_with_what_record_pick_needs(
 
     # When the scans arrive
     accepted = handle_warehouse_event(
-        client_id="acme-outdoors", event=event, repo=repo, workflow=workflow
+        client=CLIENTS.get("acme-outdoors"),
+        inventory=repo,
+        event=event,
+        repo=repo,
+        workflow=workflow,
     )
 
     # Then the wait succeeded with the scans, the event id and the picker
@@ -231,7 +256,11 @@ def test_pack_data_resolves_the_pack_wait(
     # Given a picked order waiting for pack data
     awaiting_pick(order)
     handle_warehouse_event(
-        client_id="acme-outdoors", event=pick_scans(order.order_id), repo=repo, workflow=workflow
+        client=CLIENTS.get("acme-outdoors"),
+        inventory=repo,
+        event=pick_scans(order.order_id),
+        repo=repo,
+        workflow=workflow,
     )
     output = workflow.outcomes[PICK_TOKEN].output or {}
     record_pick(ctx, PickResult.model_validate({**order.model_dump(), **output}))
@@ -240,7 +269,13 @@ def test_pack_data_resolves_the_pack_wait(
     event = pack_data(order.order_id)
 
     # When the pack data arrives
-    handle_warehouse_event(client_id="acme-outdoors", event=event, repo=repo, workflow=workflow)
+    handle_warehouse_event(
+        client=CLIENTS.get("acme-outdoors"),
+        inventory=repo,
+        event=event,
+        repo=repo,
+        workflow=workflow,
+    )
 
     # Then the pack wait succeeded with data the pack step records
     outcome = workflow.outcomes[PACK_TOKEN]
@@ -261,13 +296,18 @@ def test_event_for_a_used_token_is_refused(
     # Given pick scans that already resolved the order's wait
     awaiting_pick(order)
     handle_warehouse_event(
-        client_id="acme-outdoors", event=pick_scans(order.order_id), repo=repo, workflow=workflow
+        client=CLIENTS.get("acme-outdoors"),
+        inventory=repo,
+        event=pick_scans(order.order_id),
+        repo=repo,
+        workflow=workflow,
     )
 
     # When the warehouse sends scans again before the workflow recorded the first ones
     with pytest.raises(NotAwaitingEvent) as raised:
         handle_warehouse_event(
-            client_id="acme-outdoors",
+            client=CLIENTS.get("acme-outdoors"),
+            inventory=repo,
             event=pick_scans(order.order_id, event_id="pdx-scan-000188"),
             repo=repo,
             workflow=workflow,

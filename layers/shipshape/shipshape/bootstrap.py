@@ -16,10 +16,12 @@ from shipshape.ports import (
     Carrier,
     Clock,
     ExceptionRepository,
+    InventoryRepository,
     Notifier,
     OrderRepository,
     SecretStore,
     SystemClock,
+    WarehouseChannel,
     WorkflowEngine,
 )
 
@@ -36,6 +38,8 @@ class Container:
     clock: Clock
     carrier: Carrier
     notifier: Notifier
+    inventory: InventoryRepository
+    warehouse: WarehouseChannel
 
 
 def _aws_client(service: str) -> Any:
@@ -50,7 +54,7 @@ def _aws_client(service: str) -> Any:
 
 def _build() -> Container:
     from shipshape.adapters.dynamodb import DynamoDBOrderRepository
-    from shipshape.adapters.sandbox import LogNotifier, SandboxCarrier
+    from shipshape.adapters.sandbox import LogNotifier, LogWarehouseChannel, SandboxCarrier
     from shipshape.adapters.secrets import SecretsManagerStore
     from shipshape.adapters.sns import SnsNotifier
     from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
@@ -62,7 +66,8 @@ def _build() -> Container:
         clients=ClientDirectory(settings.client_config_dir),
         repo=repository,
         exceptions=repository,  # one table holds orders, their exceptions
-        away=repository,  # and who is out of office
+        away=repository,  # who is out of office
+        inventory=repository,  # and the stock
         workflow=StepFunctionsWorkflow(_aws_client("stepfunctions"), settings.state_machine_arn),
         secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
         clock=SystemClock(),
@@ -72,6 +77,7 @@ def _build() -> Container:
             if settings.notifications_topic_arn
             else LogNotifier()
         ),
+        warehouse=LogWarehouseChannel(),
     )
 
 

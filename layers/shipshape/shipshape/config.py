@@ -8,6 +8,7 @@ these files, only the *names* under which Secrets Manager (or the embedded runti
 from __future__ import annotations
 
 import tomllib
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shipshape.errors import ConfigurationError, UnknownClient
-from shipshape.models import ClientId, OrderStatus, Platform
+from shipshape.models import ClientId, CountryCode, OrderStatus, Platform, QaGate
 from shipshape.rules import ClientRules, calendar_for
 from shipshape.sla import BusinessCalendar
 
@@ -24,6 +25,8 @@ DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.RECEIVED: "client-success",
     OrderStatus.ACCEPTED: "ops",
     OrderStatus.ADDRESS_VALIDATED: "ops",
+    OrderStatus.PARTIALLY_RESERVED: "ops",
+    OrderStatus.BACKORDERED: "ops",
     OrderStatus.RESERVED: "ops",
     OrderStatus.PICKER_ASSIGNED: "warehouse",
     OrderStatus.AWAITING_PICK: "warehouse",
@@ -38,6 +41,82 @@ DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.QUARANTINED: "ops-on-call",
     OrderStatus.CANCELLED: "client-success",
 }
+
+
+class PartialPolicy(StrEnum):
+    """What happens when stock covers only part of an order."""
+
+    SHIP_PARTIAL = "ship_partial"  # ship what is in stock; the rest is recorded unfulfilled
+    HOLD_ALL = "hold_all"  # hold what is reserved; ops decides (inventory_short)
+    BACKORDER = "backorder"  # hold what is reserved; wait for stock, then ship it all
+
+
+class GateRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owner: str = Field(min_length=1)
+    remediation: tuple[str, ...] = Field(min_length=1)
+
+
+DEFAULT_GATES: dict[QaGate, GateRule] = {
+    QaGate.PRE_PICK: GateRule(
+        owner="ops",
+        remediation=(
+            "Correct the SKU master (activate the SKU, record its lot) or block the lot",
+            "Retry: the reservation is released and made again from eligible lots",
+        ),
+    ),
+    QaGate.POST_PICK: GateRule(
+        owner="warehouse",
+        remediation=(
+            "Return the picked units to their bins",
+            "Retry: the picker re-picks and re-scans against the pick list",
+        ),
+    ),
+    QaGate.PACKING: GateRule(
+        owner="warehouse",
+        remediation=(
+            "Open the parcel and check its contents against the packing manifest",
+            "Retry: repack and weigh again",
+        ),
+    ),
+    QaGate.SHIPPING: GateRule(
+        owner="logistics",
+        remediation=(
+            "Retry to void the label and re-rate with a service that meets the promise",
+            "Or waive with the client's approval of a later delivery",
+        ),
+    ),
+}
+
+
+class FulfilmentConfig(BaseModel):
+    """How a client's orders are fulfilled: stock policy, warehouses, QA tolerances, shipping."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    partial_policy: PartialPolicy = PartialPolicy.HOLD_ALL
+    warehouses: tuple[str, ...] = Field(min_length=1, description="In order of preference.")
+    ship_from_postal_code: str = Field(min_length=1)
+    ship_from_country: CountryCode
+    min_shelf_life_days: int = Field(default=0, ge=0, description="For lot-tracked SKUs.")
+    weight_tolerance_percent: float = Field(default=10, gt=0, le=100)
+    packaging_allowance_grams: int = Field(default=500, ge=0)
+    max_box_to_items_volume: float = Field(default=8.0, ge=1)
+    promised_transit_days: int = Field(default=5, ge=1)
+    services: tuple[str, ...] = Field(default=("ground", "express", "postal"), min_length=1)
+    picker_zones: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="Zones a picker works; absent: every zone."
+    )
+    gates: dict[QaGate, GateRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _every_gate_owned(self) -> FulfilmentConfig:
+        object.__setattr__(self, "gates", {**DEFAULT_GATES, **self.gates})
+        return self
+
+    def zones_of(self, picker: str) -> tuple[str, ...] | None:
+        return self.picker_zones.get(picker)
 
 
 class StoreConfig(BaseModel):
@@ -64,6 +143,7 @@ class ClientConfig(BaseModel):
     status_owners: dict[OrderStatus, str] = Field(default_factory=dict)
     pickers: tuple[str, ...] = Field(min_length=1)
     rules: ClientRules
+    fulfilment: FulfilmentConfig
 
     @field_validator("timezone")
     @classmethod
@@ -81,6 +161,16 @@ class ClientConfig(BaseModel):
         if missing:
             raise ValueError(f"status_owners has no owner for {', '.join(missing)}")
         object.__setattr__(self, "status_owners", merged)
+        known = self.rules.known_owners()
+        for gate, rule in self.fulfilment.gates.items():
+            if rule.owner not in known:
+                raise ValueError(
+                    f"fulfilment.gates.{gate.value} owner {rule.owner!r} is not a team or "
+                    "person in rules"
+                )
+        strangers = sorted(set(self.fulfilment.picker_zones) - set(self.pickers))
+        if strangers:
+            raise ValueError(f"fulfilment.picker_zones names unknown picker(s) {strangers}")
         return self
 
     @cached_property

@@ -104,7 +104,15 @@ class PaymentMismatch(ShipshapeError):
 
 
 class CarrierRejected(ShipshapeError):
-    """The carrier refused the shipment or the label."""
+    """The carrier refused the shipment or the label; ``reason`` is the carrier's typed code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+class QaFailed(ShipshapeError):
+    """A QA gate failed; the result (with remediation) is stored on the order."""
 
 
 class ConfigurationError(ShipshapeError):

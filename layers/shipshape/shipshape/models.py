@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -45,6 +45,8 @@ class OrderStatus(StrEnum):
     RECEIVED = "RECEIVED"  # known, not yet paid: nothing to fulfil yet
     ACCEPTED = "ACCEPTED"  # paid: fulfilment requested, workflow starting
     ADDRESS_VALIDATED = "ADDRESS_VALIDATED"
+    PARTIALLY_RESERVED = "PARTIALLY_RESERVED"  # some units short; the client's policy decides
+    BACKORDERED = "BACKORDERED"  # waiting for stock to arrive (the backorder policy)
     RESERVED = "RESERVED"
     PICKER_ASSIGNED = "PICKER_ASSIGNED"
     AWAITING_PICK = "AWAITING_PICK"
@@ -77,6 +79,18 @@ FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
     OrderStatus.LABELLED,
     OrderStatus.SHIPPED,
 )
+
+# Partial outcomes sit at the stage of the status they stand in for.
+_STAGE_ALIASES = {
+    OrderStatus.BACKORDERED: OrderStatus.ADDRESS_VALIDATED,  # reservation still to complete
+    OrderStatus.PARTIALLY_RESERVED: OrderStatus.RESERVED,  # reserved what will ship
+}
+
+
+def stage(status: OrderStatus) -> int | None:
+    """Where a status sits on the fulfilment path, or None off the path."""
+    status = _STAGE_ALIASES.get(status, status)
+    return FULFILLMENT_PATH.index(status) if status in FULFILLMENT_PATH else None
 
 
 class ExceptionType(StrEnum):
@@ -198,6 +212,174 @@ class Label(BaseModel):
     carrier: str
     service: str
     tracking_number: str
+    label_id: str = ""
+    amount: Decimal = Decimal("0")
+    currency: str = "USD"
+    transit_days: int = Field(default=0, ge=0)
+    destination_postal_code: str | None = None
+    destination_country: CountryCode | None = None
+
+
+# --- inventory: the SKU master and stock per client, SKU, warehouse and lot ---------------
+
+
+class SkuMaster(BaseModel):
+    """One client's product as the warehouse knows it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: ClientId
+    sku: Sku
+    title: str = ""
+    active: bool = True
+    lot_tracked: bool = False
+    barcode: str = Field(min_length=1, max_length=64)
+    unit_weight_grams: int = Field(gt=0, le=1_000_000)
+    length_mm: int = Field(gt=0, le=10_000)
+    width_mm: int = Field(gt=0, le=10_000)
+    height_mm: int = Field(gt=0, le=10_000)
+
+
+NO_LOT = "-"
+
+
+class StockLot(BaseModel):
+    """Units of one SKU in one warehouse (and lot): available to reserve, and reserved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    sku: Sku
+    warehouse: str
+    lot: str = NO_LOT
+    expires_on: date | None = None
+    bin: str = ""
+    available: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+
+    @property
+    def zone(self) -> str:
+        return self.bin.split("-", 1)[0] if self.bin else ""
+
+
+class Allocation(BaseModel):
+    """Units of one order line reserved from one stock lot."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    sku: Sku
+    warehouse: str
+    lot: str = NO_LOT
+    expires_on: date | None = None
+    bin: str = ""
+    quantity: Quantity
+
+
+class StockChange(BaseModel):
+    """A change to one stock lot's counters, written in the transaction of the order change
+    that causes it. Negative changes are conditional: a counter never goes below zero."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    sku: Sku
+    warehouse: str
+    lot: str = NO_LOT
+    available: int = 0
+    reserved: int = 0
+
+
+class BackorderMark(BaseModel):
+    """An order waiting for stock of one SKU; ``remove`` deletes the mark."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    sku: Sku
+    order_id: OrderId
+    since: AwareDatetime
+    quantity: Quantity
+    remove: bool = False
+
+
+class Document(BaseModel):
+    """A document Shipshape produced for an order (pick list, packing manifest), kept for the
+    audit trail; the audit event names it by its digest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: OrderId
+    kind: str
+    number: int = Field(ge=1)
+    media_type: str = "text/html"
+    content: str = Field(repr=False)
+    sha256: str
+    created_at: AwareDatetime
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.number}"
+
+
+SideWrite = StockChange | BackorderMark | Document
+
+
+class QaGate(StrEnum):
+    PRE_PICK = "pre_pick"
+    POST_PICK = "post_pick"
+    PACKING = "packing"
+    SHIPPING = "shipping"
+
+
+class QaResult(BaseModel):
+    """One run of one QA gate: a discrete pass or fail, with its owner and remediation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gate: QaGate
+    passed: bool
+    at: AwareDatetime
+    owner: str
+    checks: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+    remediation: tuple[str, ...] = ()
+    refused_lots: tuple[str, ...] = Field(default=(), description="sku|warehouse|lot")
+    seq: int = Field(default=0, description="The audit event that recorded this result.")
+    waived_by: str | None = None
+
+
+class PickListEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bin: str
+    sku: Sku
+    title: str = ""
+    barcode: str
+    lot: str = NO_LOT
+    quantity: Quantity
+
+
+class PickList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    picker: str
+    warehouse: str
+    entries: tuple[PickListEntry, ...]
+
+
+class ParcelExpectation(BaseModel):
+    """What the packed parcel should weigh and hold, from the SKU master."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items_weight_grams: int
+    min_weight_grams: int
+    max_weight_grams: int
+    items_volume_mm3: int
+    largest_item_mm: tuple[int, int, int]
+    max_box_volume_mm3: int
+    suggested_box_mm: tuple[int, int, int]
 
 
 class Order(BaseModel):
@@ -240,6 +422,26 @@ class Order(BaseModel):
     unfulfilled_lines: tuple[OrderLine, ...] = Field(
         default=(), description="What a partial fulfilment decided not to ship."
     )
+    warehouse: str | None = None
+    reservation: tuple[Allocation, ...] = Field(
+        default=(), description="Stock held for this order (released on cancel, used on ship)."
+    )
+    short_lines: tuple[OrderLine, ...] = Field(
+        default=(), description="What could not be reserved yet (units missing per line)."
+    )
+    stock_consumed: bool = False
+    excluded_lots: tuple[str, ...] = Field(
+        default=(), description="Lots a QA gate refused for this order: sku|warehouse|lot."
+    )
+    qa: tuple[QaResult, ...] = ()
+    pick_list: PickList | None = None
+    parcel: ParcelExpectation | None = None
+    documents: tuple[str, ...] = ()
+    voided_labels: tuple[Label, ...] = ()
+    rejected_services: tuple[str, ...] = ()
+
+    def last_qa(self, gate: QaGate) -> QaResult | None:
+        return next((r for r in reversed(self.qa) if r.gate is gate), None)
 
 
 ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]

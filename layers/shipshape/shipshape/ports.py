@@ -8,11 +8,26 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from shipshape.errors import ShipshapeError
-from shipshape.models import AuditEvent, AwayPeriod, Label, Order, OrderException
+from shipshape.models import (
+    Address,
+    AuditEvent,
+    AwayPeriod,
+    BackorderMark,
+    Document,
+    Label,
+    Order,
+    OrderException,
+    SideWrite,
+    SkuMaster,
+    StockLot,
+)
 
 
 class AlreadyExists(ShipshapeError):
@@ -52,9 +67,19 @@ class OrderRepository(ABC):
         """Write a new order and its first audit event; ``AlreadyExists`` if it exists."""
 
     @abstractmethod
-    def apply(self, order: Order, event: AuditEvent, expected_seq: int) -> None:
+    def apply(
+        self,
+        order: Order,
+        event: AuditEvent,
+        expected_seq: int,
+        writes: Sequence[SideWrite] = (),
+    ) -> None:
         """Replace the record with ``order`` and append ``event``, only if the stored
-        ``audit_seq`` still equals ``expected_seq``; ``ConcurrentUpdate`` otherwise."""
+        ``audit_seq`` still equals ``expected_seq``; ``ConcurrentUpdate`` otherwise.
+
+        ``writes`` (stock changes, backorder marks, documents) go in the same transaction;
+        a stock change that would take a counter below zero fails it with ``ConcurrentUpdate``
+        too: the caller reads again and decides again."""
 
     @abstractmethod
     def audit_trail(self, order_id: str) -> list[AuditEvent]:
@@ -81,9 +106,12 @@ class ExceptionRepository(ABC):
         event: AuditEvent,
         expected_seq: int,
         expected_version: int | None,
+        writes: Sequence[SideWrite] = (),
     ) -> None:
-        """Write order, exception and audit event atomically. ``expected_version`` None means
-        the exception must be new. ``ConcurrentUpdate`` if either guard fails."""
+        """Write order, exception, audit event (and ``writes``) atomically.
+
+        ``expected_version`` None means the exception must be new. ``ConcurrentUpdate`` if
+        either guard fails."""
 
     @abstractmethod
     def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
@@ -112,6 +140,75 @@ class AwayRegistry(ABC):
     @abstractmethod
     def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
         """Open exceptions owned by ``owner`` (a person or team), from a sparse index."""
+
+
+class InventoryRepository(ABC):
+    """The SKU master and stock per client, SKU, warehouse and lot. Reservations and releases
+    are not here: they are ``writes`` of the order change that causes them."""
+
+    @abstractmethod
+    def skus(self, client_id: str, skus: Sequence[str]) -> dict[str, SkuMaster]:
+        """The SKU master records that exist among ``skus``."""
+
+    @abstractmethod
+    def put_sku(self, sku: SkuMaster) -> None: ...
+
+    @abstractmethod
+    def stock_of(self, client_id: str, sku: str) -> list[StockLot]:
+        """Every stock lot of one SKU (all warehouses), read strongly consistent."""
+
+    @abstractmethod
+    def receive_stock(
+        self,
+        client_id: str,
+        sku: str,
+        warehouse: str,
+        lot: str,
+        quantity: int,
+        bin: str,
+        expires_on: date | None,
+    ) -> StockLot:
+        """Add received units to a lot's available count (atomic); the lot after it."""
+
+    @abstractmethod
+    def backorders_of(self, client_id: str, sku: str, limit: int) -> list[BackorderMark]:
+        """Orders waiting for this SKU, longest-waiting first."""
+
+    @abstractmethod
+    def open_picks(self, client_id: str, picker: str) -> int:
+        """Orders assigned to ``picker`` and not yet picked, from a sparse index."""
+
+
+class WarehouseChannel(ABC):
+    """Hands documents (pick lists, packing manifests) to the client's warehouse."""
+
+    @abstractmethod
+    def send(self, order: Order, document: Document) -> None: ...
+
+
+class Shipment(BaseModel):
+    """What a carrier rates and labels: from where, to where, and the parcel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    ship_from_postal_code: str
+    ship_from_country: str
+    to: Address
+    weight_grams: int
+    length_mm: int
+    width_mm: int
+    height_mm: int
+
+
+class Rate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    carrier: str
+    service: str
+    amount: Decimal
+    currency: str = "USD"
+    transit_days: int
 
 
 class WorkflowEngine(ABC):
@@ -151,10 +248,24 @@ class SecretStore(ABC):
 
 
 class Carrier(ABC):
-    """Buys shipping labels. Rates, rejections and voids grow here with real carriers."""
+    """A carrier's API: rates, label purchase, voids and tendering. Refusals raise
+    ``CarrierRejected`` with the carrier's typed reason."""
 
     @abstractmethod
-    def buy_label(self, order: Order) -> Label: ...
+    def rates(self, shipment: Shipment) -> list[Rate]:
+        """Services that can carry this shipment, with price and transit days."""
+
+    @abstractmethod
+    def buy_label(self, shipment: Shipment, rate: Rate, idempotency_key: str) -> Label:
+        """Buy a label; the same ``idempotency_key`` returns the same label, never a second."""
+
+    @abstractmethod
+    def void_label(self, label: Label) -> None:
+        """Void a label (no charge); voiding a voided label is not an error."""
+
+    @abstractmethod
+    def tender(self, label: Label, shipment: Shipment) -> None:
+        """Hand the parcel over (manifest); the carrier may still reject it here."""
 
 
 class Notifier(ABC):

@@ -8,6 +8,12 @@ Item layout in the orders table:
 - sparse index ``gsi4``: open exceptions by owner, gsi4pk=OWNER#<client>#<owner>
 - away period:  pk=AWAY#<client_id>   sk=<person>         doc=<AwayPeriod JSON>
 - index ``gsi3``: every exception of a client, gsi3pk=CLIENT#<id>#EXCEPTIONS, gsi3sk=<opened>
+- sparse index ``gsi5``: orders assigned to a picker and not yet picked, gsi5pk=PICKS#<c>#<p>
+- document:     pk=ORDER#<order_id>  sk=DOC#<kind>#<n:03d>  doc=<Document JSON>
+- SKU master:   pk=SKU#<client_id>   sk=<sku>             doc=<SkuMaster JSON>
+- stock lot:    pk=STOCK#<client_id>#<sku>  sk=<warehouse>#<lot>  available, reserved (numbers,
+  changed only with ADD under a condition that keeps them at or above zero)
+- backorder:    pk=BACKORDER#<client_id>#<sku>  sk=<since ISO>#<order_id>
 - sparse index ``gsi1``: only accepted orders whose workflow has not yet acknowledged its
   start carry gsi1pk=PENDING_START and gsi1sk=<accepted-at ISO>; the first workflow step
   removes them, so the index holds exactly the orders the reconciler must look at.
@@ -15,14 +21,33 @@ Item layout in the orders table:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
-from shipshape.models import AuditEvent, AwayPeriod, Order, OrderException, OrderStatus
-from shipshape.ports import AlreadyExists, AwayRegistry, ExceptionRepository, OrderRepository
+from shipshape.models import (
+    AuditEvent,
+    AwayPeriod,
+    BackorderMark,
+    Document,
+    Order,
+    OrderException,
+    OrderStatus,
+    SideWrite,
+    SkuMaster,
+    StockChange,
+    StockLot,
+)
+from shipshape.ports import (
+    AlreadyExists,
+    AwayRegistry,
+    ExceptionRepository,
+    InventoryRepository,
+    OrderRepository,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,7 +96,92 @@ def order_item(order: Order) -> dict[str, Any]:
         accepted = order.status_timestamps.get(OrderStatus.ACCEPTED, order.received_at)
         item["gsi1pk"] = _s(PENDING_START)
         item["gsi1sk"] = _s(f"{_utc(accepted)}#{order.order_id}")
+    if order.picker and order.status in _PICKING:
+        item["gsi5pk"] = _s(f"PICKS#{order.client_id}#{order.picker}")
     return item
+
+
+_PICKING = frozenset({OrderStatus.PICKER_ASSIGNED, OrderStatus.AWAITING_PICK})
+
+
+def stock_key(client_id: str, sku: str, warehouse: str, lot: str) -> dict[str, dict[str, str]]:
+    return {"pk": _s(f"STOCK#{client_id}#{sku}"), "sk": _s(f"{warehouse}#{lot}")}
+
+
+def backorder_key(mark: BackorderMark) -> dict[str, dict[str, str]]:
+    return {
+        "pk": _s(f"BACKORDER#{mark.client_id}#{mark.sku}"),
+        "sk": _s(f"{_utc(mark.since)}#{mark.order_id}"),
+    }
+
+
+def side_write(table: str, write: SideWrite) -> dict[str, Any]:
+    """One transaction item for a stock change, a backorder mark or a document."""
+    if isinstance(write, StockChange):
+        conditions, values = (
+            ["attribute_exists(pk)"],
+            {
+                ":a": _n(write.available),
+                ":r": _n(write.reserved),
+            },
+        )
+        if write.available < 0:
+            conditions.append("available >= :need_a")
+            values[":need_a"] = _n(-write.available)
+        if write.reserved < 0:
+            conditions.append("reserved >= :need_r")
+            values[":need_r"] = _n(-write.reserved)
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": stock_key(write.client_id, write.sku, write.warehouse, write.lot),
+                "UpdateExpression": "ADD available :a, reserved :r",
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeValues": values,
+            }
+        }
+    if isinstance(write, BackorderMark):
+        if write.remove:
+            return {"Delete": {"TableName": table, "Key": backorder_key(write)}}
+        return {
+            "Put": {
+                "TableName": table,
+                "Item": {
+                    **backorder_key(write),
+                    "entity": _s("backorder"),
+                    "doc": _s(write.model_dump_json()),
+                },
+            }
+        }
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": {
+                "pk": _s(f"ORDER#{write.order_id}"),
+                "sk": _s(f"DOC#{write.kind}#{write.number:03d}"),
+                "entity": _s("document"),
+                "doc": _s(write.model_dump_json()),
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def _stock_lot(item: dict[str, Any]) -> StockLot:
+    client_sku = item["pk"]["S"].removeprefix("STOCK#")
+    client_id, _, sku = client_sku.partition("#")
+    warehouse, _, lot = item["sk"]["S"].partition("#")
+    expires = item.get("expires_on", {}).get("S")
+    return StockLot(
+        client_id=client_id,
+        sku=sku,
+        warehouse=warehouse,
+        lot=lot,
+        expires_on=date.fromisoformat(expires) if expires else None,
+        bin=item.get("bin", {}).get("S", ""),
+        available=int(item.get("available", {}).get("N", "0")),
+        reserved=int(item.get("reserved", {}).get("N", "0")),
+    )
 
 
 def _utc(moment: datetime) -> str:
@@ -119,7 +229,9 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry):
+class DynamoDBOrderRepository(
+    OrderRepository, ExceptionRepository, AwayRegistry, InventoryRepository
+):
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -146,15 +258,22 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry
             on_conflict=AlreadyExists(f"order {order.order_id} exists"),
         )
 
-    def apply(self, order: Order, event: AuditEvent, expected_seq: int) -> None:
+    def apply(
+        self,
+        order: Order,
+        event: AuditEvent,
+        expected_seq: int,
+        writes: Sequence[SideWrite] = (),
+    ) -> None:
         self._transact(
             order,
             event,
             condition="audit_seq = :expected",
             values={":expected": _n(expected_seq)},
             on_conflict=ConcurrentUpdate(
-                f"order {order.order_id} changed since audit event {expected_seq}"
+                f"order {order.order_id} or its stock changed since audit event {expected_seq}"
             ),
+            writes=writes,
         )
 
     def audit_trail(self, order_id: str) -> list[AuditEvent]:
@@ -212,6 +331,7 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry
         event: AuditEvent,
         expected_seq: int,
         expected_version: int | None,
+        writes: Sequence[SideWrite] = (),
     ) -> None:
         put_exception: dict[str, Any] = {
             "TableName": self._table,
@@ -239,6 +359,7 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
+            *(side_write(self._table, w) for w in writes),
         ]
         self._write(items, ConcurrentUpdate(f"exception {exception.exception_id} changed"))
 
@@ -335,6 +456,7 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry
         condition: str,
         values: dict[str, Any] | None,
         on_conflict: Exception,
+        writes: Sequence[SideWrite] = (),
     ) -> None:
         put_order: dict[str, Any] = {
             "TableName": self._table,
@@ -348,7 +470,132 @@ class DynamoDBOrderRepository(OrderRepository, ExceptionRepository, AwayRegistry
             "Item": audit_item(event),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
-        self._write([{"Put": put_order}, {"Put": put_event}], on_conflict)
+        self._write(
+            [
+                {"Put": put_order},
+                {"Put": put_event},
+                *(side_write(self._table, w) for w in writes),
+            ],
+            on_conflict,
+        )
+
+    # --- inventory ------------------------------------------------------------------------
+
+    def skus(self, client_id: str, skus: Sequence[str]) -> dict[str, SkuMaster]:
+        found: dict[str, SkuMaster] = {}
+        wanted = list(dict.fromkeys(skus))
+        try:
+            for start in range(0, len(wanted), 100):
+                keys: Any = [
+                    {"pk": _s(f"SKU#{client_id}"), "sk": _s(sku)}
+                    for sku in wanted[start : start + 100]
+                ]
+                request: Any = {self._table: {"Keys": keys, "ConsistentRead": True}}
+                while request:
+                    page = self._client.batch_get_item(RequestItems=request)
+                    for item in page["Responses"].get(self._table, []):
+                        master = SkuMaster.model_validate_json(item["doc"]["S"])
+                        found[master.sku] = master
+                    request = page.get("UnprocessedKeys") or None
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return found
+
+    def put_sku(self, sku: SkuMaster) -> None:
+        item = {
+            "pk": _s(f"SKU#{sku.client_id}"),
+            "sk": _s(sku.sku),
+            "entity": _s("sku"),
+            "doc": _s(sku.model_dump_json()),
+        }
+        try:
+            self._client.put_item(TableName=self._table, Item=item)
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+
+    def stock_of(self, client_id: str, sku: str) -> list[StockLot]:
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(f"STOCK#{client_id}#{sku}")},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return [_stock_lot(item) for item in page["Items"]]
+
+    def receive_stock(
+        self,
+        client_id: str,
+        sku: str,
+        warehouse: str,
+        lot: str,
+        quantity: int,
+        bin: str,
+        expires_on: date | None,
+    ) -> StockLot:
+        sets = ["bin = :bin", "entity = :entity"]
+        values: dict[str, Any] = {
+            ":q": _n(quantity),
+            ":zero": _n(0),
+            ":bin": _s(bin),
+            ":entity": _s("stock"),
+        }
+        if expires_on is not None:
+            sets.append("expires_on = :exp")
+            values[":exp"] = _s(expires_on.isoformat())
+        try:
+            updated = self._client.update_item(
+                TableName=self._table,
+                Key=stock_key(client_id, sku, warehouse, lot),
+                UpdateExpression=(
+                    "SET " + ", ".join(sets) + ", reserved = if_not_exists(reserved, :zero) "
+                    "ADD available :q"
+                ),
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return _stock_lot(updated["Attributes"])
+
+    def backorders_of(self, client_id: str, sku: str, limit: int) -> list[BackorderMark]:
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(f"BACKORDER#{client_id}#{sku}")},
+                ConsistentRead=True,
+                Limit=limit,
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return [BackorderMark.model_validate_json(i["doc"]["S"]) for i in page["Items"]]
+
+    def open_picks(self, client_id: str, picker: str) -> int:
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                IndexName="gsi5",
+                KeyConditionExpression="gsi5pk = :p",
+                ExpressionAttributeValues={":p": _s(f"PICKS#{client_id}#{picker}")},
+                Select="COUNT",
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return int(page["Count"])
+
+    def documents(self, order_id: str) -> list[Document]:
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :doc)",
+                ExpressionAttributeValues={":pk": _s(f"ORDER#{order_id}"), ":doc": _s("DOC#")},
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return [Document.model_validate_json(i["doc"]["S"]) for i in page["Items"]]
 
     @staticmethod
     def _translate(exc: ClientError) -> Exception:

@@ -74,8 +74,9 @@ def mark_away(
     if not operator.roles & {"operator", "lead"}:
         raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
     client = clients.get(request.client_id)
-    if person not in client.rules.known_owners() or person in client.rules.teams:
-        raise UnknownOwner(f"{person} is not a person in {client.client_id}'s rules")
+    people = client.rules.known_owners() | set(client.pickers)
+    if person not in people or person in client.rules.teams:
+        raise UnknownOwner(f"{person} is not a person in {client.client_id}'s rules or pickers")
     if request.starts_at.tzinfo is None or request.ends_at.tzinfo is None:
         raise InvalidAwayPeriod("starts_at and ends_at need a timezone offset")
     if request.ends_at <= request.starts_at:

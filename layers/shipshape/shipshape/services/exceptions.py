@@ -10,7 +10,13 @@ until an operator resolves it through the ops API. Resolutions:
   recorded on the order and it ends COMPLETED_PARTIAL;
 - ``cancel``: stop fulfilment; the order is cancelled;
 - ``quarantine``: hold the order as an automation failure until someone releases it;
-- ``release``: leave quarantine; only when the order has every required field.
+- ``release``: leave quarantine; only when the order has every required field;
+- ``waive``: a lead accepts a failed QA gate (with the client's approval, in the note); the
+  workflow goes on after the gate and the gate's result records who waived it.
+
+Where the workflow resumes is decided here (``resume_at``, a state name) together with the
+rollback the retry needs (a failed pick is picked again from the start, a refused label is
+voided and re-rated), all written in the resolution's one transaction.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from shipshape.models import (
     OrderLine,
     OrderStatus,
     PaymentState,
+    QaGate,
+    SideWrite,
 )
 from shipshape.observability import logger
 from shipshape.ports import (
@@ -46,7 +54,9 @@ from shipshape.ports import (
     TaskNotWaiting,
     WorkflowEngine,
 )
+from shipshape.services.addresses import standardize
 from shipshape.services.away import first_available
+from shipshape.services.fulfillment import release_writes
 from shipshape.services.queries import Operator
 from shipshape.services.records import load
 
@@ -57,6 +67,35 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "CarrierRejected": ExceptionType.CARRIER_REJECTED,
     "QaFailed": ExceptionType.QA_FAILED,
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
+}
+# A failed step whose error means something more specific there.
+STEP_ERROR_TYPES: dict[tuple[str, str], ExceptionType] = {
+    ("AwaitStock", "States.Timeout"): ExceptionType.INVENTORY_SHORT,
+}
+# The gate each QA step runs (a failed QaFailed there opens qa_failed owned by the gate).
+GATE_STEPS: dict[str, QaGate] = {
+    "PrePickQA": QaGate.PRE_PICK,
+    "PostPickQA": QaGate.POST_PICK,
+    "AwaitPackData": QaGate.PACKING,
+    "PackQA": QaGate.PACKING,
+    "ShippingQA": QaGate.SHIPPING,
+}
+# Where a retry of a failed step starts over, and the status that start needs (None: where
+# the order stood when the exception opened).
+RETRY_AT: dict[str, tuple[str, OrderStatus | None]] = {
+    "PrePickQA": ("ReserveInventory", OrderStatus.ADDRESS_VALIDATED),
+    "PostPickQA": ("AwaitPickScans", OrderStatus.PICKER_ASSIGNED),
+    "PackQA": ("AwaitPackData", OrderStatus.PICKED),
+    "ShippingQA": ("CreateLabel", OrderStatus.PACKED),
+    "MarkShipped": ("CreateLabel", None),
+    "AwaitStock": ("ReserveInventory", None),
+}
+# Where a waived gate lets the workflow go on.
+WAIVE_AT: dict[str, str] = {
+    "PrePickQA": "AwaitPickScans",
+    "PostPickQA": "AwaitPackData",
+    "PackQA": "CreateLabel",
+    "ShippingQA": "MarkShipped",
 }
 ACTING_ROLES = frozenset({"operator", "lead"})
 _EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
@@ -108,7 +147,7 @@ class ShipLine(BaseModel):
 class ResolveExceptionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["retry", "partial", "cancel", "quarantine", "release"]
+    action: Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
     note: str = Field(min_length=3, max_length=2000, description="Why; kept in the audit trail.")
     address: Address | None = Field(default=None, description="A corrected shipping address.")
     ship_lines: list[ShipLine] | None = Field(
@@ -122,6 +161,7 @@ class ExceptionView(BaseModel):
     client_id: str
     type: ExceptionType
     step: str
+    gate: str | None
     error: str
     detail: str
     status: ExceptionStatus
@@ -184,7 +224,10 @@ def open_exception(
     if order.status is OrderStatus.CANCELLED:
         raise OrderCancelled(f"order {order.order_id} was cancelled")
     error_name = str(request.error.get("Error", "Unknown"))
-    kind = ERROR_TYPES.get(error_name, ExceptionType.AUTOMATION_FAILURE)
+    kind = STEP_ERROR_TYPES.get((request.failed_step, error_name)) or ERROR_TYPES.get(
+        error_name, ExceptionType.AUTOMATION_FAILURE
+    )
+    gate = GATE_STEPS.get(request.failed_step) if kind is ExceptionType.QA_FAILED else None
 
     current = exceptions.get_exception(order.open_exception_id) if order.open_exception_id else None
     if current is not None and current.is_open:
@@ -203,6 +246,12 @@ def open_exception(
         return current
 
     rule = client.rules.rule_for(kind)
+    if gate is not None:
+        # A failed gate goes to the gate's own owner, with the gate's remediation.
+        gate_rule = client.fulfilment.gates[gate]
+        rule = rule.model_copy(
+            update={"owner": gate_rule.owner, "remediation": gate_rule.remediation}
+        )
     now = clock.now()
     periods = away.away_periods(client.client_id) if away is not None else []
     owner, due, level, skipped = first_available(client, rule, periods, now)
@@ -213,6 +262,7 @@ def open_exception(
         client_id=order.client_id,
         type=kind,
         step=request.failed_step,
+        gate=gate.value if gate else None,
         error=error_name,
         detail=_cause(request.error),
         owner=owner,
@@ -406,13 +456,8 @@ def claim_exception(
 
 
 def _address_problems(address: Address | None) -> list[str]:
-    if address is None:
-        return ["no shipping address"]
-    return [
-        f"{field} is empty"
-        for field in ("line1", "city", "postal_code")
-        if not (getattr(address, field) or "").strip()
-    ]
+    """What is still wrong after standardization (the same check the workflow runs)."""
+    return standardize(address)[1]
 
 
 def _accept(exception: OrderException, order: Order, request: ResolveExceptionRequest) -> None:
@@ -444,6 +489,10 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
             )
     if request.action == "partial":
         _partial_lines(exception, order, request)
+    if request.action == "waive" and (
+        exception.step not in WAIVE_AT or exception.type is not ExceptionType.QA_FAILED
+    ):
+        raise ActionNotAllowed("waive is for a failed QA gate; use retry or cancel")
     if request.action == "release":
         missing = [f"shipping_address: {p}" for p in _address_problems(address)]
         if not order.lines:
@@ -476,6 +525,19 @@ def _partial_lines(
             raise AcceptanceCriteriaNotMet(
                 f"ship_lines: line {ship.line_id} has {line.quantity}, not {wanted[ship.line_id]}"
             )
+    held: dict[str, int] = {}
+    for allocation in order.reservation:
+        held[allocation.line_id] = held.get(allocation.line_id, 0) + allocation.quantity
+    if order.reservation:
+        over = [
+            f"line {line_id}: {quantity} wanted, {held.get(line_id, 0)} reserved"
+            for line_id, quantity in wanted.items()
+            if quantity > held.get(line_id, 0)
+        ]
+        if over:
+            raise AcceptanceCriteriaNotMet(
+                "ship_lines must be covered by reserved stock: " + "; ".join(over)
+            )
     shipped = tuple(
         line.model_copy(update={"quantity": wanted[line.line_id]})
         for line in order.lines
@@ -504,6 +566,8 @@ def resolve_exception(
 ) -> ExceptionView:
     """Record a resolution that meets the acceptance criteria, then resume the workflow."""
     actor = _must_act(operator)
+    if request.action == "waive" and "lead" not in operator.roles:
+        raise Forbidden(f"operator {operator.subject} may not waive a QA gate (needs role lead)")
     exception = _scoped(exceptions, exception_id, operator)
     if not exception.is_open:
         same = {"action": request.action, "note": request.note}
@@ -536,14 +600,68 @@ def resolve_exception(
         by=operator.subject, at=clock.now(), action=request.action, note=request.note,
         keep_token=True,  # so the same resolution can be handed over again if this one fails
     ).model_copy(update={"claimed_by": exception.claimed_by or operator.subject})  # fmt: skip
-    # Back to where the order stood, so the retried step finds it where it expects it.
-    resume = exception.resume_status or order.status
+    resume_at, rollback_to = resume_point(exception, request.action)
+    # Back to where the order stood (or where the retried stage starts), so the step the
+    # workflow resumes at finds the order where it expects it.
+    resume = rollback_to or exception.resume_status or order.status
+    writes: list[SideWrite] = []
+    if request.action == "retry" and rollback_to is not None:
+        rollback, writes = _rollback(order, exception.step)
+        changes.update(rollback)
+        detail["rolled_back_to"] = resume.value
+    if request.action == "waive":
+        changes["qa"] = _waived(order, exception, operator.subject)
+        detail["waived_gate"] = exception.gate
+    detail["resume_at"] = resume_at
     owner = clients.get(order.client_id).owner_of(resume)
     new_order = _transition(order, resume, owner, clock, **changes)
     event = _event(order, clock, "exception_resolved", actor, resolved, detail, to_status=resume)
-    exceptions.write_exception(new_order, resolved, event, order.audit_seq, exception.version)
+    exceptions.write_exception(
+        new_order, resolved, event, order.audit_seq, exception.version, writes=writes
+    )
     _resume(workflow, resolved, request, operator)
     return ExceptionView.of(resolved, clock.now())
+
+
+def resume_point(exception: OrderException, action: str) -> tuple[str, OrderStatus | None]:
+    """The state the workflow resumes at, and the status a retry rolls the order back to."""
+    if action == "waive":
+        return WAIVE_AT[exception.step], None
+    if action == "retry" and exception.step in RETRY_AT:
+        return RETRY_AT[exception.step]
+    return exception.step, None
+
+
+def _rollback(order: Order, step: str) -> tuple[dict[str, Any], list[SideWrite]]:
+    """What a retry undoes so the stage starts clean: the refused reservation (with its lots
+    excluded from now on), the refused pick, the refused pack."""
+    if step == "PrePickQA":
+        refused = order.last_qa(QaGate.PRE_PICK)
+        excluded = (*order.excluded_lots, *(refused.refused_lots if refused else ()))
+        return (
+            {
+                "reservation": (),
+                "short_lines": (),
+                "picker": None,
+                "pick_list": None,
+                "excluded_lots": tuple(dict.fromkeys(excluded)),
+            },
+            release_writes(order),
+        )
+    if step == "PostPickQA":
+        return {"pick_scans": ()}, []
+    if step == "PackQA":
+        return {"pack": None}, []
+    return {}, []
+
+
+def _waived(order: Order, exception: OrderException, by: str) -> tuple[Any, ...]:
+    gate = QaGate(exception.gate) if exception.gate else None
+    last = order.last_qa(gate) if gate else None
+    if last is None:
+        return order.qa
+    index = max(i for i, r in enumerate(order.qa) if r is last or r == last)
+    return (*order.qa[:index], last.model_copy(update={"waived_by": by}), *order.qa[index + 1 :])
 
 
 def _resume(
@@ -561,6 +679,7 @@ def _resume(
                 "action": request.action,
                 "exception_id": exception.exception_id,
                 "actor": operator.subject,
+                "resume_at": resume_point(exception, request.action)[0],
             },
         )
     except TaskNotWaiting as exc:

@@ -8,31 +8,69 @@ returns without writing again.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
-from shipshape.config import ClientConfig
-from shipshape.errors import AddressInvalid, OrderCancelled, PaymentMismatch, ShipshapeError
+from shipshape.config import ClientConfig, PartialPolicy
+from shipshape.errors import (
+    AddressInvalid,
+    CarrierRejected,
+    InventoryShort,
+    OrderCancelled,
+    PaymentMismatch,
+    QaFailed,
+    ShipshapeError,
+)
 from shipshape.models import (
-    FULFILLMENT_PATH,
     TERMINAL_STATUSES,
     Actor,
     Order,
+    OrderLine,
     OrderStatus,
     PackData,
     PaymentState,
+    PickList,
+    PickListEntry,
     PickScan,
+    QaGate,
+    QaResult,
+    SideWrite,
+    SkuMaster,
+    stage,
 )
-from shipshape.ports import Carrier, Clock, ExceptionRepository, Notifier, OrderRepository
-from shipshape.services.records import build, load, record
+from shipshape.ports import (
+    AwayRegistry,
+    Carrier,
+    Clock,
+    ExceptionRepository,
+    InventoryRepository,
+    Notifier,
+    OrderRepository,
+    Shipment,
+    TaskNotWaiting,
+    WarehouseChannel,
+    WorkflowEngine,
+)
+from shipshape.services import gates
+from shipshape.services import inventory as stock
+from shipshape.services.addresses import standardize
+from shipshape.services.documents import manifest_document, pick_list_document
+from shipshape.services.records import build, load, record, retry_on_conflict
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
 
 
 class StepOutOfOrder(ShipshapeError):
     """The order is not at a stage this step can act on (a bug or a manual change)."""
+
+
+class NoPickerAvailable(ShipshapeError):
+    """Every picker who works the order's zones is away."""
 
 
 class WorkflowState(BaseModel):
@@ -44,6 +82,10 @@ class WorkflowState(BaseModel):
     client_id: str
 
 
+class ReservationOutcome(WorkflowState):
+    backordered: bool = False
+
+
 @dataclass(frozen=True)
 class StepContext:
     repo: OrderRepository
@@ -51,8 +93,16 @@ class StepContext:
     client: ClientConfig
     carrier: Carrier
     notifier: Notifier
+    inventory: InventoryRepository
+    warehouse: WarehouseChannel
     execution_name: str | None = None
     exceptions: ExceptionRepository | None = None
+    away: AwayRegistry | None = None
+    workflow: WorkflowEngine | None = None
+
+    def today(self) -> date:
+        """The client's local date (expiry and shelf life are calendar dates there)."""
+        return self.clock.now().astimezone(ZoneInfo(self.client.timezone)).date()
 
 
 def _advance(
@@ -64,29 +114,24 @@ def _advance(
     changes: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
     actor: Actor = WORKFLOW,
+    writes: list[SideWrite] | None = None,
+    order: Order | None = None,
 ) -> Order:
-    order = _live(ctx, state.order_id)
-    if order.status not in FULFILLMENT_PATH:
+    order = order or _live(ctx, state.order_id)
+    current, target = stage(order.status), stage(to)
+    if current is None or target is None:
         raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot {action}")
-    current, target = FULFILLMENT_PATH.index(order.status), FULFILLMENT_PATH.index(to)
     if current >= target:
         return order  # already done by an earlier attempt of this step
     if current != target - 1:
         raise StepOutOfOrder(
-            f"order {order.order_id} is {order.status.value}; {action} needs "
-            f"{FULFILLMENT_PATH[target - 1].value}"
+            f"order {order.order_id} is {order.status.value}; {action} needs the stage before "
+            f"{to.value}"
         )
     return record(
-        ctx.repo,
-        ctx.clock,
-        ctx.client,
-        order,
-        action=action,
-        actor=actor,
-        to_status=to,
-        changes=changes,
-        detail=detail,
-    )
+        ctx.repo, ctx.clock, ctx.client, order, action=action, actor=actor, to_status=to,
+        changes=changes, detail=detail, writes=writes or (),
+    )  # fmt: skip
 
 
 def _live(ctx: StepContext, order_id: str) -> Order:
@@ -100,60 +145,311 @@ def _live(ctx: StepContext, order_id: str) -> Order:
     return order
 
 
+def _done(order: Order, status: OrderStatus) -> bool:
+    """The order is at or past ``status`` on the fulfilment path."""
+    here, there = stage(order.status), stage(status)
+    return here is not None and there is not None and here >= there
+
+
+# --- address ------------------------------------------------------------------------------
+
+
 def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    """Standardize first (USPS Publication 28 for the US), open an exception only for what
+    is still invalid after that. The raw address stays next to the standardized one."""
     order = _live(ctx, state.order_id)
-    address = order.shipping_address
-    problems = []
-    if address is None:
-        problems.append("the order has no shipping address")
-    else:
-        for field in ("line1", "city", "postal_code"):
-            if not (getattr(address, field) or "").strip():
-                problems.append(f"{field} is empty")
+    if _done(order, OrderStatus.ADDRESS_VALIDATED):
+        return state
+    standardized, problems = standardize(order.shipping_address)
     if problems:
         raise AddressInvalid("; ".join(problems))
+    raw = order.shipping_address
+    changed = (
+        sorted(
+            f
+            for f in ("line1", "line2", "city", "region", "postal_code")
+            if getattr(raw, f) != getattr(standardized, f)
+        )
+        if raw is not None and standardized is not None
+        else []
+    )
     _advance(
         ctx,
         state,
         to=OrderStatus.ADDRESS_VALIDATED,
         action="address_validated",
         # The workflow acknowledging its start takes the order out of the reconciler's index.
-        changes={"pending_start": False},
-        detail={"execution": ctx.execution_name},
-    )
-    return state
-
-
-def reserve_inventory(ctx: StepContext, state: WorkflowState) -> WorkflowState:
-    order = load(ctx.repo, state.order_id)
-    _advance(
-        ctx,
-        state,
-        to=OrderStatus.RESERVED,
-        action="inventory_reserved",
-        # Until the stock ledger exists, the reservation is of the lines, not of counted stock;
-        # the trail says so rather than implying stock was checked.
-        detail={
-            "lines": [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines],
-            "stock_checked": False,
+        changes={
+            "pending_start": False,
+            "standardized_address": standardized,
         },
+        detail={
+            "execution": ctx.execution_name,
+            "standard": "USPS Publication 28" if raw and raw.country_code == "US" else "postal",
+            "standardized_fields": changed,
+        },
+        order=order,
     )
     return state
+
+
+# --- inventory ----------------------------------------------------------------------------
+
+
+def reserve_inventory(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
+    """Reserve every line in one conditional transaction, or apply the client's partial
+    policy: ship what is in stock (ship_partial), hold what is reserved and open
+    inventory_short (hold_all), or hold it and wait for stock (backorder)."""
+    return retry_on_conflict(6, lambda: _reserve_once(ctx, state))
+
+
+def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
+    order = _live(ctx, state.order_id)
+    outcome = ReservationOutcome(order_id=order.order_id, client_id=order.client_id)
+    if (
+        order.status is OrderStatus.PARTIALLY_RESERVED
+        and order.unfulfilled_lines
+        and not order.short_lines
+    ):
+        return outcome  # a partial fulfilment was decided and is fully reserved
+    if _done(order, OrderStatus.RESERVED) and order.status is not OrderStatus.PARTIALLY_RESERVED:
+        return outcome
+    if order.status not in (
+        OrderStatus.ADDRESS_VALIDATED,
+        OrderStatus.BACKORDERED,
+        OrderStatus.PARTIALLY_RESERVED,
+    ):
+        raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot reserve")
+    plan = stock.plan_reservation(
+        order, ctx.client, stock.read_stock(ctx.inventory, order), ctx.today()
+    )
+    writes: list[SideWrite] = list(plan.stock_changes(order.client_id))
+    since = stock.backordered_since(order)
+    still_waiting = (
+        plan.short if ctx.client.fulfilment.partial_policy is PartialPolicy.BACKORDER else ()
+    )
+    if since is not None and order.short_lines:
+        # Marks for what is no longer short go; the rest are replaced below (same keys).
+        waiting = {ln.sku for ln in still_waiting}
+        writes += [
+            mark
+            for mark in stock.backorder_marks(order, order.short_lines, since, remove=True)
+            if mark.sku not in waiting
+        ]
+    detail: dict[str, Any] = {
+        "warehouse": plan.warehouse,
+        "reserved": stock.allocations_detail(plan.added),
+        **({"released": stock.allocations_detail(plan.released)} if plan.released else {}),
+        "stock_checked": True,
+    }
+    changes: dict[str, Any] = {
+        "warehouse": plan.warehouse,
+        "reservation": plan.reservation,
+        "short_lines": plan.short,
+    }
+    if plan.complete:
+        record(
+            ctx.repo, ctx.clock, ctx.client, order, action="inventory_reserved", actor=WORKFLOW,
+            to_status=OrderStatus.RESERVED, changes=changes, detail=detail, writes=writes,
+        )  # fmt: skip
+        return outcome
+    detail["short"] = stock.lines_detail(plan.short)
+    policy = ctx.client.fulfilment.partial_policy
+    detail["policy"] = policy.value
+    summary = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in plan.short)
+    if policy is PartialPolicy.SHIP_PARTIAL and plan.reservation:
+        shipped = _reserved_lines(order.lines, plan.reservation)
+        changes.update(lines=shipped, unfulfilled_lines=plan.short, short_lines=())
+        detail["ships_now"] = stock.lines_detail(shipped)
+        record(
+            ctx.repo, ctx.clock, ctx.client, order, action="reserved_partially", actor=WORKFLOW,
+            to_status=OrderStatus.PARTIALLY_RESERVED, changes=changes, detail=detail,
+            writes=writes,
+        )  # fmt: skip
+        return outcome
+    if policy is PartialPolicy.BACKORDER:
+        since = since or ctx.clock.now()
+        writes += stock.backorder_marks(order, plan.short, since)
+        new, event = build(
+            ctx.clock, ctx.client, order, action="backordered", actor=WORKFLOW,
+            to_status=OrderStatus.BACKORDERED, changes=changes, detail=detail,
+        )  # fmt: skip
+        if order.status is not OrderStatus.BACKORDERED:
+            # The marks carry the moment the order started waiting: its place in the queue.
+            new = new.model_copy(
+                update={
+                    "status_timestamps": {**new.status_timestamps, OrderStatus.BACKORDERED: since}
+                }
+            )
+        ctx.repo.apply(new, event, expected_seq=order.audit_seq, writes=writes)
+        return outcome.model_copy(update={"backordered": True})
+    # hold_all, or ship_partial with nothing in stock to ship: a person decides.
+    if plan.reservation and (
+        order.status is not OrderStatus.PARTIALLY_RESERVED or plan.added or plan.released
+    ):
+        record(
+            ctx.repo, ctx.clock, ctx.client, order, action="reservation_held", actor=WORKFLOW,
+            to_status=OrderStatus.PARTIALLY_RESERVED, changes=changes, detail=detail,
+            writes=writes,
+        )  # fmt: skip
+    elif writes:
+        record(
+            ctx.repo, ctx.clock, ctx.client, order, action="reservation_held", actor=WORKFLOW,
+            changes=changes, detail=detail, writes=writes,
+        )  # fmt: skip
+    raise InventoryShort(f"short of {summary} ({policy.value})")
+
+
+def _reserved_lines(
+    lines: tuple[OrderLine, ...], reservation: tuple[Any, ...]
+) -> tuple[OrderLine, ...]:
+    held: dict[str, int] = {}
+    for allocation in reservation:
+        held[allocation.line_id] = held.get(allocation.line_id, 0) + allocation.quantity
+    return tuple(
+        line.model_copy(update={"quantity": held[line.line_id]})
+        for line in lines
+        if held.get(line.line_id)
+    )
+
+
+def await_stock(ctx: StepContext, request: AwaitRequest) -> None:
+    """Wait for stock (the backorder policy). Stock that arrived between the reservation and
+    this wait is noticed here, after the token is stored, so no arrival is missed."""
+    order = _live(ctx, request.order_id)
+    if order.status is not OrderStatus.BACKORDERED:
+        raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; not backordered")
+    if order.task_token != request.task_token:
+        order = record(
+            ctx.repo, ctx.clock, ctx.client, order, action="stock_awaited", actor=WORKFLOW,
+            changes={"task_token": request.task_token, "awaiting": "stock"},
+            detail={"short": stock.lines_detail(order.short_lines)},
+        )  # fmt: skip
+    plan = stock.plan_reservation(
+        order, ctx.client, stock.read_stock(ctx.inventory, order), ctx.today()
+    )
+    if plan.complete and ctx.workflow is not None:
+        with contextlib.suppress(TaskNotWaiting):
+            ctx.workflow.succeed(request.task_token, {"woken_by": "stock already in"})
+
+
+# --- picking ------------------------------------------------------------------------------
 
 
 def assign_picker(ctx: StepContext, state: WorkflowState) -> WorkflowState:
-    # Deterministic spread over the client's pickers; zone and workload rules come later.
-    pickers = ctx.client.pickers
-    picker = pickers[int(state.order_id[-6:], 36) % len(pickers)]
-    _advance(
+    """Rule-based assignment: pickers who work every zone the order's bins are in, not away,
+    with the fewest open picks (name breaks ties). The pick list goes to the warehouse."""
+    order = _live(ctx, state.order_id)
+    if _done(order, OrderStatus.PICKER_ASSIGNED):
+        return state
+    zones = sorted({a.bin.split("-", 1)[0] for a in order.reservation if a.bin})
+    rules = ctx.client.fulfilment
+    periods = ctx.away.away_periods(ctx.client.client_id) if ctx.away is not None else []
+    now = ctx.clock.now()
+    away = sorted(p.person for p in periods if p.covers(now) and p.person in ctx.client.pickers)
+    present = [p for p in ctx.client.pickers if p not in away]
+    covering = [p for p in present if set(zones) <= set(rules.zones_of(p) or zones)]
+    candidates = covering or present
+    if not candidates:
+        raise NoPickerAvailable(f"every picker of {ctx.client.client_id} is away")
+    workload = {p: ctx.inventory.open_picks(ctx.client.client_id, p) for p in candidates}
+    picker = min(candidates, key=lambda p: (workload[p], p))
+    skus = ctx.inventory.skus(order.client_id, [ln.sku for ln in order.lines])
+    titles = {ln.sku: ln.title for ln in order.lines}
+    entries = sorted(
+        (
+            PickListEntry(
+                bin=a.bin, sku=a.sku, title=titles.get(a.sku) or _title(skus, a.sku),
+                barcode=skus[a.sku].barcode if a.sku in skus else "", lot=a.lot,
+                quantity=a.quantity,
+            )
+            for a in order.reservation
+        ),
+        key=lambda e: (e.bin, e.sku, e.lot),
+    )  # fmt: skip
+    pick_list = PickList(picker=picker, warehouse=order.warehouse or "", entries=tuple(entries))
+    document = pick_list_document(order, pick_list, ctx.client.name, now)
+    new = _advance(
         ctx,
         state,
         to=OrderStatus.PICKER_ASSIGNED,
         action="picker_assigned",
-        changes={"picker": picker},
-        detail={"picker": picker, "rule": "spread over the client's pickers"},
+        changes={
+            "picker": picker,
+            "pick_list": pick_list,
+            "documents": (*order.documents, document.name),
+        },
+        detail={
+            "picker": picker,
+            "rule": "covers the order's zones, not away, fewest open picks",
+            "zones": zones,
+            "workload": workload,
+            **({"skipped_away": away} if away else {}),
+            **({"no_picker_covers_every_zone": True} if not covering else {}),
+            "document": document.name,
+            "sha256": document.sha256,
+        },
+        writes=[document],
+        order=order,
     )
+    ctx.warehouse.send(new, document)
     return state
+
+
+def _title(skus: dict[str, SkuMaster], sku: str) -> str:
+    return skus[sku].title if sku in skus else ""
+
+
+def _gate(ctx: StepContext, order: Order, gate: QaGate, verdict: gates.Verdict) -> WorkflowState:
+    """Store the gate's discrete result with its owner and remediation; fail the step if it
+    failed. A rerun with nothing new since the last result returns that result again."""
+    state = WorkflowState(order_id=order.order_id, client_id=order.client_id)
+    last = order.last_qa(gate)
+    if last is not None and last.seq == order.audit_seq:
+        if last.passed or last.waived_by:
+            return state
+        raise QaFailed(f"{gate.value} gate failed: " + "; ".join(last.failures))
+    rule = ctx.client.fulfilment.gates[gate]
+    result = QaResult(
+        gate=gate,
+        passed=verdict.passed,
+        at=ctx.clock.now(),
+        owner=rule.owner,
+        checks=tuple(verdict.checks),
+        failures=tuple(verdict.failures),
+        remediation=() if verdict.passed else rule.remediation,
+        refused_lots=tuple(verdict.refused_lots),
+        seq=order.audit_seq + 1,
+    )
+    record(
+        ctx.repo, ctx.clock, ctx.client, order,
+        action="qa_passed" if verdict.passed else "qa_failed", actor=WORKFLOW,
+        changes={"qa": (*order.qa, result)},
+        detail={
+            "gate": gate.value, "owner": rule.owner, "checks": list(verdict.checks),
+            **({"failures": list(verdict.failures), "remediation": list(rule.remediation)}
+               if not verdict.passed else {}),
+        },
+    )  # fmt: skip
+    if not verdict.passed:
+        raise QaFailed(f"{gate.value} gate failed: " + "; ".join(verdict.failures))
+    return state
+
+
+def _at(ctx: StepContext, state: WorkflowState, status: OrderStatus) -> Order:
+    order = _live(ctx, state.order_id)
+    if order.status is not status:
+        raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}, not {status.value}")
+    return order
+
+
+def pre_pick_qa(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = _live(ctx, state.order_id)
+    if _done(order, OrderStatus.AWAITING_PICK):
+        return state
+    order = _at(ctx, state, OrderStatus.PICKER_ASSIGNED)
+    skus = ctx.inventory.skus(order.client_id, [ln.sku for ln in order.lines])
+    return _gate(ctx, order, QaGate.PRE_PICK, gates.pre_pick(order, skus, ctx.client, ctx.today()))
 
 
 class AwaitRequest(WorkflowState):
@@ -161,19 +457,29 @@ class AwaitRequest(WorkflowState):
 
 
 def _await(
-    ctx: StepContext, request: AwaitRequest, status: OrderStatus, awaiting: str, action: str
-) -> None:
+    ctx: StepContext,
+    request: AwaitRequest,
+    status: OrderStatus,
+    awaiting: str,
+    action: str,
+    extra: dict[str, Any] | None = None,
+    writes: list[SideWrite] | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Order:
     order = _live(ctx, request.order_id)
     changes = {"task_token": request.task_token, "awaiting": awaiting}
     if order.status is status:
         # A retried attempt of this wait: only the newest token is waited on, so store it.
         if order.task_token != request.task_token:
-            record(
+            return record(
                 ctx.repo, ctx.clock, ctx.client, order, action=f"{action}_again",
                 actor=WORKFLOW, changes=changes, detail={"reason": "the wait was retried"},
             )  # fmt: skip
-        return
-    _advance(ctx, request, to=status, action=action, changes=changes)
+        return order
+    return _advance(
+        ctx, request, to=status, action=action, changes={**changes, **(extra or {})},
+        writes=writes, detail=detail, order=order,
+    )  # fmt: skip
 
 
 def await_pick(ctx: StepContext, request: AwaitRequest) -> None:
@@ -181,7 +487,26 @@ def await_pick(ctx: StepContext, request: AwaitRequest) -> None:
 
 
 def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
-    _await(ctx, request, OrderStatus.AWAITING_PACK, "pack_data", "pack_requested")
+    """Ask for pack data; the first time, with the packing manifest and what the parcel
+    should weigh (from the SKU master)."""
+    order = _live(ctx, request.order_id)
+    if order.status is OrderStatus.AWAITING_PACK or order.parcel is not None:
+        _await(ctx, request, OrderStatus.AWAITING_PACK, "pack_data", "pack_requested")
+        return
+    skus = ctx.inventory.skus(order.client_id, [ln.sku for ln in order.lines])
+    missing = sorted({ln.sku for ln in order.lines} - set(skus))
+    if missing:
+        raise QaFailed(f"packing gate cannot run: {', '.join(missing)} not in the SKU master")
+    parcel = gates.parcel_expectation(order, skus, ctx.client)
+    document = manifest_document(order, parcel, skus, ctx.client.name, ctx.clock.now())
+    new = _await(
+        ctx, request, OrderStatus.AWAITING_PACK, "pack_data", "pack_requested",
+        extra={"parcel": parcel, "documents": (*order.documents, document.name)},
+        writes=[document],
+        detail={"document": document.name, "sha256": document.sha256,
+                "expected_weight_grams": [parcel.min_weight_grams, parcel.max_weight_grams]},
+    )  # fmt: skip
+    ctx.warehouse.send(new, document)
 
 
 class PickResult(WorkflowState):
@@ -212,6 +537,15 @@ def record_pick(ctx: StepContext, result: PickResult) -> WorkflowState:
     return WorkflowState(order_id=result.order_id, client_id=result.client_id)
 
 
+def post_pick_qa(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = _live(ctx, state.order_id)
+    if _done(order, OrderStatus.AWAITING_PACK):
+        return state
+    order = _at(ctx, state, OrderStatus.PICKED)
+    skus = ctx.inventory.skus(order.client_id, [s.sku for s in order.pick_scans])
+    return _gate(ctx, order, QaGate.POST_PICK, gates.post_pick(order, skus))
+
+
 def record_pack(ctx: StepContext, result: PackResult) -> WorkflowState:
     _advance(
         ctx,
@@ -225,51 +559,156 @@ def record_pack(ctx: StepContext, result: PackResult) -> WorkflowState:
     return WorkflowState(order_id=result.order_id, client_id=result.client_id)
 
 
+def pack_qa(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = _live(ctx, state.order_id)
+    if _done(order, OrderStatus.LABELLED):
+        return state
+    order = _at(ctx, state, OrderStatus.PACKED)
+    if order.parcel is None or order.pack is None:
+        raise StepOutOfOrder(f"order {order.order_id} has no parcel expectation or pack data")
+    return _gate(ctx, order, QaGate.PACKING, gates.packing(order.parcel, order.pack))
+
+
+# --- shipping -----------------------------------------------------------------------------
+
+
+def _shipment(ctx: StepContext, order: Order) -> Shipment:
+    address = order.standardized_address or order.shipping_address
+    if address is None or order.pack is None:
+        raise StepOutOfOrder(f"order {order.order_id} has no address or pack data to ship")
+    rules = ctx.client.fulfilment
+    return Shipment(
+        order_id=order.order_id,
+        ship_from_postal_code=rules.ship_from_postal_code,
+        ship_from_country=rules.ship_from_country,
+        to=address,
+        weight_grams=order.pack.weight_grams,
+        length_mm=order.pack.length_mm,
+        width_mm=order.pack.width_mm,
+        height_mm=order.pack.height_mm,
+    )
+
+
 def create_label(ctx: StepContext, state: WorkflowState) -> WorkflowState:
-    order = load(ctx.repo, state.order_id)
-    if order.label is None and order.status is OrderStatus.PACKED:
-        label = ctx.carrier.buy_label(order)
-        _advance(
-            ctx,
-            state,
-            to=OrderStatus.LABELLED,
-            action="label_created",
-            changes={"label": label},
-            detail=label.model_dump(),
+    """Rate the parcel, buy the cheapest label that meets the promised transit time (the
+    fastest if none does; the shipping gate then says so). A label a gate or the carrier
+    refused is voided first."""
+    order = _live(ctx, state.order_id)
+    if _done(order, OrderStatus.LABELLED):
+        return state
+    if order.status is not OrderStatus.PACKED:
+        raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot label")
+    if order.label is not None:
+        # A retry after the shipping gate refused this label: void it, then re-rate.
+        ctx.carrier.void_label(order.label)
+        order = record(
+            ctx.repo, ctx.clock, ctx.client, order, action="label_voided", actor=WORKFLOW,
+            changes={"label": None, "voided_labels": (*order.voided_labels, order.label)},
+            detail={"label_id": order.label.label_id, "service": order.label.service,
+                    "reason": "refused by the shipping gate"},
+        )  # fmt: skip
+    shipment = _shipment(ctx, order)
+    rules = ctx.client.fulfilment
+    rates = [
+        r
+        for r in ctx.carrier.rates(shipment)
+        if r.service in rules.services and r.service not in order.rejected_services
+    ]
+    if not rates:
+        raise CarrierRejected(
+            "NO_SERVICE", "no allowed service can carry this parcel to this address"
         )
-    else:
-        _advance(ctx, state, to=OrderStatus.LABELLED, action="label_created")
+    meeting = [r for r in rates if r.transit_days <= rules.promised_transit_days]
+    chosen = (
+        min(meeting, key=lambda r: (r.amount, r.transit_days))
+        if meeting
+        else min(rates, key=lambda r: (r.transit_days, r.amount))
+    )
+    attempt = len(order.voided_labels) + 1
+    label = ctx.carrier.buy_label(shipment, chosen, f"{order.order_id}-label-{attempt}")
+    _advance(
+        ctx,
+        state,
+        to=OrderStatus.LABELLED,
+        action="label_created",
+        changes={"label": label},
+        detail={
+            **label.model_dump(mode="json", include={"carrier", "service", "tracking_number",
+                                                      "label_id", "amount", "transit_days"}),
+            "rates": [r.model_dump(mode="json") for r in rates],
+            "rule": "cheapest meeting the promise" if meeting else "fastest (none meets it)",
+            **({"excluded_services": list(order.rejected_services)}
+               if order.rejected_services else {}),
+        },
+        order=order,
+    )  # fmt: skip
     return state
 
 
+def shipping_qa(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    order = _live(ctx, state.order_id)
+    if order.status in TERMINAL_STATUSES:
+        return state
+    order = _at(ctx, state, OrderStatus.LABELLED)
+    if order.label is None:
+        raise StepOutOfOrder(f"order {order.order_id} has no label")
+    return _gate(ctx, order, QaGate.SHIPPING, gates.shipping(order, order.label, ctx.client))
+
+
 def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    """Tender the parcel to the carrier, then record the shipment and use the reserved stock,
+    in one transaction. A carrier rejection rolls back to the warehouse: the label is voided,
+    the order goes back to PACKED and the rejected service is not rated again."""
     order = load(ctx.repo, state.order_id)
+    if order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL):
+        return state
+    order = _live(ctx, state.order_id)
+    if order.status is not OrderStatus.LABELLED or order.label is None:
+        raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot ship")
+    label = order.label
+    try:
+        ctx.carrier.tender(label, _shipment(ctx, order))
+    except CarrierRejected as rejection:
+        ctx.carrier.void_label(label)
+        record(
+            ctx.repo, ctx.clock, ctx.client, order, action="carrier_rejected", actor=WORKFLOW,
+            to_status=OrderStatus.PACKED,
+            changes={
+                "label": None,
+                "voided_labels": (*order.voided_labels, label),
+                "rejected_services": _once((*order.rejected_services, label.service)),
+            },
+            detail={"reason": rejection.reason, "message": str(rejection),
+                    "voided_label": label.label_id, "service": label.service,
+                    "rolled_back_to": OrderStatus.PACKED.value},
+        )  # fmt: skip
+        raise
+    tracking = {"tracking_number": label.tracking_number, "service": label.service}
+    writes: list[SideWrite] = list(stock.consume(order))
     if order.unfulfilled_lines:
         # A partial fulfilment ends in a state of its own, never in SHIPPED patched later.
-        if order.status is OrderStatus.COMPLETED_PARTIAL:
-            return state
-        if order.status is not OrderStatus.LABELLED:
-            raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; cannot ship")
         record(
-            ctx.repo, ctx.clock, ctx.client, _live(ctx, order.order_id),
-            action="shipped_partially", actor=WORKFLOW, to_status=OrderStatus.COMPLETED_PARTIAL,
+            ctx.repo, ctx.clock, ctx.client, order, action="shipped_partially", actor=WORKFLOW,
+            to_status=OrderStatus.COMPLETED_PARTIAL, changes={"stock_consumed": True},
             detail={
-                "tracking_number": order.label.tracking_number if order.label else None,
+                **tracking,
                 "shipped": [{"sku": ln.sku, "quantity": ln.quantity} for ln in order.lines],
                 "not_shipped": [
                     {"sku": ln.sku, "quantity": ln.quantity} for ln in order.unfulfilled_lines
                 ],
             },
+            writes=writes,
         )  # fmt: skip
         return state
     _advance(
-        ctx,
-        state,
-        to=OrderStatus.SHIPPED,
-        action="shipped",
-        detail={"tracking_number": order.label.tracking_number if order.label else None},
-    )
+        ctx, state, to=OrderStatus.SHIPPED, action="shipped", changes={"stock_consumed": True},
+        detail=tracking, writes=writes, order=order,
+    )  # fmt: skip
     return state
+
+
+def _once(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
 
 
 def notify_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
@@ -355,7 +794,32 @@ def cancel_order(ctx: StepContext, request: CancelRequest) -> WorkflowState:
         action="order_cancelled",
         actor=Actor(kind="operator", id=request.actor),
         to_status=OrderStatus.CANCELLED,
-        changes={"task_token": None, "awaiting": None, "pending_start": False},
-        detail={"exception_id": request.exception_id, "reason": "resolution of an exception"},
+        changes={"task_token": None, "awaiting": None, "pending_start": False, **released(order)},
+        detail={
+            "exception_id": request.exception_id,
+            "reason": "resolution of an exception",
+            **released_detail(order),
+        },
+        writes=release_writes(order),
     )
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)
+
+
+def released(order: Order) -> dict[str, Any]:
+    """The order's changes when everything held for it goes back to stock."""
+    return {"reservation": (), "short_lines": ()} if order.reservation or order.short_lines else {}
+
+
+def released_detail(order: Order) -> dict[str, Any]:
+    if order.stock_consumed or not order.reservation:
+        return {}
+    return {"stock_released": stock.allocations_detail(order.reservation)}
+
+
+def release_writes(order: Order) -> list[SideWrite]:
+    """Stock back to available and backorder marks removed, written with the order change."""
+    writes: list[SideWrite] = list(stock.release_all(order))
+    since = stock.backordered_since(order)
+    if since is not None and order.short_lines:
+        writes += stock.backorder_marks(order, order.short_lines, since, remove=True)
+    return writes

@@ -23,6 +23,7 @@ from shipshape.models import (
     Order,
     OrderStatus,
     Platform,
+    SideWrite,
     StorefrontOrder,
     canonical_order_id,
 )
@@ -37,6 +38,7 @@ from shipshape.ports import (
     TaskNotWaiting,
     WorkflowEngine,
 )
+from shipshape.services.fulfillment import release_writes, released, released_detail
 from shipshape.services.records import build, record, retry_on_conflict
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
@@ -277,9 +279,15 @@ def _update(
     }
     to_status: OrderStatus | None = None
     action = "storefront_updated"
+    writes: list[SideWrite] = []
     if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
         to_status, action = OrderStatus.CANCELLED, "order_cancelled"
         changes["pending_start"] = False
+        # Reserved stock goes back in the cancel's own transaction: exactly once, since a
+        # redelivered cancel finds the order cancelled and writes nothing.
+        changes.update(released(existing))
+        detail.update(released_detail(existing))
+        writes = release_writes(existing)
     elif incoming.ready_to_fulfil and existing.status is OrderStatus.RECEIVED:
         to_status, action = OrderStatus.ACCEPTED, "fulfilment_requested"
         changes["pending_start"] = True
@@ -306,11 +314,13 @@ def _update(
             by=actor.id, at=clock.now(), action="cancel", note="cancelled by the storefront"
         )
         assert exceptions is not None
-        exceptions.write_exception(new, closed, event, existing.audit_seq, open_exception.version)
+        exceptions.write_exception(
+            new, closed, event, existing.audit_seq, open_exception.version, writes=writes
+        )
         return new, open_exception.task_token
     new = record(
         repo, clock, client, existing, action=action, actor=actor, to_status=to_status,
-        changes=changes, detail=detail,
+        changes=changes, detail=detail, writes=writes,
     )  # fmt: skip
     return new, new.task_token if new.status is OrderStatus.CANCELLED else None
 

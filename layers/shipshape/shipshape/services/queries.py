@@ -8,7 +8,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipshape.errors import Forbidden
-from shipshape.models import Address, AuditEvent, Label, Order, OrderLine, OrderStatus
+from shipshape.models import (
+    Address,
+    Allocation,
+    AuditEvent,
+    Label,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ParcelExpectation,
+    PickList,
+    QaResult,
+)
 from shipshape.ports import OrderRepository
 from shipshape.services.records import load
 
@@ -43,8 +54,20 @@ class OrderView(BaseModel):
     unfulfilled_lines: tuple[OrderLine, ...]
     shipping_address: Address | None
     standardized_address: Address | None
+    warehouse: str | None
+    reservation: tuple[Allocation, ...]
+    short_lines: tuple[OrderLine, ...]
+    stock_consumed: bool
     picker: str | None
+    pick_list: PickList | None
+    parcel: ParcelExpectation | None
+    qa: tuple[QaResult, ...]
+    documents: tuple[str, ...]
     label: Label | None
+    voided_labels: tuple[Label, ...]
+    rejected_services: tuple[str, ...]
+    open_exception_id: str | None
+    awaiting: str | None
     hold_reason: str | None
     audit_events: int
 

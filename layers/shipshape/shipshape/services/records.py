@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shipshape.config import ClientConfig
 from shipshape.errors import OrderNotFound
-from shipshape.models import Actor, AuditEvent, Order, OrderStatus
+from shipshape.models import Actor, AuditEvent, Order, OrderStatus, SideWrite
 from shipshape.ports import Clock, OrderRepository
 
 
@@ -29,6 +29,7 @@ def record(
     to_status: OrderStatus | None = None,
     changes: dict[str, Any] | None = None,
     detail: dict[str, Any] | None = None,
+    writes: Sequence[SideWrite] = (),
 ) -> Order:
     """Apply ``changes`` (and optionally a status change) with one audit event, atomically.
 
@@ -39,7 +40,7 @@ def record(
         clock, client, order, action=action, actor=actor, to_status=to_status,
         changes=changes, detail=detail,
     )  # fmt: skip
-    repo.apply(new, event, expected_seq=order.audit_seq)
+    repo.apply(new, event, expected_seq=order.audit_seq, writes=writes)
     return new
 
 
