@@ -109,6 +109,10 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
             events = sorted(self._audit.get(order_id, {}).items())
         return [AuditEvent.model_validate_json(doc) for _, doc in events]
 
+    def document(self, order_id: str, kind: str, number: int) -> Document | None:
+        with self._lock:
+            return self.documents.get((order_id, f"{kind}-{number}"))
+
     def pending_starts(self, accepted_before: datetime, limit: int) -> list[str]:
         with self._lock:
             orders = [Order.model_validate_json(doc) for doc in self._orders.values()]

@@ -28,6 +28,7 @@ from shipshape.services.queries import (
     Operator,
     OrderView,
     get_audit_trail,
+    get_document,
     get_order,
     operator_from_claims,
 )
@@ -104,6 +105,23 @@ def handle_get_order(order_id: str) -> OrderView:
 @app.get("/orders/<order_id>/audit")
 def handle_get_order_audit(order_id: str) -> AuditTrail:
     return get_audit_trail(container().repo, order_id, _operator())
+
+
+@app.get("/orders/<order_id>/documents/<name>")
+def handle_get_order_document(order_id: str, name: str) -> Response[str]:
+    """A pick list or packing manifest as printable HTML, exactly as it was sent."""
+    document = get_document(container().repo, order_id, name, _operator())
+    return Response(
+        status_code=200,
+        content_type=f"{document.media_type}; charset=utf-8",
+        body=document.content,
+        headers={
+            # Printable, inert: inline styles only, nothing loaded, nothing run.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+            "X-Document-Sha256": document.sha256,
+        },
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

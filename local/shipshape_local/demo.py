@@ -171,6 +171,9 @@ def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
         updated_at=now,
         payment_status="paid",
     )
+    lantern = Line("LANTERN-LED", "LED camp lantern", 1, "34.00")
+    sold_out = acme.order(5_600_005, 1005, lines=[tent, lantern], person=sam, address=sea,
+                          created_at=now, updated_at=now, financial_status="paid")  # fmt: skip
     no_zip = acme.order(5_600_004, 1004, lines=[mug], person=jane,
                         address=PostalAddress("500 SW Market St", "Portland", "OR", "", "US"),
                         created_at=now, updated_at=now, financial_status="paid")  # fmt: skip
@@ -213,6 +216,12 @@ def _scenario(rt: EmbeddedRuntime) -> list[DemoOrder]:
             [kite.deliver("order.upsert", kk, signed_at=now)],
         ),
         DemoOrder(
+            "acme #1005 (Shopify: lantern sold out: backordered until stock arrives)",
+            "acme-outdoors",
+            rt.secret("shipshape/acme-outdoors/warehouse-token"),
+            [acme.deliver("orders/paid", sold_out)],
+        ),
+        DemoOrder(
             "acme #1004 (Shopify: no ZIP code: exception, escalation, resolution)",
             "acme-outdoors",
             rt.secret("shipshape/acme-outdoors/warehouse-token"),
@@ -251,6 +260,7 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
                     order.answers.append(f"{status} {body.get('outcome', body.get('error'))}")
                     progress.advance(sending)
             story = _exception_story(rt, api, orders[-1], progress)
+            story += _backorder_story(api, orders[-2], progress)
             fulfilling = progress.add_task("warehouse picking and packing", total=len(orders))
             warehouse = WarehouseSimulator(
                 api.send, {o.client_id: o.warehouse_token for o in orders}, LEAD_TOKEN
@@ -313,6 +323,40 @@ def _exception_story(
         f"  2 h 30 later the sweeper escalated it: {moved.get('from_owner')} -> "
         f"{moved.get('to_owner')} (level {moved.get('level')})",
         f"  resolved by {resolved.get('resolved_by')} with a corrected ZIP: HTTP {status}",
+    ]
+
+
+def _backorder_story(api: Api, order: DemoOrder, progress: Progress) -> list[str]:
+    """The order whose lantern is sold out: the tent is held for it, it waits as BACKORDERED,
+    and the warehouse's stock receipt wakes it."""
+    task = progress.add_task("backorder: wait for stock, receive, wake", total=2)
+    deadline = time.monotonic() + 30
+    while (view := api.order(order.order_id)).get("awaiting") != "stock":
+        if time.monotonic() > deadline:
+            return ["[red]the order did not wait for stock[/]"]
+        time.sleep(0.02)
+    progress.advance(task)
+    held = ", ".join(f"{a['quantity']} x {a['sku']}" for a in view["reservation"])
+    short = ", ".join(f"{ln['quantity']} x {ln['sku']}" for ln in view["short_lines"])
+    receipt = {
+        "type": "stock_received",
+        "event_id": "asn-2026-1123-lantern",
+        "sku": "LANTERN-LED",
+        "warehouse": "pdx-1",
+        "quantity": 24,
+        "bin": "A-07-1",
+    }
+    status, body = api.send(
+        "POST", f"/warehouse/{order.client_id}/events",
+        {"Authorization": f"Bearer {order.warehouse_token}", "Content-Type": "application/json"},
+        json.dumps(receipt).encode(),
+    )  # fmt: skip
+    progress.advance(task)
+    woken = ", ".join(body.get("woken", [])) or "none"
+    return [
+        f"\n[bold]Backorder on {order.label}[/]",
+        f"  BACKORDERED with {held} held for it; short: {short}",
+        f"  24 lanterns received (HTTP {status}): woke {woken}",
     ]
 
 

@@ -66,7 +66,7 @@ def test_demo_ships_every_paid_order_and_prints_the_audit_trail() -> None:
 
     # Then it succeeds, four orders ship, the unpaid one is cancelled, and a trail is printed
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Outcomes: CANCELLED 1, SHIPPED 5" in done.stdout
+    assert "Outcomes: CANCELLED 1, SHIPPED 6" in done.stdout
     assert "Audit trail of" in done.stdout
     assert "customer_notified" in done.stdout
     assert "Traceback" not in done.stderr

@@ -462,6 +462,12 @@ def test_picker_is_chosen_by_zone_and_workload_and_an_away_picker_is_skipped(
     sent = [d for d in runtime.warehouse_channel.sent if d.order_id == first]
     assert [d.kind for d in sent] == ["pick-list"]
     assert "A-01-1" in sent[0].content and "<table>" in sent[0].content
+    printable = runtime.http("GET", f"/orders/{first}/documents/pick-list-1", headers=LEAD)
+    missing = runtime.http("GET", f"/orders/{first}/documents/pick-list-9", headers=LEAD)
+    assert (printable.status, printable.body.decode()) == (200, sent[0].content)
+    assert printable.headers["content-type"].startswith("text/html")
+    assert (missing.status, missing.json()["error"]) == (404, "DocumentNotFound")
+    assert "it has: pick-list-1" in missing.json()["message"]
     first_trail = runtime.http("GET", f"/orders/{first}/audit", headers=LEAD).json()["events"]
     assert next(e for e in first_trail if e["action"] == "picker_assigned")["detail"]["sha256"] == (
         sent[0].sha256

@@ -86,6 +86,10 @@ class OrderRepository(ABC):
         """Every audit event of an order, oldest first."""
 
     @abstractmethod
+    def document(self, order_id: str, kind: str, number: int) -> Document | None:
+        """A document kept for the order (pick list, packing manifest), or None."""
+
+    @abstractmethod
     def pending_starts(self, accepted_before: datetime, limit: int) -> list[str]:
         """Ids of accepted orders whose workflow has not acknowledged its start, read from a
         sparse index (never a scan), oldest first."""

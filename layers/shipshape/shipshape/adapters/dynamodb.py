@@ -586,16 +586,17 @@ class DynamoDBOrderRepository(
             raise self._translate(exc) from exc
         return int(page["Count"])
 
-    def documents(self, order_id: str) -> list[Document]:
+    def document(self, order_id: str, kind: str, number: int) -> Document | None:
         try:
-            page = self._client.query(
+            found = self._client.get_item(
                 TableName=self._table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :doc)",
-                ExpressionAttributeValues={":pk": _s(f"ORDER#{order_id}"), ":doc": _s("DOC#")},
+                Key={"pk": _s(f"ORDER#{order_id}"), "sk": _s(f"DOC#{kind}#{number:03d}")},
+                ProjectionExpression="doc",
             )
         except ClientError as exc:
             raise self._translate(exc) from exc
-        return [Document.model_validate_json(i["doc"]["S"]) for i in page["Items"]]
+        item = found.get("Item")
+        return Document.model_validate_json(item["doc"]["S"]) if item else None
 
     @staticmethod
     def _translate(exc: ClientError) -> Exception:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shipshape.errors import Forbidden
+from shipshape.errors import Forbidden, OrderNotFound
 from shipshape.models import (
     Address,
     Allocation,
     AuditEvent,
+    Document,
     Label,
     Order,
     OrderLine,
@@ -100,6 +102,27 @@ def get_order(repo: OrderRepository, order_id: str, operator: Operator) -> Order
 def get_audit_trail(repo: OrderRepository, order_id: str, operator: Operator) -> AuditTrail:
     _scoped(repo, order_id, operator)
     return AuditTrail(order_id=order_id, events=repo.audit_trail(order_id))
+
+
+_DOCUMENT = re.compile(r"^(pick-list|packing-manifest)-([1-9][0-9]{0,2})$")
+
+
+class DocumentNotFound(OrderNotFound):
+    """No such document on the order (names look like pick-list-1, packing-manifest-1)."""
+
+
+def get_document(repo: OrderRepository, order_id: str, name: str, operator: Operator) -> Document:
+    order = _scoped(repo, order_id, operator)
+    matched = _DOCUMENT.fullmatch(name)
+    found = (
+        repo.document(order.order_id, matched.group(1), int(matched.group(2)))
+        if matched and name in order.documents
+        else None
+    )
+    if found is None:
+        known = ", ".join(order.documents) or "none yet"
+        raise DocumentNotFound(f"order {order_id} has no document {name!r} (it has: {known})")
+    return found
 
 
 def operator_from_claims(claims: dict[str, Any]) -> Operator:
