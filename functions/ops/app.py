@@ -10,6 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shipshape import web as dashboard
 from shipshape.bootstrap import container
 from shipshape.errors import Unauthorized
 from shipshape.http import install_error_handlers, json_response
@@ -35,6 +36,7 @@ from shipshape.services.queries import (
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
+app.include_router(dashboard.router)
 
 
 class ExceptionQueue(BaseModel):

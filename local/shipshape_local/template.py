@@ -122,7 +122,12 @@ class Template:
                         method=props["Method"].upper(),
                         path=props["Path"],
                         function=logical_id,
-                        authorizer=props.get("Auth", {}).get("Authorizer"),
+                        # "NONE" opts a route out of the API's authorizer (static pages).
+                        authorizer=(
+                            None
+                            if props.get("Auth", {}).get("Authorizer") in (None, "NONE")
+                            else props["Auth"]["Authorizer"]
+                        ),
                     )
                 )
         return routes
