@@ -1,4 +1,5 @@
-"""The ops API for operators (behind the JWT authorizer): orders and their audit trails."""
+"""The ops API for operators (behind the JWT authorizer): orders and their audit trails, the
+exception queue, metrics, the Monday checklist, rules governance, overrides and the dashboard."""
 
 from __future__ import annotations
 
@@ -12,17 +13,44 @@ from pydantic import BaseModel
 
 from shipshape import web as dashboard
 from shipshape.bootstrap import container
-from shipshape.errors import Unauthorized
-from shipshape.http import install_error_handlers, json_response
-from shipshape.models import AwayPeriod, ExceptionStatus, ExceptionType
+from shipshape.errors import Forbidden, Unauthorized
+from shipshape.http import ErrorBody, install_error_handlers, json_response
+from shipshape.models import (
+    AccessDenial,
+    AwayPeriod,
+    ExceptionStatus,
+    ExceptionType,
+    RuleChangeStatus,
+)
 from shipshape.observability import logger, metrics
 from shipshape.services.away import MarkAwayRequest, mark_away
+from shipshape.services.checklist import Checklist, monday_checklist
 from shipshape.services.exceptions import (
     ExceptionView,
     ResolveExceptionRequest,
     claim_exception,
     list_exceptions,
     resolve_exception,
+)
+from shipshape.services.governance import (
+    ProposeRuleChangeRequest,
+    ReviewRequest,
+    RuleChanges,
+    RuleChangeView,
+    RulesHistory,
+    activate_rule_change,
+    approve_rule_change,
+    pending_rule_changes,
+    propose_rule_change,
+    reject_rule_change,
+    rules_history,
+)
+from shipshape.services.metrics import MetricsReport, client_metrics
+from shipshape.services.overrides import (
+    OverrideRequest,
+    OverrideReview,
+    request_override,
+    review_override,
 )
 from shipshape.services.queries import (
     AuditTrail,
@@ -43,12 +71,150 @@ class ExceptionQueue(BaseModel):
     exceptions: list[ExceptionView]
 
 
+class Me(BaseModel):
+    subject: str
+    roles: list[str]
+    clients: list[str]
+
+
 def _operator() -> Operator:
     authorizer = app.current_event.request_context.authorizer
     claims = authorizer.jwt_claim if authorizer else None
     if not claims:
         raise Unauthorized("no operator identity on the request")
     return operator_from_claims(claims)
+
+
+@app.exception_handler(Forbidden)  # type: ignore[untyped-decorator]
+def _forbidden(exc: Forbidden) -> Response[ErrorBody]:
+    """Refused: recorded for the client's review (who, what, when), then answered 403."""
+    event = app.current_event
+    operator = _operator()
+    logger.warning(
+        "access refused",
+        extra={"operator": operator.subject, "client_id": exc.client_id, "path": event.path},
+    )
+    if exc.client_id:
+        container().access_log.record_denial(
+            AccessDenial(
+                at=container().clock.now(), subject=operator.subject,
+                roles=tuple(sorted(operator.roles)), client_id=exc.client_id,
+                method=event.http_method, path=event.path, reason=str(exc),
+            )
+        )  # fmt: skip
+    return json_response(403, ErrorBody(error="Forbidden", message=str(exc)))
+
+
+@app.get("/me")
+def handle_get_me() -> Me:
+    """Who the caller is, their roles and the clients they serve."""
+    operator = _operator()
+    clients = [c.client_id for c in container().clients.all() if operator.may_see(c.client_id)]
+    return Me(subject=operator.subject, roles=sorted(operator.roles), clients=clients)
+
+
+@app.get("/metrics")
+def handle_get_metrics(
+    client: Annotated[str, Query(min_length=1, max_length=64)],
+    days: Annotated[int, Query(ge=1, le=92)] = 30,
+) -> Response[MetricsReport]:
+    deps = container()
+    report = client_metrics(
+        audit=deps.audit, exceptions=deps.exceptions, clients=deps.clients, clock=deps.clock,
+        operator=_operator(), client_id=client, days=days,
+    )  # fmt: skip
+    return json_response(200, report)
+
+
+@app.get("/checklist")
+def handle_get_checklist(client: Annotated[str, Query(min_length=1, max_length=64)]) -> Checklist:
+    deps = container()
+    return monday_checklist(
+        repo=deps.repo, audit=deps.audit, exceptions=deps.exceptions, rule_store=deps.rule_store,
+        clients=deps.clients, clock=deps.clock, operator=_operator(), client_id=client,
+    )  # fmt: skip
+
+
+@app.get("/rules/<client_id>")
+def handle_get_rules(client_id: str) -> RulesHistory:
+    deps = container()
+    return rules_history(deps.rule_store, deps.clients, client_id, _operator())
+
+
+@app.get("/rule-changes")
+def handle_list_rule_changes(
+    status: Annotated[RuleChangeStatus, Query()] = RuleChangeStatus.PROPOSED,
+) -> RuleChanges:
+    deps = container()
+    return pending_rule_changes(deps.rule_store, deps.clients, _operator(), status)
+
+
+@app.post("/rules/<client_id>/changes")
+def handle_propose_rule_change(
+    client_id: str, proposal: Annotated[ProposeRuleChangeRequest, Body()]
+) -> Response[RuleChangeView]:
+    deps = container()
+    change = propose_rule_change(
+        deps.rule_store, deps.clients, deps.clock, client_id, _operator(), proposal
+    )
+    return json_response(201, change)
+
+
+@app.post("/rules/<client_id>/changes/<version>/approve")
+def handle_approve_rule_change(client_id: str, version: int) -> RuleChangeView:
+    deps = container()
+    return approve_rule_change(deps.rule_store, deps.clock, client_id, version, _operator())
+
+
+@app.post("/rules/<client_id>/changes/<version>/activate")
+def handle_activate_rule_change(client_id: str, version: int) -> RuleChangeView:
+    deps = container()
+    return activate_rule_change(
+        deps.rule_store, deps.clients, deps.clock, client_id, version, _operator()
+    )
+
+
+@app.post("/rules/<client_id>/changes/<version>/reject")
+def handle_reject_rule_change(
+    client_id: str, version: int, review: Annotated[ReviewRequest, Body()]
+) -> RuleChangeView:
+    deps = container()
+    return reject_rule_change(deps.rule_store, deps.clock, client_id, version, _operator(), review)
+
+
+@app.post("/orders/<order_id>/overrides")
+def handle_request_override(
+    order_id: str, override: Annotated[OverrideRequest, Body()]
+) -> Response[OrderView]:
+    deps = container()
+    order = request_override(
+        repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
+        clock=deps.clock, order_id=order_id, operator=_operator(), request=override,
+    )  # fmt: skip
+    return json_response(201, order)
+
+
+@app.post("/orders/<order_id>/overrides/<override_id>/approve")
+def handle_approve_override(
+    order_id: str, override_id: str, review: Annotated[OverrideReview, Body()]
+) -> OrderView:
+    return _review(order_id, override_id, review, approve=True)
+
+
+@app.post("/orders/<order_id>/overrides/<override_id>/reject")
+def handle_reject_override(
+    order_id: str, override_id: str, review: Annotated[OverrideReview, Body()]
+) -> OrderView:
+    return _review(order_id, override_id, review, approve=False)
+
+
+def _review(order_id: str, override_id: str, review: OverrideReview, approve: bool) -> OrderView:
+    deps = container()
+    return review_override(
+        repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
+        clock=deps.clock, order_id=order_id, override_id=override_id, operator=_operator(),
+        approve=approve, review=review,
+    )  # fmt: skip
 
 
 @app.get("/exceptions")

@@ -12,6 +12,8 @@ from typing import Any
 
 from shipshape.config import ClientDirectory, Settings
 from shipshape.ports import (
+    AccessLog,
+    AuditIndex,
     AwayRegistry,
     Carrier,
     Clock,
@@ -19,6 +21,7 @@ from shipshape.ports import (
     InventoryRepository,
     Notifier,
     OrderRepository,
+    RuleStore,
     SecretStore,
     SystemClock,
     WarehouseChannel,
@@ -40,6 +43,9 @@ class Container:
     notifier: Notifier
     inventory: InventoryRepository
     warehouse: WarehouseChannel
+    audit: AuditIndex
+    rule_store: RuleStore
+    access_log: AccessLog
 
 
 def _aws_client(service: str) -> Any:
@@ -63,11 +69,18 @@ def _build() -> Container:
     repository = DynamoDBOrderRepository(_aws_client("dynamodb"), settings.orders_table)
     return Container(
         settings=settings,
-        clients=ClientDirectory(settings.client_config_dir),
+        clients=ClientDirectory(
+            settings.client_config_dir,
+            rules=repository,
+            rules_ttl_seconds=settings.rules_ttl_seconds,
+        ),
         repo=repository,
         exceptions=repository,  # one table holds orders, their exceptions
         away=repository,  # who is out of office
         inventory=repository,  # and the stock
+        audit=repository,  # the audit trail by client and day
+        rule_store=repository,  # the versions of each client's rules
+        access_log=repository,  # refused access, for review
         workflow=StepFunctionsWorkflow(_aws_client("stepfunctions"), settings.state_machine_arn),
         secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
         clock=SystemClock(),

@@ -7,10 +7,12 @@ these files, only the *names* under which Secrets Manager (or the embedded runti
 
 from __future__ import annotations
 
+import time
 import tomllib
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shipshape.errors import ConfigurationError, UnknownClient
 from shipshape.models import ClientId, CountryCode, OrderStatus, Platform, QaGate
 from shipshape.rules import ClientRules, calendar_for
+
+if TYPE_CHECKING:
+    from shipshape.ports import RuleStore
 from shipshape.sla import BusinessCalendar
 
 DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
@@ -131,6 +136,10 @@ class StoreConfig(BaseModel):
     previous_webhook_secret_name: str | None = None
 
 
+# What rules governance versions: owners, SLAs and escalation chains, partial policy, QA.
+GOVERNED_SECTIONS = ("status_owners", "pickers", "rules", "fulfilment")
+
+
 class ClientConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,7 +148,9 @@ class ClientConfig(BaseModel):
     timezone: str
     stores: tuple[StoreConfig, ...] = Field(min_length=1)
     warehouse_token_secret_name: str
-    rules_version: str = "1"
+    rules_version: str = Field(
+        default="1", pattern=r"^[1-9][0-9]{0,5}$", description="1 in the file; then governed."
+    )
     status_owners: dict[OrderStatus, str] = Field(default_factory=dict)
     pickers: tuple[str, ...] = Field(min_length=1)
     rules: ClientRules
@@ -217,10 +228,52 @@ def load_client_file(path: Path) -> ClientConfig:
 
 
 class ClientDirectory:
-    """The configured clients, loaded once per process from the config folder."""
+    """The configured clients: each client's file, loaded once per process, with the rules
+    version active in the rule store (if any) in place of the file's governed sections.
 
-    def __init__(self, folder: Path) -> None:
+    The active version is cached for ``rules_ttl_seconds``: a process picks up an activation
+    within that time (at once in the process that activated it)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        rules: RuleStore | None = None,
+        rules_ttl_seconds: float = 30.0,
+    ) -> None:
         self._folder = folder
+        self._rules = rules
+        self._ttl = rules_ttl_seconds
+        self._active: dict[str, tuple[float, ClientConfig]] = {}
+
+    def file_config(self, client_id: str) -> ClientConfig:
+        try:
+            return self._clients[client_id]
+        except KeyError:
+            raise UnknownClient(f"no client {client_id!r} is configured") from None
+
+    def forget(self, client_id: str) -> None:
+        """Drop the cached active rules of a client (after an activation)."""
+        self._active.pop(client_id, None)
+
+    def _governed(self, base: ClientConfig) -> ClientConfig:
+        if self._rules is None:
+            return base
+        cached = self._active.get(base.client_id)
+        now = time.monotonic()
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        active = self._rules.active_rules(base.client_id)
+        config = base
+        if active is not None:
+            config = ClientConfig.model_validate(
+                {
+                    **base.model_dump(mode="json", exclude=set(GOVERNED_SECTIONS)),
+                    **active.document,
+                    "rules_version": str(active.version),
+                }
+            )
+        self._active[base.client_id] = (now, config)
+        return config
 
     @cached_property
     def _clients(self) -> dict[str, ClientConfig]:
@@ -229,13 +282,10 @@ class ClientDirectory:
         return {p.stem: load_client_file(p) for p in sorted(self._folder.glob("*.toml"))}
 
     def get(self, client_id: str) -> ClientConfig:
-        try:
-            return self._clients[client_id]
-        except KeyError:
-            raise UnknownClient(f"no client {client_id!r} is configured") from None
+        return self._governed(self.file_config(client_id))
 
     def all(self) -> list[ClientConfig]:
-        return list(self._clients.values())
+        return [self._governed(c) for c in self._clients.values()]
 
 
 class Settings(BaseSettings):
@@ -249,4 +299,5 @@ class Settings(BaseSettings):
     notifications_topic_arn: str = ""
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
+    rules_ttl_seconds: float = 30.0
     max_body_bytes: int = 256 * 1024

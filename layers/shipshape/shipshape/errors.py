@@ -33,9 +33,18 @@ class Unauthorized(ClientRequestError):
 
 
 class Forbidden(ClientRequestError):
-    """The caller is known but may not act on this resource."""
+    """The caller is known but may not act on this resource. ``client_id`` names the client
+    whose data was refused, so the refusal is recorded for that client's review."""
 
     status = 403
+
+    def __init__(self, message: str, *, client_id: str | None = None) -> None:
+        super().__init__(message)
+        self.client_id = client_id
+
+
+class NotFound(ClientRequestError):
+    status = 404
 
 
 class UnknownClient(ClientRequestError):

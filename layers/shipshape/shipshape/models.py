@@ -382,6 +382,41 @@ class ParcelExpectation(BaseModel):
     suggested_box_mm: tuple[int, int, int]
 
 
+class OverrideField(StrEnum):
+    """What an operator may fix by hand. Protected fields need a second operator's approval."""
+
+    OWNER = "owner"  # who owns the order now (a team or person in the client's rules)
+    SHIPPING_ADDRESS = "shipping_address"  # protected
+    STATUS = "status"  # protected; only CANCELLED is accepted
+
+
+PROTECTED_FIELDS = frozenset({OverrideField.SHIPPING_ADDRESS, OverrideField.STATUS})
+
+
+class OverrideStatus(StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class Override(BaseModel):
+    """An operator's manual fix to an order, with its reason and (if protected) its reviewer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    override_id: str
+    field: OverrideField
+    value: Any
+    previous: Any = None
+    reason: str
+    status: OverrideStatus
+    requested_by: str
+    requested_at: AwareDatetime
+    reviewed_by: str | None = None
+    reviewed_at: AwareDatetime | None = None
+    review_note: str | None = None
+
+
 class Order(BaseModel):
     """The canonical order record: every other view reads this."""
 
@@ -439,6 +474,9 @@ class Order(BaseModel):
     documents: tuple[str, ...] = ()
     voided_labels: tuple[Label, ...] = ()
     rejected_services: tuple[str, ...] = ()
+    overrides: tuple[Override, ...] = Field(
+        default=(), description="Operators' manual fixes: applied, pending approval or rejected."
+    )
 
     def last_qa(self, gate: QaGate) -> QaResult | None:
         return next((r for r in reversed(self.qa) if r.gate is gate), None)
@@ -542,3 +580,50 @@ class AwayPeriod(BaseModel):
     @property
     def length(self) -> timedelta:
         return self.ends_at - self.starts_at
+
+
+class RuleChangeStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    REJECTED = "rejected"
+
+
+class RuleChange(BaseModel):
+    """One version of a client's operating rules: proposed, approved by another lead, then
+    activated. ``document`` holds every governed section as it reads after the change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    version: int = Field(ge=2, description="Version 1 is the client's configuration file.")
+    base_version: int = Field(ge=1)
+    status: RuleChangeStatus
+    summary: str
+    patch: dict[str, Any]
+    document: dict[str, Any]
+    release_notes: tuple[str, ...]
+    proposed_by: str
+    proposed_at: AwareDatetime
+    approved_by: str | None = None
+    approved_at: AwareDatetime | None = None
+    activated_by: str | None = None
+    activated_at: AwareDatetime | None = None
+    rejected_by: str | None = None
+    rejected_at: AwareDatetime | None = None
+    rejection_reason: str | None = None
+
+
+class AccessDenial(BaseModel):
+    """An operator refused access to a client's data: kept for the security review."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: AwareDatetime
+    subject: str
+    roles: tuple[str, ...]
+    client_id: str
+    method: str
+    path: str
+    reason: str

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shipshape.errors import ShipshapeError
 from shipshape.models import (
+    AccessDenial,
     Address,
     AuditEvent,
     AwayPeriod,
@@ -24,6 +25,7 @@ from shipshape.models import (
     Label,
     Order,
     OrderException,
+    RuleChange,
     SideWrite,
     SkuMaster,
     StockLot,
@@ -93,6 +95,56 @@ class OrderRepository(ABC):
     def pending_starts(self, accepted_before: datetime, limit: int) -> list[str]:
         """Ids of accepted orders whose workflow has not acknowledged its start, read from a
         sparse index (never a scan), oldest first."""
+
+
+class AuditIndex(ABC):
+    """The audit trail read across orders, per client and time: what metrics and the Monday
+    checklist are computed from."""
+
+    @abstractmethod
+    def audit_events_of_client(
+        self, client_id: str, start: datetime, end: datetime
+    ) -> list[AuditEvent]:
+        """Every audit event of the client's orders with ``start <= at < end``, oldest first,
+        from an index partitioned by client and day (never a scan)."""
+
+    @abstractmethod
+    def orders(self, order_ids: Sequence[str]) -> list[Order]:
+        """The orders that exist among ``order_ids`` (batched reads)."""
+
+
+class RuleStore(ABC):
+    """Versions of each client's operating rules (version 1 is the configuration file)."""
+
+    @abstractmethod
+    def rule_changes(self, client_id: str) -> list[RuleChange]:
+        """Every proposed, approved, active, superseded or rejected version, oldest first."""
+
+    @abstractmethod
+    def active_rules(self, client_id: str) -> RuleChange | None:
+        """The active version, or None while the configuration file's rules apply."""
+
+    @abstractmethod
+    def save_rule_change(self, change: RuleChange, expected: RuleChange | None) -> None:
+        """Create ``change`` (``expected`` None: the version must be new) or replace
+        ``expected`` with it, only if unchanged since read; ``ConcurrentUpdate`` otherwise."""
+
+    @abstractmethod
+    def activate_rule_change(
+        self, change: RuleChange, approved: RuleChange, previous: RuleChange | None
+    ) -> None:
+        """Atomically: ``approved`` becomes ``change`` (active), ``previous`` (the active one,
+        if any) superseded; ``ConcurrentUpdate`` if anything moved since read."""
+
+
+class AccessLog(ABC):
+    """Where refused access is recorded for review."""
+
+    @abstractmethod
+    def record_denial(self, denial: AccessDenial) -> None: ...
+
+    @abstractmethod
+    def denials_of_client(self, client_id: str, since: datetime) -> list[AccessDenial]: ...
 
 
 class ExceptionRepository(ABC):

@@ -14,6 +14,11 @@ Item layout in the orders table:
 - stock lot:    pk=STOCK#<client_id>#<sku>  sk=<warehouse>#<lot>  available, reserved (numbers,
   changed only with ADD under a condition that keeps them at or above zero)
 - backorder:    pk=BACKORDER#<client_id>#<sku>  sk=<since ISO>#<order_id>
+- index ``gsi6``: every audit event by client and UTC day, gsi6pk=AUDIT#<client>#<yyyy-mm-dd>,
+  gsi6sk=<at ISO>#<order_id>#<seq>; metrics and the checklist read the trail through it
+- rule version: pk=RULES#<client_id>  sk=V#<version:06d>  doc=<RuleChange JSON>, status;
+  the active one is also pointed at by sk=ACTIVE (version)
+- access denial: pk=DENIED#<client_id>  sk=<at ISO>#<uuid>  doc=<AccessDenial JSON>
 - sparse index ``gsi1``: only accepted orders whose workflow has not yet acknowledged its
   start carry gsi1pk=PENDING_START and gsi1sk=<accepted-at ISO>; the first workflow step
   removes them, so the index holds exactly the orders the reconciler must look at.
@@ -21,14 +26,16 @@ Item layout in the orders table:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 from shipshape.models import (
+    AccessDenial,
     AuditEvent,
     AwayPeriod,
     BackorderMark,
@@ -36,17 +43,22 @@ from shipshape.models import (
     Order,
     OrderException,
     OrderStatus,
+    RuleChange,
+    RuleChangeStatus,
     SideWrite,
     SkuMaster,
     StockChange,
     StockLot,
 )
 from shipshape.ports import (
+    AccessLog,
     AlreadyExists,
+    AuditIndex,
     AwayRegistry,
     ExceptionRepository,
     InventoryRepository,
     OrderRepository,
+    RuleStore,
 )
 
 if TYPE_CHECKING:
@@ -214,8 +226,11 @@ def exception_item(exception: OrderException) -> dict[str, Any]:
     return item
 
 
-def audit_item(event: AuditEvent) -> dict[str, Any]:
+def audit_item(event: AuditEvent, client_id: str) -> dict[str, Any]:
+    at = _utc(event.at)
     return {
+        "gsi6pk": _s(f"AUDIT#{client_id}#{at[:10]}"),
+        "gsi6sk": _s(f"{at}#{event.order_id}#{event.seq:08d}"),
         "pk": _s(f"ORDER#{event.order_id}"),
         "sk": _s(f"AUDIT#{event.seq:08d}"),
         "entity": _s("audit"),
@@ -225,12 +240,28 @@ def audit_item(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _rule_item(change: RuleChange) -> dict[str, Any]:
+    return {
+        "pk": _s(f"RULES#{change.client_id}"),
+        "sk": _s(f"V#{change.version:06d}"),
+        "entity": _s("rule_version"),
+        "status": _s(change.status.value),
+        "doc": _s(change.model_dump_json()),
+    }
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class DynamoDBOrderRepository(
-    OrderRepository, ExceptionRepository, AwayRegistry, InventoryRepository
+    OrderRepository,
+    ExceptionRepository,
+    AwayRegistry,
+    InventoryRepository,
+    AuditIndex,
+    RuleStore,
+    AccessLog,
 ):
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -355,7 +386,7 @@ class DynamoDBOrderRepository(
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": audit_item(event),
+                    "Item": audit_item(event, order.client_id),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -467,7 +498,7 @@ class DynamoDBOrderRepository(
             put_order["ExpressionAttributeValues"] = values
         put_event = {
             "TableName": self._table,
-            "Item": audit_item(event),
+            "Item": audit_item(event, order.client_id),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         self._write(
@@ -597,6 +628,159 @@ class DynamoDBOrderRepository(
             raise self._translate(exc) from exc
         item = found.get("Item")
         return Document.model_validate_json(item["doc"]["S"]) if item else None
+
+    # --- the audit trail across orders --------------------------------------------------
+
+    def audit_events_of_client(
+        self, client_id: str, start: datetime, end: datetime
+    ) -> list[AuditEvent]:
+        events: list[AuditEvent] = []
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            events.extend(
+                AuditEvent.model_validate_json(i["doc"]["S"])
+                for i in self._query_all(
+                    IndexName="gsi6",
+                    KeyConditionExpression="gsi6pk = :p AND gsi6sk BETWEEN :a AND :b",
+                    ExpressionAttributeValues={
+                        ":p": _s(f"AUDIT#{client_id}#{day.isoformat()}"),
+                        ":a": _s(_utc(start)),
+                        ":b": _s(_utc(end)),
+                    },
+                    ProjectionExpression="doc, gsi6sk",
+                )
+                if i["gsi6sk"]["S"] < _utc(end)
+            )
+            day += timedelta(days=1)
+        return events
+
+    def orders(self, order_ids: Sequence[str]) -> list[Order]:
+        found: list[Order] = []
+        unique = list(dict.fromkeys(order_ids))
+        for start in range(0, len(unique), 100):
+            keys: Any = [order_key(o) for o in unique[start : start + 100]]
+            request: Any = {self._table: {"Keys": keys, "ProjectionExpression": "doc"}}
+            try:
+                while request:
+                    page = self._client.batch_get_item(RequestItems=request)
+                    found.extend(
+                        Order.model_validate_json(i["doc"]["S"])
+                        for i in page["Responses"].get(self._table, [])
+                    )
+                    request = page.get("UnprocessedKeys") or None
+            except ClientError as exc:
+                raise self._translate(exc) from exc
+        return found
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        try:
+            while True:
+                page = self._client.query(TableName=self._table, **kwargs)
+                items.extend(page["Items"])
+                if "LastEvaluatedKey" not in page:
+                    return items
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+
+    # --- rule versions ---------------------------------------------------------------------
+
+    def rule_changes(self, client_id: str) -> list[RuleChange]:
+        return [
+            RuleChange.model_validate_json(i["doc"]["S"])
+            for i in self._query_all(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+                ExpressionAttributeValues={":pk": _s(f"RULES#{client_id}"), ":v": _s("V#")},
+                ConsistentRead=True,
+            )
+        ]
+
+    def active_rules(self, client_id: str) -> RuleChange | None:
+        try:
+            found = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": _s(f"RULES#{client_id}"), "sk": _s("ACTIVE")},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        item = found.get("Item")
+        return RuleChange.model_validate_json(item["doc"]["S"]) if item else None
+
+    def save_rule_change(self, change: RuleChange, expected: RuleChange | None) -> None:
+        put: dict[str, Any] = {"TableName": self._table, "Item": _rule_item(change)}
+        if expected is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "#s = :s"
+            put["ExpressionAttributeNames"] = {"#s": "status"}
+            put["ExpressionAttributeValues"] = {":s": _s(expected.status.value)}
+        self._write(
+            [{"Put": put}],
+            ConcurrentUpdate(f"rule version {change.version} of {change.client_id} changed"),
+        )
+
+    def activate_rule_change(
+        self, change: RuleChange, approved: RuleChange, previous: RuleChange | None
+    ) -> None:
+        pointer: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {
+                "pk": _s(f"RULES#{change.client_id}"),
+                "sk": _s("ACTIVE"),
+                "version": _n(change.version),
+                "doc": _s(change.model_dump_json()),
+            },
+        }
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _rule_item(change),
+                    "ConditionExpression": "#s = :s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":s": _s(approved.status.value)},
+                }
+            },
+        ]
+        if previous is None:
+            pointer["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            pointer["ConditionExpression"] = "version = :v"
+            pointer["ExpressionAttributeValues"] = {":v": _n(previous.version)}
+            superseded = previous.model_copy(update={"status": RuleChangeStatus.SUPERSEDED})
+            items.append({"Put": {"TableName": self._table, "Item": _rule_item(superseded)}})
+        items.append({"Put": pointer})
+        self._write(items, ConcurrentUpdate(f"the active rules of {change.client_id} changed"))
+
+    # --- access denials --------------------------------------------------------------------
+
+    def record_denial(self, denial: AccessDenial) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(f"DENIED#{denial.client_id}"),
+                    "sk": _s(f"{_utc(denial.at)}#{uuid.uuid4().hex[:12]}"),
+                    "entity": _s("access_denial"),
+                    "doc": _s(denial.model_dump_json()),
+                },
+            )
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+
+    def denials_of_client(self, client_id: str, since: datetime) -> list[AccessDenial]:
+        return [
+            AccessDenial.model_validate_json(i["doc"]["S"])
+            for i in self._query_all(
+                KeyConditionExpression="pk = :pk AND sk >= :since",
+                ExpressionAttributeValues={
+                    ":pk": _s(f"DENIED#{client_id}"),
+                    ":since": _s(_utc(since)),
+                },
+            )
+        ]
 
     @staticmethod
     def _translate(exc: ClientError) -> Exception:

@@ -70,7 +70,10 @@ def mark_away(
     request: MarkAwayRequest,
 ) -> AwayPeriod:
     if not operator.may_see(request.client_id):
-        raise Forbidden(f"operator {operator.subject} does not serve client {request.client_id}")
+        raise Forbidden(
+            f"operator {operator.subject} does not serve client {request.client_id}",
+            client_id=request.client_id,
+        )
     if not operator.roles & {"operator", "lead"}:
         raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
     client = clients.get(request.client_id)

@@ -354,7 +354,10 @@ def _scoped(
     if found is None:
         raise ExceptionNotFound(f"no exception {exception_id}")
     if not operator.may_see(found.client_id):
-        raise Forbidden(f"operator {operator.subject} does not serve client {found.client_id}")
+        raise Forbidden(
+            f"operator {operator.subject} does not serve client {found.client_id}",
+            client_id=found.client_id,
+        )
     return found
 
 
@@ -380,7 +383,10 @@ def list_exceptions(
     """The operator's queue: exceptions of the clients they serve, filtered."""
     if client_id is not None:
         if not operator.may_see(client_id):
-            raise Forbidden(f"operator {operator.subject} does not serve client {client_id}")
+            raise Forbidden(
+                f"operator {operator.subject} does not serve client {client_id}",
+                client_id=client_id,
+            )
         client_ids = [clients.get(client_id).client_id]
     else:
         client_ids = [c.client_id for c in clients.all() if operator.may_see(c.client_id)]

@@ -18,6 +18,7 @@ from shipshape.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Override,
     ParcelExpectation,
     PickList,
     QaResult,
@@ -68,6 +69,7 @@ class OrderView(BaseModel):
     label: Label | None
     voided_labels: tuple[Label, ...]
     rejected_services: tuple[str, ...]
+    overrides: tuple[Override, ...]
     open_exception_id: str | None
     awaiting: str | None
     hold_reason: str | None
@@ -91,7 +93,10 @@ class AuditTrail(BaseModel):
 def _scoped(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
     order = load(repo, order_id)
     if not operator.may_see(order.client_id):
-        raise Forbidden(f"operator {operator.subject} does not serve client {order.client_id}")
+        raise Forbidden(
+            f"operator {operator.subject} does not serve client {order.client_id}",
+            client_id=order.client_id,
+        )
     return order
 
 

@@ -1,0 +1,302 @@
+"""The Monday-morning checklist: a report the system produces for each client, item by item.
+
+1. The canonical record is in sync: no order more than 15 minutes behind its storefront.
+2. The top 5 exception types and who owns them.
+3. 10 random orders audited automatically for a complete trail.
+4. Overdue assignments (the sweeper escalates them on its schedule; the CLI sweeps first).
+5. Failed automations of the past week.
+6. Rule changes waiting for review.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from shipshape.config import ClientConfig, ClientDirectory
+from shipshape.errors import Forbidden
+from shipshape.models import (
+    AuditEvent,
+    Order,
+    OrderException,
+    OrderStatus,
+    QaGate,
+    RuleChangeStatus,
+    stage,
+)
+from shipshape.ports import AuditIndex, Clock, ExceptionRepository, OrderRepository, RuleStore
+from shipshape.services.queries import Operator
+
+WEEK = timedelta(days=7)
+SYNC_LAG_LIMIT_SECONDS = 15 * 60
+SAMPLE_SIZE = 10
+OPEN_LIMIT = 1000
+FAILED_AUTOMATION = frozenset({"order_quarantined", "order_held"})
+# The gates an order has passed once it stands at (or beyond) a status.
+GATES_BY_STATUS: tuple[tuple[OrderStatus, QaGate], ...] = (
+    (OrderStatus.AWAITING_PICK, QaGate.PRE_PICK),
+    (OrderStatus.AWAITING_PACK, QaGate.POST_PICK),
+    (OrderStatus.LABELLED, QaGate.PACKING),
+    (OrderStatus.SHIPPED, QaGate.SHIPPING),
+)
+
+
+class ChecklistItem(BaseModel):
+    key: str
+    title: str
+    ok: bool
+    summary: str
+    entries: list[dict[str, str]]
+
+
+class Checklist(BaseModel):
+    client_id: str
+    generated_at: datetime
+    rules_version: str
+    ok: bool
+    items: list[ChecklistItem]
+
+
+def monday_checklist(
+    *,
+    repo: OrderRepository,
+    audit: AuditIndex,
+    exceptions: ExceptionRepository,
+    rule_store: RuleStore,
+    clients: ClientDirectory,
+    clock: Clock,
+    operator: Operator,
+    client_id: str,
+    seed: int | None = None,
+) -> Checklist:
+    client = clients.get(client_id)
+    if not operator.may_see(client_id):
+        raise Forbidden(
+            f"operator {operator.subject} does not serve client {client_id}", client_id=client_id
+        )
+    now = clock.now()
+    week = audit.audit_events_of_client(client_id, now - WEEK, now)
+    known = exceptions.exceptions_of_client(client_id, OPEN_LIMIT)
+    items = [
+        _sync_lag(week),
+        _top_exceptions(known),
+        _audit_sample(repo, client, week, now, seed),
+        _overdue(known, now),
+        _failed_automations(week),
+        _rule_changes(rule_store, client_id),
+    ]
+    return Checklist(
+        client_id=client_id,
+        generated_at=now,
+        rules_version=client.rules_version,
+        ok=all(i.ok for i in items),
+        items=items,
+    )
+
+
+def _sync_lag(week: list[AuditEvent]) -> ChecklistItem:
+    behind = [
+        e for e in week if float(e.detail.get("sync_lag_seconds", 0)) > SYNC_LAG_LIMIT_SECONDS
+    ]
+    measured = sum(1 for e in week if "sync_lag_seconds" in e.detail)
+    return ChecklistItem(
+        key="sync_lag",
+        title="The canonical record is in sync (no order over 15 minutes behind its storefront)",
+        ok=not behind,
+        summary=(
+            f"{len(behind)} of {measured} storefront versions this week arrived more than 15 "
+            "minutes after the storefront changed"
+            if behind
+            else f"all {measured} storefront versions this week arrived within 15 minutes"
+        ),
+        entries=[
+            {
+                "order_id": e.order_id,
+                "received_at": e.at.isoformat(),
+                "lag_minutes": f"{float(e.detail['sync_lag_seconds']) / 60:.1f}",
+                "version": str(e.detail.get("version", "")),
+            }
+            for e in behind
+        ],
+    )
+
+
+def _top_exceptions(known: list[OrderException]) -> ChecklistItem:
+    open_ = [e for e in known if e.is_open]
+    by_type: dict[str, list[OrderException]] = defaultdict(list)
+    for exception in open_:
+        by_type[exception.type.value].append(exception)
+    top = sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:5]
+    return ChecklistItem(
+        key="top_exceptions",
+        title="Top 5 exception types and who owns them",
+        ok=not open_,
+        summary=f"{len(open_)} open exception(s) of {len(by_type)} type(s)",
+        entries=[
+            {
+                "type": kind,
+                "open": str(len(found)),
+                "owners": ", ".join(
+                    f"{owner} ({n})" for owner, n in sorted(_count(e.owner for e in found).items())
+                ),
+                "oldest_opened_at": min(e.opened_at for e in found).isoformat(),
+            }
+            for kind, found in top
+        ],
+    )
+
+
+def _count(values: object) -> dict[str, int]:
+    counted: dict[str, int] = defaultdict(int)
+    for value in values:  # type: ignore[attr-defined]
+        counted[value] += 1
+    return counted
+
+
+def trail_problems(order: Order, trail: list[AuditEvent]) -> list[str]:
+    """What is missing from an order's trail: a gap in the sequence, an event without its
+    timestamp or owner, a status without its event, a passed gate without its QA result."""
+    problems: list[str] = []
+    seqs = [e.seq for e in trail]
+    if seqs != list(range(1, order.audit_seq + 1)):
+        problems.append(f"audit events {seqs[:3]}... do not run 1..{order.audit_seq}")
+    for event in trail:
+        if event.at is None:
+            problems.append(f"event {event.seq} ({event.action}) has no timestamp")
+        if event.to_status is not None and not event.owner:
+            problems.append(f"event {event.seq} ({event.action}) has no owner")
+    reached = {e.to_status for e in trail if e.to_status is not None}
+    if any(e.action == "order_received" for e in trail):
+        reached.add(OrderStatus.RECEIVED)  # a paid order is received and accepted at once
+    for status in order.status_timestamps:
+        if status not in reached:
+            problems.append(f"status {status.value} has a timestamp but no audit event")
+    if not order.owner:
+        problems.append("the order has no owner")
+    shipped = order.status is OrderStatus.COMPLETED_PARTIAL
+    at = stage(OrderStatus.SHIPPED if shipped else order.status)
+    for status, gate in GATES_BY_STATUS:
+        result = order.last_qa(gate)
+        reached_gate = at is not None and at >= (stage(status) or 0)
+        if reached_gate and (result is None or not (result.passed or result.waived_by)):
+            problems.append(f"{gate.value} QA result missing for an order at {order.status.value}")
+    return problems
+
+
+def _audit_sample(
+    repo: OrderRepository,
+    client: ClientConfig,
+    week: list[AuditEvent],
+    now: datetime,
+    seed: int | None,
+) -> ChecklistItem:
+    ids = sorted({e.order_id for e in week})
+    # Not security: a sample the operator can reproduce (same client and day, same orders).
+    rng = random.Random(seed if seed is not None else f"{client.client_id}{now.date()}")  # noqa: S311
+    sample = rng.sample(ids, min(SAMPLE_SIZE, len(ids)))
+    entries: list[dict[str, str]] = []
+    incomplete = 0
+    for order_id in sample:
+        order = repo.get(order_id)
+        if order is None:
+            continue
+        problems = trail_problems(order, repo.audit_trail(order_id))
+        incomplete += bool(problems)
+        entries.append(
+            {
+                "order_id": order_id,
+                "status": order.status.value,
+                "events": str(order.audit_seq),
+                "complete": "no" if problems else "yes",
+                "problems": "; ".join(problems),
+            }
+        )
+    return ChecklistItem(
+        key="audit_sample",
+        title=f"{SAMPLE_SIZE} random orders audited for a complete trail",
+        ok=incomplete == 0,
+        summary=(
+            f"{len(entries) - incomplete} of {len(entries)} sampled orders (of {len(ids)} "
+            "active this week) have a complete trail"
+        ),
+        entries=entries,
+    )
+
+
+def _overdue(known: list[OrderException], now: datetime) -> ChecklistItem:
+    overdue = sorted((e for e in known if e.is_open and e.due_at < now), key=lambda e: e.due_at)
+    return ChecklistItem(
+        key="overdue",
+        title="Overdue assignments, escalated",
+        ok=not overdue,
+        summary=(
+            f"{len(overdue)} exception(s) past their deadline; the sweeper escalates each to "
+            "the next level of its chain"
+            if overdue
+            else "no exception is past its deadline"
+        ),
+        entries=[
+            {
+                "exception_id": e.exception_id,
+                "type": e.type.value,
+                "owner": e.owner,
+                "level": str(e.level),
+                "due_at": e.due_at.isoformat(),
+                "overdue_hours": f"{(now - e.due_at).total_seconds() / 3600:.1f}",
+            }
+            for e in overdue
+        ],
+    )
+
+
+def _failed_automations(week: list[AuditEvent]) -> ChecklistItem:
+    failed = [
+        e
+        for e in week
+        if e.action in FAILED_AUTOMATION
+        or (e.action == "exception_opened" and e.detail.get("type") == "automation_failure")
+    ]
+    return ChecklistItem(
+        key="failed_automations",
+        title="Failed automations of the past week, for review",
+        ok=not failed,
+        summary=f"{len(failed)} automation failure(s) in the last 7 days",
+        entries=[
+            {
+                "order_id": e.order_id,
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "owner": e.owner or "",
+                "error": str(e.detail.get("error") or e.detail.get("reason") or ""),
+            }
+            for e in failed
+        ],
+    )
+
+
+def _rule_changes(store: RuleStore, client_id: str) -> ChecklistItem:
+    waiting = [
+        c
+        for c in store.rule_changes(client_id)
+        if c.status in (RuleChangeStatus.PROPOSED, RuleChangeStatus.APPROVED)
+    ]
+    return ChecklistItem(
+        key="rule_changes",
+        title="Rule changes waiting for review",
+        ok=not waiting,
+        summary=f"{len(waiting)} rule change(s) waiting for approval or activation",
+        entries=[
+            {
+                "version": str(c.version),
+                "status": c.status.value,
+                "summary": c.summary,
+                "proposed_by": c.proposed_by,
+                "proposed_at": c.proposed_at.isoformat(),
+                "changes": "; ".join(c.release_notes),
+            }
+            for c in waiting
+        ],
+    )
