@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import signal
 import sys
 import threading
@@ -43,6 +45,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(timeout=args.timeout)
 
 
+def _checklist(args: argparse.Namespace) -> int:
+    from shipshape_local.checklist import ChecklistUnavailable, fetch, render
+
+    console = Console()
+    try:
+        checklists = fetch(args.url, args.token, args.client or [])
+    except ChecklistUnavailable as exc:
+        console.print(f"[red]checklist unavailable:[/] {exc}", highlight=False)
+        return 2
+    if args.json:
+        print(json.dumps(checklists, indent=2))
+    else:
+        render(console, checklists)
+    return 0 if all(c["ok"] for c in checklists) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shipshape", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +71,20 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="send signed orders through the stack and ship them")
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for orders")
     demo.set_defaults(run=_demo)
+    checklist = sub.add_parser(
+        "checklist",
+        help="print the Monday checklist of each client from the ops API",
+        description="Exit status: 0 all clear, 1 something needs attention, 2 unavailable.",
+    )
+    checklist.add_argument("--url", default="http://127.0.0.1:8787", help="the ops API")
+    checklist.add_argument(
+        "--token",
+        default=os.environ.get("SHIPSHAPE_TOKEN", "dev-token-lead"),
+        help="operator token (default: $SHIPSHAPE_TOKEN, else the embedded lead's)",
+    )
+    checklist.add_argument("--client", action="append", help="a client id (repeatable)")
+    checklist.add_argument("--json", action="store_true", help="print the raw JSON")
+    checklist.set_defaults(run=_checklist)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -126,10 +126,12 @@ def open_address_exception(
     return exception
 
 
-def emf_documents(runtime: EmbeddedRuntime) -> list[dict[str, Any]]:
-    """The CloudWatch embedded-metric documents the function printed."""
+def emf_documents(
+    runtime: EmbeddedRuntime, function: str | None = FUNCTION
+) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric documents the function (None: every function) printed."""
     documents = []
-    for line in runtime.lambdas.captured(FUNCTION):
+    for line in runtime.lambdas.captured(function):
         try:
             parsed = json.loads(line)
         except ValueError:
@@ -139,10 +141,12 @@ def emf_documents(runtime: EmbeddedRuntime) -> list[dict[str, Any]]:
     return documents
 
 
-def datapoints(runtime: EmbeddedRuntime, metric: str) -> list[tuple[dict[str, str], float]]:
+def datapoints(
+    runtime: EmbeddedRuntime, metric: str, function: str | None = FUNCTION
+) -> list[tuple[dict[str, str], float]]:
     """(dimensions, value) of every datapoint of ``metric`` in namespace Shipshape."""
     found = []
-    for doc in emf_documents(runtime):
+    for doc in emf_documents(runtime, function):
         for directive in doc["_aws"]["CloudWatchMetrics"]:
             if directive["Namespace"] != "Shipshape":
                 continue

@@ -15,6 +15,7 @@ from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, Manua
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
 from tests.integration.conftest import LEAD, audit_actions, deliver, paid_shopify_order
+from tests.integration.test_escalation_sweeper import datapoints
 
 LEAD_2 = {"Authorization": "Bearer dev-token-lead-2"}
 ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
@@ -161,6 +162,24 @@ def test_metrics_from_the_audit_trail_match_a_seeded_week(
         "sla_missed": 1,
     }  # fmt: skip
     assert all(day["received"] == 0 for day in m["daily"][:-1])
+
+    # And the same business events went out as EMF metrics per client (the CloudWatch
+    # dashboard's source)
+    def points(name: str, key: str) -> list[tuple[str, str, float]]:
+        return sorted(
+            (d["client_id"], d.get(key, ""), v)
+            for d, v in datapoints(runtime, name, function=None)
+            if "client_id" in d
+        )
+
+    assert points("OrdersShipped", "") == [("acme-outdoors", "", 1.0)] * 5
+    assert sorted(v / 3600 for _, _, v in points("FulfillmentTime", "")) == [2, 2, 2, 3, 3]
+    assert [t for _, t, _ in points("ExceptionsOpened", "exception_type")] == [
+        "address_invalid", "address_invalid", "qa_failed",
+    ]  # fmt: skip
+    assert points("EscalationsPerOwner", "owner") == [("acme-outdoors", "client-success", 1.0)]
+    assert (len(points("SlaMet", "")), len(points("SlaMissed", ""))) == (2, 1)
+    assert [g for _, g, _ in points("QaGateFailed", "gate")] == ["post_pick"]
 
 
 def _tamper(runtime: EmbeddedRuntime, pk: str, sk: str, change: Any) -> None:
@@ -401,3 +420,35 @@ def test_overrides_apply_with_a_reason_and_protected_ones_wait_for_a_second_oper
     assert actions[-3:] == ["override_applied", "override_requested", "override_applied"]
     again = call(runtime, "POST", f"/orders/{order_id}/overrides/o2/approve", LEAD_2, {})
     assert again.status == 409
+
+
+def test_shipshape_checklist_prints_each_clients_checklist_from_the_ops_api(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
+) -> None:
+    # Given `shipshape serve`'s front door with an Acme exception past its deadline
+    from shipshape_local.checklist import fetch
+    from shipshape_local.cli import main
+    from shipshape_local.frontdoor import FrontDoorServer
+
+    clock.set(MONDAY_9AM_PORTLAND)
+    wait_status(runtime, place(runtime, acme, clock, 51, address=NO_ZIP), "EXCEPTION")
+    clock.advance(timedelta(hours=3))
+    door = FrontDoorServer(runtime).start()
+    try:
+        # When the lead runs the command for every client, and Acme's viewer for Nordlicht
+        everyone = fetch(door.url, "dev-token-lead", [])
+        status = main(["checklist", "--url", door.url, "--client", "acme-outdoors"])
+        refused = main(
+            ["checklist", "--url", door.url, "--token", "dev-token-acme-viewer",
+             "--client", "nordlicht"]
+        )  # fmt: skip
+    finally:
+        door.stop()
+
+    # Then every client has its six items, Acme's overdue one is named, and the exit status
+    # says "needs attention" (1) or "unavailable" (2)
+    assert [c["client_id"] for c in everyone] == ["acme-outdoors", "kite-and-kin", "nordlicht"]
+    assert all(len(c["items"]) == 6 for c in everyone)
+    acme_items = {i["key"]: i for i in everyone[0]["items"]}
+    assert not acme_items["overdue"]["ok"]
+    assert (status, refused) == (1, 2)

@@ -50,6 +50,7 @@ from shipshape.models import (
     StockChange,
     StockLot,
 )
+from shipshape.observability import business_metrics
 from shipshape.ports import (
     AccessLog,
     AlreadyExists,
@@ -393,6 +394,7 @@ class DynamoDBOrderRepository(
             *(side_write(self._table, w) for w in writes),
         ]
         self._write(items, ConcurrentUpdate(f"exception {exception.exception_id} changed"))
+        business_metrics(order, event, exception)
 
     def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
         return self._query_exceptions(
@@ -509,6 +511,7 @@ class DynamoDBOrderRepository(
             ],
             on_conflict,
         )
+        business_metrics(order, event)
 
     # --- inventory ------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ from shipshape.services.addresses import standardize
 from shipshape.services.away import first_available
 from shipshape.services.fulfillment import release_writes
 from shipshape.services.queries import Operator
-from shipshape.services.records import load
+from shipshape.services.records import load, stamped
 
 # Step errors (by class name, as the state machine reports them) and the exception they open.
 ERROR_TYPES: dict[str, ExceptionType] = {
@@ -201,7 +201,7 @@ def _transition(order: Order, to: OrderStatus, owner: str, clock: Clock, **chang
         update={
             "status": to,
             "owner": owner,
-            "status_timestamps": {**order.status_timestamps, to: now},
+            "status_timestamps": stamped(order, to, now),
             "audit_seq": order.audit_seq + 1,
             **changes,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from shipshape.config import ClientConfig
@@ -44,6 +45,15 @@ def record(
     return new
 
 
+def stamped(order: Order, status: OrderStatus, now: datetime) -> dict[OrderStatus, datetime]:
+    """The order's status timestamps with ``status`` entered ``now``. A status re-entered
+    gets its new time, but ACCEPTED keeps its first: when the order was paid and fulfilment
+    asked for, where fulfillment time starts."""
+    if status is OrderStatus.ACCEPTED and status in order.status_timestamps:
+        return dict(order.status_timestamps)
+    return {**order.status_timestamps, status: now}
+
+
 def build(
     clock: Clock,
     client: ClientConfig,
@@ -62,7 +72,7 @@ def build(
     if to_status is not None and to_status is not order.status:
         updates["status"] = to_status
         updates["owner"] = client.owner_of(to_status)
-        updates["status_timestamps"] = {**order.status_timestamps, to_status: now}
+        updates["status_timestamps"] = stamped(order, to_status, now)
     new = order.model_copy(update=updates)
     event = AuditEvent(
         order_id=order.order_id,
