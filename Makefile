@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PYTHON312 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.12 2>/dev/null); do "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && echo "$$p" && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: dev demo test lint typecheck static unit integration format serve build deploy lock clean
+.PHONY: dev demo test lint typecheck static unit integration format serve build deploy lock clean chromium
 
 dev: $(STAMP)
 
@@ -26,8 +26,20 @@ demo: dev
 	$(BIN)/shipshape demo
 
 ## Everything CI checks: lint, types, template and ASL, then the test suite.
-test: dev lint typecheck static
+test: dev lint typecheck static chromium
 	$(BIN)/python -m pytest -q
+
+## Debian's chromium, which the dashboard's browser tests drive through Playwright (Playwright
+## downloads no browser of its own here). Installed with apt as root, or through sudo.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  command -v apt-get >/dev/null || { echo "chromium is missing and there is no apt-get: install Chromium as /usr/bin/chromium"; exit 1; }; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	  elif command -v sudo >/dev/null; then sudo="sudo"; \
+	  else echo "chromium is missing: run 'apt-get install -y --no-install-recommends chromium' as root"; exit 1; fi; \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $$sudo apt-get update -qq && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 lint: dev
 	$(BIN)/ruff check .
