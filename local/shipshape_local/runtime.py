@@ -17,6 +17,7 @@ import tomllib
 import traceback
 import uuid
 import warnings
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -176,6 +177,9 @@ class EmbeddedRuntime:
         self._mock: Any = None
         self._routes: list[Route] = self.template.routes
         self._function_names: dict[str, str] = {}
+        # One execution environment per API function, as Lambda gives one request at a time
+        # to each: the resolver keeps per-request state (its context) on the module's app.
+        self._environments: dict[str, threading.RLock] = defaultdict(threading.RLock)
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -435,7 +439,8 @@ class EmbeddedRuntime:
             "isBase64Encoded": text is None,
         }
         try:
-            result = self.lambdas.invoke(self._function_names[route.function], event)
+            with self._environments[route.function]:
+                result = self.lambdas.invoke(self._function_names[route.function], event)
         except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
             self.integration_errors.append(traceback.format_exc())
             return _gateway_error(500, "Internal Server Error")
