@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PYTHON312 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.12 2>/dev/null); do "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && echo "$$p" && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: dev demo test lint typecheck static unit integration format serve build deploy lock clean chromium
+.PHONY: dev pilot bench demo test lint typecheck static unit integration format serve build deploy lock clean chromium
 
 dev: $(STAMP)
 
@@ -21,9 +21,17 @@ $(STAMP): requirements/dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-## The main job: signed orders through the embedded stack until they ship.
+## The main job: a pilot of 500 orders through the embedded stack, and its report.
+pilot: dev
+	$(BIN)/shipshape pilot --out pilot-report
+
+## A guided tour: a handful of signed orders through the stack until they ship.
 demo: dev
 	$(BIN)/shipshape demo
+
+## Benchmarks (not tests): the 500-order pilot's wall time and where it goes.
+bench: dev
+	$(BIN)/python bench/pilot.py
 
 ## Everything CI checks: lint, types, template and ASL, then the test suite.
 test: dev lint typecheck static chromium

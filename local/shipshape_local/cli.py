@@ -45,6 +45,27 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(timeout=args.timeout)
 
 
+def _pilot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shipshape_local.pilot import ALL_CLIENTS, PROFILES, PilotOptions, run_pilot
+
+    clients = tuple(args.clients.split(",")) if args.clients else ALL_CLIENTS
+    unknown = sorted(set(clients) - set(ALL_CLIENTS))
+    if unknown or args.faults not in PROFILES or args.orders < 1 or not 1 <= args.days <= 60:
+        Console().print(
+            "[red]invalid options:[/] clients must be among "
+            f"{', '.join(ALL_CLIENTS)}; faults one of {', '.join(PROFILES)}; orders >= 1; "
+            "days 1-60"
+        )
+        return 2
+    options = PilotOptions(
+        orders=args.orders, clients=clients, seed=args.seed, days=args.days,
+        faults=args.faults, out=Path(args.out),
+    )  # fmt: skip
+    return run_pilot(options)
+
+
 def _checklist(args: argparse.Namespace) -> int:
     from shipshape_local.checklist import ChecklistUnavailable, fetch, render
 
@@ -71,6 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="send signed orders through the stack and ship them")
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for orders")
     demo.set_defaults(run=_demo)
+    pilot = sub.add_parser(
+        "pilot",
+        help="simulate a client's first orders through the stack and report what happened",
+        description="Exit status: 0 every order accounted for, 1 some order unaccounted for.",
+    )
+    pilot.add_argument("--orders", type=int, default=500)
+    pilot.add_argument(
+        "--clients", default="", help="comma-separated client ids (default: all three)"
+    )
+    pilot.add_argument("--seed", type=int, default=7, help="same seed, same report")
+    pilot.add_argument("--days", type=int, default=14, help="simulated days of arrivals")
+    pilot.add_argument("--faults", default="realistic", help="none, realistic or heavy")
+    pilot.add_argument("--out", default="pilot-report", help="folder for the report")
+    pilot.set_defaults(run=_pilot)
     checklist = sub.add_parser(
         "checklist",
         help="print the Monday checklist of each client from the ops API",

@@ -135,6 +135,72 @@ def _serialize_backend(lock: threading.RLock) -> None:
             setattr(cls, name, serialized)
 
 
+def _transactions_without_table_copies() -> None:
+    """moto backs up every table a transaction touches with a deep copy of the whole table,
+    so each transaction costs time in proportion to the table: a pilot of hundreds of orders
+    (thousands of audit items) slows to a crawl. The same rollback is kept by backing up only
+    the items the transaction names, and putting those back if it fails. Requests are already
+    serialized (see ``_serialize_backend``), so nothing else changes the items meanwhile."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if getattr(models.DynamoDBBackend.transact_write_items, "_shipshape_itemwise", False):
+        return
+
+    class _TablesStay:
+        """The ``copy`` module, except that a table is not copied (its items are, below)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, models.Table):  # type: ignore[attr-defined]
+                return value
+            return copy.deepcopy(value, memo)
+
+    models.copy = _TablesStay()  # type: ignore[attr-defined, assignment]
+    original = models.DynamoDBBackend.transact_write_items
+
+    def itemwise(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved: list[tuple[Any, DynamoType, DynamoType | None, Any]] = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            key = op.get("Key") or op.get("Item")
+            if table is None or not key or table.hash_key_attr not in key:
+                continue
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = (
+                DynamoType(key[table.range_key_attr])
+                if table.range_key_attr and table.range_key_attr in key
+                else None
+            )
+            found = table.items.get(hash_key, {})
+            item = found.get(range_key) if table.has_range_key else found or None
+            saved.append((table, hash_key, range_key, copy.deepcopy(item) if item else None))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, item in reversed(saved):
+                if table.has_range_key:
+                    bucket = table.items[hash_key]
+                    if item is None:
+                        bucket.pop(range_key, None)
+                    else:
+                        bucket[range_key] = item
+                elif item is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = item
+            raise
+
+    itemwise._shipshape_itemwise = True  # type: ignore[attr-defined]
+    models.DynamoDBBackend.transact_write_items = itemwise  # type: ignore[method-assign]
+
+
 def _speed_up_retries(factor: float) -> None:
     """ASL Retry intervals sleep in real time under moto; scale them like the simulated
     clock scales everything else (the retry policy itself is unchanged)."""
@@ -204,6 +270,7 @@ class EmbeddedRuntime:
         # Powertools warns when a function publishes no business metric in an invocation; on
         # Lambda that lands in the function's log, here it would flood the terminal.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        _transactions_without_table_copies()
         _serialize_backend(threading.RLock())
         _speed_up_retries(self.retry_time_factor)
         self.lambdas.install()

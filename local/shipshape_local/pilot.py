@@ -1,0 +1,843 @@
+"""`shipshape pilot`: a client's first orders through the real execution layer, on simulated
+time, and a report of what the operating model achieved.
+
+Everything goes through the stack's own HTTP routes (signed webhooks, the warehouse route,
+the ops API) on the embedded runtime. Time is the runtime's manual clock: the simulation moves
+it in ticks, and within a tick it lets every workflow reach its next wait before it goes on,
+so the same seed gives the same run. People and the warehouse act on that clock: pickers and
+packers after a delay, owners claim and resolve exceptions after theirs (some too late, so
+the sweeper escalates), one owner is away for the first days.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shipshape.models import Order
+from shipshape_local.demo import Api
+from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.runtime import EmbeddedRuntime, ManualClock
+from shipshape_local.storefronts import (
+    Delivery,
+    GenericStore,
+    Line,
+    Person,
+    PostalAddress,
+    ShopifyStore,
+    WooCommerceStore,
+)
+from shipshape_local.warehouse import WarehouseSimulator
+
+PILOT_START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday
+TICK = timedelta(minutes=15)
+LEAD = "dev-token-lead"
+OPERATOR_TOKENS = {
+    "acme-outdoors": "dev-token-acme-operator",
+    "nordlicht": "dev-token-nordlicht-operator",
+    "kite-and-kin": "dev-token-lead-2",
+}
+ALL_CLIENTS = ("acme-outdoors", "nordlicht", "kite-and-kin")
+SETTLED = frozenset({"RECEIVED", "CANCELLED", "ON_HOLD"})
+FINAL = frozenset({"SHIPPED", "COMPLETED_PARTIAL", "CANCELLED"})
+# Orders arrive along a day: share of the day's orders per UTC hour (evenings heavier).
+HOURLY = [1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 6, 7, 8, 8, 7, 5, 3, 2]
+
+
+@dataclass(frozen=True)
+class FaultProfile:
+    """Probabilities per order (duplicates and out-of-order per delivery)."""
+
+    sloppy_address: float
+    invalid_address: float
+    stock_out: float
+    lot_problem: float
+    wrong_pick: float
+    weight_mismatch: float
+    carrier_reject: float
+    unexpected_failure: float
+    duplicate: float
+    out_of_order: float
+    cancel: float
+    late_owner: float  # an owner who acts after the deadline
+
+
+PROFILES = {
+    "none": FaultProfile(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    "realistic": FaultProfile(
+        sloppy_address=0.10, invalid_address=0.03, stock_out=0.04, lot_problem=0.02,
+        wrong_pick=0.02, weight_mismatch=0.02, carrier_reject=0.015, unexpected_failure=0.005,
+        duplicate=0.08, out_of_order=0.04, cancel=0.03, late_owner=0.25,
+    ),
+    "heavy": FaultProfile(
+        sloppy_address=0.25, invalid_address=0.08, stock_out=0.10, lot_problem=0.05,
+        wrong_pick=0.06, weight_mismatch=0.06, carrier_reject=0.05, unexpected_failure=0.02,
+        duplicate=0.25, out_of_order=0.10, cancel=0.06, late_owner=0.4,
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClientKit:
+    """What a simulated client sells, where its customers live, and how its store delivers."""
+
+    client_id: str
+    platform: str
+    skus: tuple[Line, ...]
+    scarce: Line  # sold out at the start; restocked later
+    short_dated: Line | None  # a lot-tracked SKU whose first lot is too close to expiry
+    addresses: tuple[PostalAddress, ...]
+
+
+KITS = {
+    "acme-outdoors": ClientKit(
+        "acme-outdoors", "shopify",
+        (Line("TENT-2P-GRN", "Ridgeline 2P tent", 1, "249.00"),
+         Line("MUG-ENAMEL-12", "Enamel camp mug", 2, "14.50")),
+        Line("LANTERN-LED", "LED camp lantern", 1, "34.00"),
+        Line("MEAL-FD-CHILI", "Freeze-dried chili", 2, "11.00"),
+        (PostalAddress("500 SW Market St", "Portland", "OR", "97204", "US"),
+         PostalAddress("1200 2nd Ave", "Seattle", "WA", "98101", "US"),
+         PostalAddress("2001 Broadway", "Oakland", "CA", "94612", "US")),
+    ),
+    "nordlicht": ClientKit(
+        "nordlicht", "woocommerce",
+        (Line("LAMP-OAK-S", "Oak table lamp, small", 1, "89.00"),
+         Line("VASE-GLASS-M", "Glass vase, medium", 1, "45.00")),
+        Line("CANDLE-BEESWAX", "Beeswax candle set", 1, "24.00"), None,
+        (PostalAddress("Invalidenstraße 117", "Berlin", "", "10115", "DE"),
+         PostalAddress("Schanzenstraße 5", "Hamburg", "", "20357", "DE")),
+    ),
+    "kite-and-kin": ClientKit(
+        "kite-and-kin", "generic",
+        (Line("KITE-DELTA-RED", "Delta kite, red", 1, "39.00"),
+         Line("LINE-SPOOL-50M", "Kite line, 50 m", 1, "9.00")),
+        Line("KITE-BOX-STUNT", "Stunt box kite", 1, "59.00"), None,
+        (PostalAddress("14 Park Row", "Leeds", "", "LS1 5HD", "GB"),
+         PostalAddress("1 Brick Lane", "London", "", "E1 6AN", "GB")),
+    ),
+}  # fmt: skip
+PEOPLE = (
+    Person("Jane", "Doe", "jane.doe@example.com", "+1 503 555 0100"),
+    Person("Sam", "Rivera", "sam.rivera@example.com", "+1 206 555 0142"),
+    Person("Anna", "Schmidt", "anna.schmidt@example.de", "+49 30 5550123"),
+    Person("Priya", "Shah", "priya.shah@example.co.uk", "+44 113 555 0199"),
+)
+
+
+@dataclass
+class PlannedOrder:
+    n: int
+    client_id: str
+    at: datetime
+    lines: list[Line]
+    address: PostalAddress
+    person: Person
+    faults: set[str]
+    intended: PostalAddress | None = None  # where it should go (before a fault spoiled it)
+    cancel_after: timedelta | None = None
+    order_id: str = ""
+
+
+@dataclass
+class PilotOptions:
+    orders: int = 500
+    clients: tuple[str, ...] = ALL_CLIENTS
+    seed: int = 7
+    days: int = 14
+    faults: str = "realistic"
+    out: Path = Path("pilot-report")
+
+
+def plan(options: PilotOptions) -> list[PlannedOrder]:
+    """Which orders arrive when, for whom, with which faults: all from the seed."""
+    rng = random.Random(options.seed)
+    profile = PROFILES[options.faults]
+    hours = [
+        PILOT_START.replace(hour=0) + timedelta(days=d, hours=h, minutes=rng.randrange(60))
+        for d in range(options.days)
+        for h, weight in enumerate(HOURLY)
+        for _ in range(weight)
+    ]
+    hours = [h for h in hours if h >= PILOT_START]
+    planned = []
+    for n in range(options.orders):
+        kit = KITS[options.clients[n % len(options.clients)]]
+        faults = {
+            name
+            for name in (
+                "sloppy_address",
+                "invalid_address",
+                "stock_out",
+                "lot_problem",
+                "wrong_pick",
+                "weight_mismatch",
+                "carrier_reject",
+                "unexpected_failure",
+                "duplicate",
+                "out_of_order",
+                "cancel",
+                "late_owner",
+            )
+            if rng.random() < getattr(profile, name)
+        }
+        if "lot_problem" in faults and kit.short_dated is None:
+            faults.discard("lot_problem")
+        if "carrier_reject" in faults and kit.addresses[0].country_code != "US":
+            faults.discard("carrier_reject")  # the sandbox refuses PO boxes in the US
+        lines = [rng.choice(kit.skus)]
+        if "stock_out" in faults:
+            lines.append(kit.scarce)
+        if "lot_problem" in faults and kit.short_dated is not None:
+            lines = [kit.short_dated]
+        address = intended = rng.choice(kit.addresses)
+        if "carrier_reject" in faults:
+            address = PostalAddress("PO Box 4410", address.city, address.region,
+                                    address.postal_code, "US")  # fmt: skip
+        elif "invalid_address" in faults:
+            address = PostalAddress(address.line1, address.city, address.region, "", address.country_code)  # fmt: skip  # noqa: E501
+        elif "sloppy_address" in faults and address.country_code == "US":
+            address = PostalAddress(
+                "  " + address.line1.lower().replace(" st", " street").replace(" ave", " avenue"),
+                address.city.lower(), address.region.lower(), address.postal_code, "US",
+            )  # fmt: skip
+        cancel_after = timedelta(minutes=rng.randrange(5, 90)) if "cancel" in faults else None
+        planned.append(
+            PlannedOrder(
+                n=n,
+                client_id=kit.client_id,
+                at=rng.choice(hours),
+                lines=lines,
+                address=address,
+                person=rng.choice(PEOPLE),
+                faults=faults,
+                intended=intended,
+                cancel_after=cancel_after,
+            )
+        )
+    planned.sort(key=lambda o: (o.at, o.n))
+    return planned
+
+
+@dataclass(order=True)
+class _Event:
+    at: datetime
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class Pilot:
+    def __init__(self, options: PilotOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+        self.rng = random.Random(options.seed + 1)
+        self.profile = PROFILES[options.faults]
+        self.clock = ManualClock(PILOT_START)
+        self.queue: list[_Event] = []
+        self._ids = itertools.count()
+        self.orders: list[PlannedOrder] = []
+        self.by_id: dict[str, PlannedOrder] = {}
+        self.scheduled: set[tuple[str, str]] = set()  # (order_id, what it waits for)
+        self.counts: Counter[str] = Counter()
+        self.crashed: set[str] = set()
+        self.in_exception: set[str] = set()
+        self.backordered: set[str] = set()
+        self.finished: set[str] = set()
+
+    # --- the clock and the queue --------------------------------------------------------
+
+    def at(self, moment: datetime, action: Callable[[], None]) -> None:
+        heapq.heappush(self.queue, _Event(moment, next(self._ids), action))
+
+    def run(self, inspect: Callable[[EmbeddedRuntime], None] | None = None) -> dict[str, Any]:
+        """Simulate and report; ``inspect`` sees the stack before it stops (tests use it)."""
+        started = time.monotonic()
+        import shipshape.bootstrap
+
+        with EmbeddedRuntime(clock=self.clock) as rt:
+            self.rt = rt
+            self.deps = shipshape.bootstrap.container()
+            door = FrontDoorServer(rt).start()
+            self.api = Api(door.url)
+            tokens = {c: rt.secret(f"shipshape/{c}/warehouse-token") for c in ALL_CLIENTS}
+            self.warehouse = WarehouseSimulator(self.api.send, tokens, LEAD)
+            self.stores = self._stores(rt)
+            rt.lambdas.faults.append(self._unexpected_failure)
+            self._set_up()
+            self.orders = plan(self.options)
+            for order in self.orders:
+                self.at(order.at, self._arrival(order))
+            end = PILOT_START + timedelta(days=self.options.days)
+            self._simulate(end)
+            report = self._report(time.monotonic() - started)
+            if inspect is not None:
+                inspect(rt)
+            door.stop()
+        return report
+
+    def _simulate(self, end: datetime) -> None:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("simulated {task.fields[day]}"), TimeElapsedColumn(),
+            console=self.console, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("orders", total=len(self.orders), day="")
+            # Run until every order's story has ended, or a week after the last arrival.
+            limit = end + timedelta(days=7)
+            next_sweep = PILOT_START
+            while self.clock.now() < limit:
+                now = self.clock.now()
+                while self.queue and self.queue[0].at <= now:
+                    heapq.heappop(self.queue).action()
+                if self.in_exception and now >= next_sweep:
+                    # The schedule runs the sweeper every 5 minutes; overdue work is found at
+                    # the next tick at the latest.
+                    self.rt.run_function("SweeperFunction", {"source": "aws.scheduler"})
+                    next_sweep = now + TICK
+                progress.update(
+                    task, completed=len(self.finished), day=now.strftime("%a %d %b %H:%M")
+                )
+                if not self.queue and not self.in_exception:
+                    break
+                upcoming = self.queue[0].at if self.queue else limit
+                if self.in_exception:
+                    upcoming = min(upcoming, next_sweep)
+                self.clock.set(max(upcoming, now + timedelta(minutes=1)))
+
+    # --- set-up ------------------------------------------------------------------------
+
+    def _stores(self, rt: EmbeddedRuntime) -> dict[str, Any]:
+        return {
+            "acme-outdoors": ShopifyStore("acme-outdoors", "acme-outdoors.myshopify.com",
+                                          rt.secret("shipshape/acme-outdoors/shopify-webhook")),
+            "nordlicht": WooCommerceStore("nordlicht", "https://nordlicht-shop.de/",
+                                          rt.secret("shipshape/nordlicht/woocommerce-webhook")),
+            "kite-and-kin": GenericStore("kite-and-kin", "kite-and-kin",
+                                         rt.secret("shipshape/kite-and-kin/generic-webhook")),
+        }  # fmt: skip
+
+    def _set_up(self) -> None:
+        """The warehouse's catalogue for the pilot: a scarce SKU per client (sold out, with
+        deliveries due) and a short-dated first lot of Acme's chili."""
+        for client in self.options.clients:
+            kit = KITS[client]
+            self._warehouse(client, {
+                "type": "sku_updated", "event_id": f"pilot-sku-{kit.scarce.sku}",
+                "sku": kit.scarce.sku, "title": kit.scarce.title, "active": True,
+                        "barcode": _barcode(kit.scarce.sku), "unit_weight_grams": 400,
+                        "length_mm": 200, "width_mm": 150, "height_mm": 150,
+            })  # fmt: skip
+            for n, moment in enumerate(self._restocks()):
+                self.at(moment, self._delivery(client, n))
+        if "acme-outdoors" in self.options.clients:
+            self._warehouse("acme-outdoors", {
+                "type": "stock_received", "event_id": "pilot-lot-L2601",
+                "sku": "MEAL-FD-CHILI", "warehouse": "pdx-1", "lot": "L2601",
+                "expires_on": "2027-01-15", "bin": "C-01-9", "quantity": 40,
+            })  # fmt: skip
+        # Acme's CS lead is away the first three days: escalations go past her.
+        status, body = self.api.send(
+            "PUT", "/owners/carla.cs-lead/away", self._auth(LEAD),
+            json.dumps({"client_id": "acme-outdoors", "starts_at": PILOT_START.isoformat(),
+                        "ends_at": (PILOT_START + timedelta(days=3)).isoformat(),
+                        "note": "pilot: out of office"}).encode(),
+        )  # fmt: skip
+        if status != 200:
+            raise RuntimeError(f"marking away failed: {status} {body}")
+
+    def _arrival(self, order: PlannedOrder) -> Callable[[], None]:
+        return lambda: self._arrive(order)
+
+    def _delivery(self, client: str, n: int) -> Callable[[], None]:
+        return lambda: self._restock(client, n)
+
+    def _restock(self, client: str, day: int) -> None:
+        kit = KITS[client]
+        warehouse = {"acme-outdoors": "pdx-1", "nordlicht": "ber-1", "kite-and-kin": "lon-1"}
+        waiting = {o: self._seq(o) for o in self.backordered}
+        body = self._warehouse(client, {
+            "type": "stock_received", "event_id": f"pilot-restock-{kit.scarce.sku}-{day}",
+            "sku": kit.scarce.sku, "warehouse": warehouse[client], "bin": "D-01-1",
+            "quantity": 25,
+        })  # fmt: skip
+        self.counts["restocks"] += 1
+        self._after({o: waiting[o] for o in body.get("woken", []) if o in waiting})
+
+    # --- storefront traffic ------------------------------------------------------------
+
+    def _deliveries(
+        self, order: PlannedOrder
+    ) -> tuple[list[Delivery], Callable[[], Delivery] | None]:
+        """The order's webhooks (in arrival order) and how its cancellation is sent later."""
+        store = self.stores[order.client_id]
+        if isinstance(store, ShopifyStore):
+            sent, cancelled = self._shopify(order, store)
+        elif isinstance(store, WooCommerceStore):
+            sent, cancelled = self._woocommerce(order, store)
+        else:
+            sent, cancelled = self._generic(order, store)
+        if "out_of_order" in order.faults:
+            sent.reverse()  # the paid version overtakes the created one
+        if "duplicate" in order.faults:
+            sent.append(sent[-1])  # a redelivery
+        return sent, (cancelled if order.cancel_after else None)
+
+    def _shopify(
+        self, order: PlannedOrder, store: ShopifyStore
+    ) -> tuple[list[Delivery], Callable[[], Delivery]]:
+        now, before = self.clock.now(), self.clock.now() - timedelta(minutes=2)
+        pending = store.order(
+            7_000_000 + order.n, 2000 + order.n, lines=order.lines, person=order.person,
+            address=order.address, created_at=before, updated_at=before,
+            financial_status="pending",
+        )  # fmt: skip
+        paid = {**pending, "financial_status": "paid", "updated_at": now.isoformat()}
+
+        def cancelled() -> Delivery:
+            at = self.clock.now().isoformat()
+            cancel = {**paid, "cancelled_at": at, "updated_at": at, "cancel_reason": "customer"}
+            return store.deliver("orders/cancelled", cancel)
+
+        return [
+            store.deliver("orders/create", pending),
+            store.deliver("orders/paid", paid),
+        ], cancelled
+
+    def _woocommerce(
+        self, order: PlannedOrder, store: WooCommerceStore
+    ) -> tuple[list[Delivery], Callable[[], Delivery]]:
+        now, before = self.clock.now(), self.clock.now() - timedelta(minutes=2)
+
+        def version(modified: datetime, status: str) -> dict[str, Any]:
+            return store.order(
+                40_000 + order.n, lines=order.lines, person=order.person,
+                address=order.address, created_at=before, modified_at=modified, status=status,
+            )  # fmt: skip
+
+        def cancelled() -> Delivery:
+            return store.deliver("order.updated", version(self.clock.now(), "cancelled"))
+
+        sent = [
+            store.deliver("order.created", version(before, "pending")),
+            store.deliver("order.updated", version(now, "processing")),
+        ]
+        return sent, cancelled
+
+    def _generic(
+        self, order: PlannedOrder, store: GenericStore
+    ) -> tuple[list[Delivery], Callable[[], Delivery]]:
+        now, before = self.clock.now(), self.clock.now() - timedelta(minutes=2)
+
+        def version(n: int, at: datetime, payment: str) -> dict[str, Any]:
+            return store.order(
+                f"KK-{order.n:05d}", version=n, lines=order.lines, person=order.person,
+                address=order.address, updated_at=at, payment_status=payment,
+            )  # fmt: skip
+
+        def cancelled() -> Delivery:
+            later = self.clock.now()
+            return store.deliver("order.cancelled", version(3, later, "paid"), signed_at=later)
+
+        sent = [
+            store.deliver("order.upsert", version(1, before, "pending"), signed_at=now),
+            store.deliver("order.upsert", version(2, now, "paid"), signed_at=now),
+        ]
+        return sent, cancelled
+
+    def _arrive(self, order: PlannedOrder) -> None:
+        sent, cancelled = self._deliveries(order)
+        before = -1
+        for delivery in sent:
+            status, body = self.api.deliver(delivery)
+            self.counts[f"webhook {status} {body.get('outcome', body.get('error'))}"] += 1
+            self.counts["webhooks sent"] += 1
+            order.order_id = str(body.get("order_id") or order.order_id)
+            self.by_id[order.order_id] = order
+            if before < 0:
+                before = 0
+        if "duplicate" in order.faults:
+            self.counts["duplicates sent"] += 1
+        self._after({order.order_id: before})
+        if cancelled is not None and order.cancel_after is not None:
+            cancel = cancelled
+            self.at(self.clock.now() + order.cancel_after, lambda: self._cancel(order, cancel))
+
+    def _cancel(self, order: PlannedOrder, delivery: Callable[[], Delivery]) -> None:
+        record = self.deps.repo.get(order.order_id)
+        if record is None or record.status.value in FINAL:
+            return  # it shipped before the customer changed their mind
+        before = record.audit_seq
+        status, body = self.api.deliver(delivery())
+        outcome = body.get("outcome", body.get("error"))
+        self.counts[f"webhook {status} {outcome}"] += 1
+        self.counts["webhooks sent"] += 1
+        self.counts["cancellations sent"] += 1
+        if outcome == "updated":
+            self._after({order.order_id: before})
+
+    def _unexpected_failure(self, function: str, event: Any) -> None:
+        """A step that fails in a way nobody designed for, once, for the orders planned so."""
+        if not isinstance(event, dict) or event.get("step") != "assign_picker":
+            return
+        order_id = str((event.get("state") or event).get("order_id", ""))
+        order = self.by_id.get(order_id)
+        if order and "unexpected_failure" in order.faults and order_id not in self.crashed:
+            self.crashed.add(order_id)
+            raise KeyError("zone_map")
+
+    # --- watching orders and acting as people do ----------------------------------------
+
+    def _view(self, order_id: str) -> dict[str, Any]:
+        """The order as an operator reads it (the ops API)."""
+        return self.api.send("GET", f"/orders/{order_id}", self._auth(LEAD), None)[1]
+
+    def _waiting(self, order: Order) -> bool:
+        """Whether the order's workflow has reached its next wait (or its end): the
+        simulation watches the record, as a test would, to know a tick is done."""
+        status = order.status.value
+        if status in SETTLED:
+            return True
+        if status in ("SHIPPED", "COMPLETED_PARTIAL"):
+            return order.notified_at is not None
+        if status in ("AWAITING_PICK", "AWAITING_PACK", "BACKORDERED"):
+            return order.task_token is not None
+        if status in ("EXCEPTION", "QUARANTINED") and order.open_exception_id:
+            exception = self.deps.exceptions.get_exception(order.open_exception_id)
+            return exception is not None and exception.task_token is not None
+        return False
+
+    def _seq(self, order_id: str) -> int:
+        record = self.deps.repo.get(order_id) if order_id else None
+        return record.audit_seq if record else 0
+
+    def _after(self, moved: dict[str, int], timeout: float = 20.0) -> None:
+        """Wait until each order has moved on from audit event ``moved[id]`` and waits again
+        (or has ended), then plan what happens to it next."""
+        pending = dict(moved)
+        deadline = time.monotonic() + timeout
+        records: dict[str, Order] = {}
+        while pending and time.monotonic() < deadline:
+            for order_id, before in list(pending.items()):
+                record = self.deps.repo.get(order_id)
+                if record is not None and record.audit_seq > before and self._waiting(record):
+                    records[order_id] = record
+                    del pending[order_id]
+            if pending:
+                time.sleep(0.002)
+        for order_id, before in pending.items():  # still moving: look again at the next tick
+            self._look_again(order_id, before)
+        for order_id in sorted(records):
+            self._next(self.by_id[order_id], records[order_id])
+
+    def _look_again(self, order_id: str, before: int) -> None:
+        self.counts["orders still moving after 20 s"] += 1
+        self.at(self.clock.now() + TICK, lambda: self._after({order_id: before}))
+
+    def _next(self, order: PlannedOrder, record: Order) -> None:
+        now = self.clock.now()
+        status = record.status.value
+        self.in_exception.discard(order.order_id)
+        self.backordered.discard(order.order_id)
+        if status == "BACKORDERED":
+            self.backordered.add(order.order_id)
+        if status in FINAL:
+            self.finished.add(order.order_id)
+        elif status == "AWAITING_PICK":
+            delay = timedelta(minutes=self.rng.randrange(30, 240))
+            self.at(now + delay, lambda: self._pick(order))
+        elif status == "AWAITING_PACK":
+            delay = timedelta(minutes=self.rng.randrange(15, 120))
+            self.at(now + delay, lambda: self._pack(order))
+        elif status in ("EXCEPTION", "QUARANTINED"):
+            self.in_exception.add(order.order_id)
+            self._plan_resolution(order)
+        # BACKORDERED waits for a restock; RECEIVED and ON_HOLD wait for nobody
+
+    def _pick(self, order: PlannedOrder) -> None:
+        view = self._view(order.order_id)
+        if view["status"] != "AWAITING_PICK":
+            self.counts["pick not awaited"] += 1
+            return
+        event = self.warehouse.pick_event(view)
+        if "wrong_pick" in order.faults and not self.counts[f"wrong-{order.order_id}"]:
+            self.counts[f"wrong-{order.order_id}"] += 1
+            scans = event["scans"]
+            scans[0] = {**scans[0], "barcode": _barcode("NOT-" + scans[0]["sku"])}
+        self._post(order, event)
+
+    def _pack(self, order: PlannedOrder) -> None:
+        view = self._view(order.order_id)
+        if view["status"] != "AWAITING_PACK":
+            self.counts["pack not awaited"] += 1
+            return
+        event = self.warehouse.pack_event(view)
+        if "weight_mismatch" in order.faults and not self.counts[f"light-{order.order_id}"]:
+            self.counts[f"light-{order.order_id}"] += 1
+            event["pack"]["weight_grams"] = max(1, view["parcel"]["min_weight_grams"] // 2)
+        self._post(order, event)
+
+    def _post(self, order: PlannedOrder, event: dict[str, Any]) -> None:
+        before = self._seq(order.order_id)
+        status, _ = self.warehouse.post(order.client_id, event)
+        self.counts[f"warehouse {status}"] += 1
+        self._after({order.order_id: before})
+
+    def _plan_resolution(self, order: PlannedOrder) -> None:
+        """An owner picks it up after a while: usually inside the deadline, sometimes not."""
+        late = "late_owner" in order.faults
+        hours = self.rng.uniform(3.0, 10.0) if late else self.rng.uniform(0.2, 1.5)
+        self.at(self.clock.now() + timedelta(hours=hours), lambda: self._resolve(order))
+
+    def _resolve(self, order: PlannedOrder) -> None:
+        record = self.deps.repo.get(order.order_id)
+        if record is None or not record.open_exception_id:
+            return
+        exception = self.deps.exceptions.get_exception(record.open_exception_id)
+        if exception is None or not exception.is_open:
+            return
+        kind = exception.type.value
+        if kind == "inventory_short" and not self._restocked(order):
+            # nothing to do but wait for the delivery: look again later
+            self.at(self.clock.now() + timedelta(hours=6), lambda: self._resolve(order))
+            return
+        token = OPERATOR_TOKENS[order.client_id] if exception.level == 0 else LEAD
+        auth = self._auth(token)
+        path = f"/exceptions/{exception.exception_id}"
+        if self.api.send("POST", f"{path}/claim", auth, None)[0] >= 400:
+            auth = self._auth(LEAD)  # someone else has it: the lead steps in
+        body: dict[str, Any] = {"action": "retry", "note": f"pilot: {kind} handled"}
+        if kind == "address_invalid":
+            fixed = order.intended or order.address  # asked the customer
+            body["address"] = {
+                "name": f"{order.person.first_name} {order.person.last_name}",
+                "line1": fixed.line1, "city": fixed.city, "region": fixed.region or None,
+                "postal_code": fixed.postal_code, "country_code": fixed.country_code,
+            }  # fmt: skip
+        elif kind == "automation_failure":
+            body = {"action": "release", "note": "pilot: checked the trail, releasing"}
+        elif kind == "payment_mismatch":
+            body = {"action": "cancel", "note": "pilot: refunded in the storefront"}
+        before = self._seq(order.order_id)
+        status, answer = self.api.send("POST", f"{path}/resolve", auth, json.dumps(body).encode())
+        self.counts[f"resolve {status}"] += 1
+        if status >= 400:
+            self.counts[f"resolution refused: {str(answer.get('message', ''))[:80]}"] += 1
+            self.at(self.clock.now() + timedelta(hours=2), lambda: self._resolve(order))
+            return
+        self._after({order.order_id: before})
+
+    def _restocks(self) -> list[datetime]:
+        """Deliveries of the scarce SKUs: a quarter, half way and near the end of the pilot."""
+        span = timedelta(days=self.options.days)
+        return [PILOT_START + span * share for share in (0.25, 0.55, 0.9)]
+
+    def _restocked(self, order: PlannedOrder) -> bool:
+        return any(moment <= self.clock.now() for moment in self._restocks())
+
+    def _warehouse(self, client: str, event: dict[str, Any]) -> dict[str, Any]:
+        status, body = self.warehouse.post(client, event)
+        if status >= 400:
+            raise RuntimeError(f"warehouse event refused: {status} {body}")
+        return body
+
+    @staticmethod
+    def _auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    # --- the report -------------------------------------------------------------------
+
+    def _report(self, wall_seconds: float) -> dict[str, Any]:
+        from shipshape.services.checklist import trail_problems
+
+        deps = self.deps
+        days = min(92, self.options.days + 8)
+        metrics = {
+            client: self.api.send(
+                "GET", f"/metrics?client={client}&days={days}", self._auth(LEAD), None
+            )[1]
+            for client in self.options.clients
+        }
+        states: Counter[str] = Counter()
+        unaccounted: list[str] = []
+        incomplete: dict[str, list[str]] = {}
+        open_exceptions: dict[str, str] = {}
+        for order in self.orders:
+            record = deps.repo.get(order.order_id)
+            if record is None:
+                unaccounted.append(f"#{order.n}: never recorded")
+                continue
+            states[record.status.value] += 1
+            if record.status.value in FINAL:
+                pass
+            elif record.status.value in ("EXCEPTION", "QUARANTINED") and record.owner:
+                open_exceptions[record.order_id] = record.owner
+            else:
+                unaccounted.append(f"{record.order_id}: {record.status.value}")
+            problems = trail_problems(record, deps.repo.audit_trail(record.order_id))
+            if problems:
+                incomplete[record.order_id] = problems
+        return {
+            "options": {
+                "orders": self.options.orders, "clients": list(self.options.clients),
+                "seed": self.options.seed, "days": self.options.days,
+                "faults": self.options.faults, "start": PILOT_START.isoformat(),
+            },
+            "orders_by_final_state": dict(sorted(states.items())),
+            "unaccounted": unaccounted,
+            "open_exceptions": open_exceptions,
+            "audit": {"complete": len(self.orders) - len(incomplete), "incomplete": incomplete},
+            "traffic": {k: v for k, v in sorted(self.counts.items())
+                        if not k.startswith(("wrong-", "light-"))},
+            "faults_planned": dict(sorted(Counter(
+                f for o in self.orders for f in o.faults).items())),
+            "metrics": metrics,
+            "integration_errors": [e.strip()[-600:] for e in self.rt.integration_errors],
+            "wall_seconds": round(wall_seconds, 1),
+        }  # fmt: skip
+
+
+def _barcode(sku: str) -> str:
+    from shipshape_local.warehouse import barcode
+
+    return barcode(sku)
+
+
+def totals(report: dict[str, Any]) -> dict[str, Any]:
+    """Figures across clients, from each client's metrics."""
+    per = list(report["metrics"].values())
+    by_type: Counter[str] = Counter()
+    escalations: Counter[str] = Counter()
+    histogram: Counter[str] = Counter()
+    labels: list[str] = []
+    for m in per:
+        for row in m["exceptions"]["by_type"]:
+            by_type[row["type"]] += row["opened"]
+        for row in m["escalations_per_owner"]:
+            escalations[f"{m['client_id']}: {row['owner']}"] += row["escalations"]
+        for row in m["fulfillment_hours"]["histogram"]:
+            histogram[row["label"]] += row["count"]
+            if row["label"] not in labels:
+                labels.append(row["label"])
+    received = sum(m["orders"]["received"] for m in per)
+    met = sum(m["sla"]["met"] for m in per)
+    missed = sum(m["sla"]["missed"] for m in per)
+    resolved = [(m["time_to_resolution_hours"]["count"], m["time_to_resolution_hours"]["average"])
+                for m in per if m["time_to_resolution_hours"]["count"]]  # fmt: skip
+    count = sum(c for c, _ in resolved)
+    return {
+        "received": received,
+        "exceptions_opened": sum(by_type.values()),
+        "exception_rate": round(sum(by_type.values()) / received, 4) if received else None,
+        "exceptions_by_type": {
+            t: {"opened": n, "rate": round(n / received, 4) if received else None}
+            for t, n in by_type.most_common()
+        },
+        "time_to_resolution_hours": {
+            "count": count,
+            "average": round(sum(c * a for c, a in resolved) / count, 2) if count else None,
+            "p90_by_client": {m["client_id"]: m["time_to_resolution_hours"]["p90"] for m in per},
+        },
+        "sla": {
+            "met": met,
+            "missed": missed,
+            "compliance": round(met / (met + missed), 4) if met + missed else None,
+        },
+        "escalations_per_owner": dict(escalations.most_common()),
+        "fulfillment_hours": {
+            "histogram": [{"label": label, "count": histogram[label]} for label in labels],
+            "median_by_client": {m["client_id"]: m["fulfillment_hours"]["median"] for m in per},
+            "p90_by_client": {m["client_id"]: m["fulfillment_hours"]["p90"] for m in per},
+        },
+    }
+
+
+def run_pilot(options: PilotOptions, console: Console | None = None) -> int:
+    console = console or Console()
+    if not console.is_terminal:
+        console.width = 150
+    console.print(
+        f"[bold]Shipshape pilot[/]: {options.orders} orders for {', '.join(options.clients)} "
+        f"over {options.days} simulated days, faults '{options.faults}', seed {options.seed}"
+    )
+    report = Pilot(options, console).run()
+    report["totals"] = totals(report)
+    write(report, options.out)
+    summarize(console, report, options.out)
+    return 1 if report["unaccounted"] else 0
+
+
+def write(report: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    from shipshape_local.pilot_report import render_html
+
+    vendor = Path(__file__).parents[2] / "layers/shipshape/shipshape/web/static/vendor"
+    shutil.copy(vendor / "chart.umd.min.js", out / "chart.umd.min.js")
+    (out / "report.html").write_text(render_html(report))
+
+
+def summarize(console: Console, report: dict[str, Any], out: Path) -> None:
+    t = report["totals"]
+    table = Table(title="Orders by final state", show_edge=False)
+    table.add_column("state")
+    table.add_column("orders", justify="right")
+    for state, n in report["orders_by_final_state"].items():
+        table.add_row(state, str(n))
+    console.print(table)
+    console.print(
+        f"Exception rate {_pct(t['exception_rate'])} ({t['exceptions_opened']} opened: "
+        + ", ".join(f"{k} {v['opened']}" for k, v in t["exceptions_by_type"].items())
+        + ")"
+    )
+    ttr = t["time_to_resolution_hours"]
+    console.print(
+        f"Time to resolution: average {ttr['average']} h over {ttr['count']}; p90 by client "
+        + ", ".join(f"{c} {v} h" for c, v in ttr["p90_by_client"].items())
+    )
+    console.print(f"SLA compliance {_pct(t['sla']['compliance'])} "
+                  f"({t['sla']['met']} met, {t['sla']['missed']} missed)")  # fmt: skip
+    console.print(
+        "Escalations per owner: "
+        + (", ".join(f"{k} {v}" for k, v in t["escalations_per_owner"].items()) or "none")
+    )
+    console.print(
+        "Fulfillment time (h): median "
+        + ", ".join(f"{c} {v}" for c, v in t["fulfillment_hours"]["median_by_client"].items())
+        + "; p90 "
+        + ", ".join(f"{c} {v}" for c, v in t["fulfillment_hours"]["p90_by_client"].items())
+    )
+    audit = report["audit"]
+    total = sum(report["orders_by_final_state"].values())
+    if audit["incomplete"]:
+        console.print(f"[red]Audit: {len(audit['incomplete'])} order(s) lack a complete trail:[/] "
+                      + ", ".join(audit["incomplete"]))  # fmt: skip
+    else:
+        console.print(f"Audit: all {total} orders have a complete trail.")
+    if report["unaccounted"]:
+        console.print(f"[red]Unaccounted for: {', '.join(report['unaccounted'])}[/]")
+    else:
+        console.print(
+            f"Nothing lost: every order is shipped, partially completed, cancelled, or in an "
+            f"open exception with an owner ({len(report['open_exceptions'])} open)."
+        )
+    console.print(f"Report: {out / 'report.html'} and {out / 'report.json'} "
+                  f"({report['wall_seconds']} s wall)")  # fmt: skip
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
