@@ -538,7 +538,7 @@ class Pilot:
                     records[order_id] = record
                     del pending[order_id]
             if pending:
-                time.sleep(0.002)
+                time.sleep(0.01)
         for order_id, before in pending.items():  # still moving: look again at the next tick
             self._look_again(order_id, before)
         for order_id in sorted(records):

@@ -201,6 +201,57 @@ def _transactions_without_table_copies() -> None:
     models.DynamoDBBackend.transact_write_items = itemwise  # type: ignore[method-assign]
 
 
+def _reuse_task_clients() -> None:
+    """moto's Step Functions interpreter builds a new boto3 client for every Lambda task it
+    runs (tens of milliseconds each, most of a step's cost here). Lambda's own service keeps
+    its connections; one client per region and service does the same for the emulator."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    if getattr(lambda_eval_utils.boto_client_for, "_shipshape_reused", False):  # type: ignore[attr-defined]
+        return
+    build = boto_client.boto_client_for
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def reused(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = build(region, service, state_credentials)
+            return clients[(region, service)]
+
+    reused._shipshape_reused = True  # type: ignore[attr-defined]
+    lambda_eval_utils.boto_client_for = reused  # type: ignore[attr-defined]
+
+
+def _parse_each_definition_once() -> None:
+    """moto parses the state machine's ASL (an ANTLR grammar in pure Python) again for every
+    execution it starts, about a third of an order's cost here. The parse tree of a definition
+    never changes: keep it, and build each execution's own evaluation components from it."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    parser = asl_parser.AmazonStateLanguageParser
+    if getattr(parser.parse, "_shipshape_once", False):
+        return
+    original = parser.parse
+    trees: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+        if tree is None:
+            program, tree = original(definition)
+            with lock:
+                trees[definition] = tree
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    parse._shipshape_once = True  # type: ignore[attr-defined]
+    parser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
 def _speed_up_retries(factor: float) -> None:
     """ASL Retry intervals sleep in real time under moto; scale them like the simulated
     clock scales everything else (the retry policy itself is unchanged)."""
@@ -271,6 +322,8 @@ class EmbeddedRuntime:
         # Lambda that lands in the function's log, here it would flood the terminal.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         _transactions_without_table_copies()
+        _reuse_task_clients()
+        _parse_each_definition_once()
         _serialize_backend(threading.RLock())
         _speed_up_retries(self.retry_time_factor)
         self.lambdas.install()
