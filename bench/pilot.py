@@ -1,44 +1,133 @@
-"""Benchmark: the 500-order pilot on the embedded runtime, wall time against the 60 s target,
-and where the time goes (the 15 functions with the most cumulative time, by sampling).
+"""Benchmark: the 500-order pilot on the embedded runtime, its wall time against the 60 s
+target, and where the time goes.
 
-Run with `make bench`. Not a test: absolute times drift on a shared machine.
+The pilot runs as `make pilot` runs it, in its own process, sampled by py-spy (100 Hz, only
+threads holding the GIL, so waiting threads do not count). Each sample is charged to the layer
+of the innermost frame that belongs to one: the emulator (moto), the AWS SDK, Powertools,
+pydantic, Shipshape's own code, the pilot. Run with `make bench`. Not a test: absolute times
+drift on a shared machine; the shares hold better.
 """
 
 from __future__ import annotations
 
-import cProfile
-import io
-import pstats
+import json
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
-
-from shipshape_local.pilot import Pilot, PilotOptions, totals
+from rich.table import Table
 
 TARGET_SECONDS = 60.0
+ROOT = Path(__file__).resolve().parents[1]
+
+# (layer, path fragments): the first layer whose fragment appears in a frame's file, walking
+# from the innermost frame out; frames in none of them (the standard library) are skipped.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("emulator: DynamoDB (moto)", ("/moto/dynamodb/",)),
+    ("emulator: Step Functions interpreter (moto)", ("/moto/stepfunctions/", "/antlr4/")),
+    ("emulator: request routing and serialization (moto)", ("/moto/", "/werkzeug/")),
+    ("JSONPath (moto's Step Functions)", ("/jsonpath_ng/",)),
+    ("AWS SDK (botocore, boto3)", ("/botocore/", "/boto3/")),
+    ("Powertools", ("/aws_lambda_powertools/",)),
+    ("pydantic", ("/pydantic/", "/pydantic_core/")),
+    ("Shipshape handlers and services", ("/layers/shipshape/", "/functions/")),
+    ("pilot and embedded runtime", ("/local/shipshape_local/",)),
+    ("imports", ("<frozen importlib",)),
+]
 
 
 def main() -> int:
     orders = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    options = PilotOptions(orders=orders, out=Path("pilot-report/bench"))
-    profile = cProfile.Profile()
+    console = Console()
+    out = ROOT / "pilot-report" / "bench"
+    command = [str(Path(sys.executable).with_name("shipshape")), "pilot",
+               "--orders", str(orders), "--out", str(out)]  # fmt: skip
+    samples: Counter[str] = Counter()
+    functions: Counter[str] = Counter()
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     started = time.perf_counter()
-    profile.enable()
-    report = Pilot(options, Console(stderr=True)).run()
-    profile.disable()
-    wall = time.perf_counter() - started
-    report["totals"] = totals(report)
-    print(f"pilot: {orders} orders in {wall:.1f} s wall ({orders / wall:.1f} orders/s); "
-          f"target {TARGET_SECONDS:.0f} s for 500: ratio {wall / TARGET_SECONDS:.2f}")  # fmt: skip
-    print(f"unaccounted: {len(report['unaccounted'])}; final states: "
-          f"{report['orders_by_final_state']}")  # fmt: skip
-    out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(15)
-    print("where the main thread's time goes (cumulative):")
-    print(out.getvalue())
-    return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "stacks.txt"
+        sampled = spy is not None
+        if sampled:
+            profiled = [spy, "record", "--rate", "100", "--gil", "--threads", "--format",
+                        "raw", "--output", str(raw), "--", *command]  # fmt: skip
+            done = subprocess.run(profiled, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)  # noqa: S603 - our own command line
+            sampled = done.returncode == 0 and raw.exists()
+            if not sampled:
+                console.print("[yellow]py-spy could not sample here; timing only[/yellow]")
+        if not sampled:
+            subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)  # noqa: S603 - our own command line
+        if sampled:
+            _charge(raw.read_text(), samples, functions)
+    elapsed = time.perf_counter() - started
+    report = json.loads((out / "report.json").read_text())
+    wall = float(report["wall_seconds"])
+
+    figures = Table(title=f"Shipshape pilot benchmark ({orders} orders)")
+    for column in ("figure", "measured", "target", "ratio"):
+        figures.add_column(column, justify="left" if column == "figure" else "right")
+    figures.add_row("pilot wall time (simulation and report)", f"{wall:.1f} s",
+                    f"{TARGET_SECONDS * orders / 500:.0f} s",
+                    f"{wall / (TARGET_SECONDS * orders / 500):.2f}")  # fmt: skip
+    figures.add_row("throughput", f"{orders / wall:.2f} orders/s",
+                    f"{500 / TARGET_SECONDS:.2f} orders/s", "")  # fmt: skip
+    figures.add_row("command, start to exit", f"{elapsed:.1f} s", "", "")
+    figures.add_row("orders unaccounted for", str(len(report["unaccounted"])), "0", "")
+    console.print(figures)
+    console.print(f"final states: {report['orders_by_final_state']}")
+    if samples:
+        total = sum(samples.values())
+        layers = Table(title=f"Where the time goes ({total} samples holding the GIL)")
+        layers.add_column("layer")
+        layers.add_column("share", justify="right")
+        for layer, count in samples.most_common():
+            layers.add_row(layer, f"{count / total:.1%}")
+        console.print(layers)
+        hot = Table(title="Busiest functions (own time)")
+        hot.add_column("function")
+        hot.add_column("share", justify="right")
+        for function, count in functions.most_common(15):
+            hot.add_row(function, f"{count / total:.1%}")
+        console.print(hot)
+    return 0 if not report["unaccounted"] else 1
+
+
+def _charge(stacks: str, samples: Counter[str], functions: Counter[str]) -> None:
+    """Charge each sampled stack (py-spy's raw format: frames root first, then a count) to
+    its layer, and its innermost frame to its function."""
+    for line in stacks.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")[1:]  # the first is the thread
+        if not frames:
+            continue
+        functions[_short(frames[-1])] += int(count)
+        samples[_layer(frames)] += int(count)
+
+
+def _layer(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for layer, fragments in LAYERS:
+            if any(fragment in frame for fragment in fragments):
+                return layer
+    return "standard library"
+
+
+def _short(frame: str) -> str:
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    path = path.removeprefix(f"{ROOT}/")
+    for marker in ("site-packages/", f"python{sys.version_info[0]}.{sys.version_info[1]}/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})"
 
 
 if __name__ == "__main__":

@@ -117,6 +117,11 @@ class InProcessLambdas:
         self.faults: list[Callable[[str, Any], None]] = []
         self.stdout = _ThreadRoutedStdout(sys.stdout)
         self._original: Any = None
+        # Lambda gives each execution environment one invocation at a time. Here every
+        # function shares one interpreter, and with it Powertools' module-level state (the
+        # metric set, the logger's keys, the resolver's request context): so one invocation
+        # at a time in all. The GIL allowed no more parallelism than that anyway.
+        self._environment = threading.RLock()
 
     def register(self, function_name: str, handler: Handler) -> None:
         self.handlers[function_name] = handler
@@ -132,7 +137,8 @@ class InProcessLambdas:
         previous = getattr(self.stdout.local, "function", None)
         self.stdout.local.function = function_name
         try:
-            return handler(event, LambdaContext(function_name=function_name))
+            with self._environment:
+                return handler(event, LambdaContext(function_name=function_name))
         finally:
             self.stdout.local.function = previous
 

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shipshape.adapters.dynamodb import order_key
 from shipshape.models import Order
 from shipshape_local.demo import Api
 from shipshape_local.frontdoor import FrontDoorServer
@@ -521,8 +522,14 @@ class Pilot:
             return exception is not None and exception.task_token is not None
         return False
 
+    def _peek(self, order_id: str) -> Order | None:
+        """The order's record as stored now, read without an API call (watching is not part
+        of what the pilot measures)."""
+        item = self.rt.peek_item("OrdersTable", order_key(order_id))
+        return Order.model_validate_json(item["doc"]["S"]) if item else None
+
     def _seq(self, order_id: str) -> int:
-        record = self.deps.repo.get(order_id) if order_id else None
+        record = self._peek(order_id) if order_id else None
         return record.audit_seq if record else 0
 
     def _after(self, moved: dict[str, int], timeout: float = 20.0) -> None:
@@ -532,13 +539,14 @@ class Pilot:
         deadline = time.monotonic() + timeout
         records: dict[str, Order] = {}
         while pending and time.monotonic() < deadline:
+            seen = self.rt.writes.count
             for order_id, before in list(pending.items()):
-                record = self.deps.repo.get(order_id)
+                record = self._peek(order_id)
                 if record is not None and record.audit_seq > before and self._waiting(record):
                     records[order_id] = record
                     del pending[order_id]
-            if pending:
-                time.sleep(0.01)
+            if pending:  # look again once the stack has written something
+                self.rt.writes.wait_past(seen, timeout=0.5)
         for order_id, before in pending.items():  # still moving: look again at the next tick
             self._look_again(order_id, before)
         for order_id in sorted(records):

@@ -9,6 +9,7 @@ then plays API Gateway (HTTP API, payload format 2.0) in front of the real handl
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import os
 import threading
@@ -17,7 +18,6 @@ import tomllib
 import traceback
 import uuid
 import warnings
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -96,6 +96,36 @@ def _fake_aws_environment() -> None:
         os.environ[key] = value
 
 
+class Writes:
+    """How many DynamoDB writes the embedded stack has applied, for a watcher (the pilot, a
+    test) to wait on rather than poll: whatever it watches for is written somewhere."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.count = 0
+
+    def applied(self) -> None:
+        with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+
+    def wait_past(self, seen: int, timeout: float) -> int:
+        """Block until there has been a write after the ``seen``-th (or ``timeout`` passed)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.count > seen, timeout)
+            return self.count
+
+
+WRITES = Writes()
+_WRITE_CALLS = frozenset(
+    {"put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"}
+)
+
+
+# One lock for the emulated services' state, shared by every runtime of the process.
+_BACKEND_LOCK = threading.RLock()
+
+
 def _serialize_backend(lock: threading.RLock) -> None:
     """DynamoDB and Step Functions apply each request atomically; moto's in-memory backends
     do not guard against threads. One lock per API call restores that semantics (conditional
@@ -127,9 +157,15 @@ def _serialize_backend(lock: threading.RLock) -> None:
             if getattr(original, "_shipshape_serialized", False):
                 continue
 
-            def serialized(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            def serialized(
+                *args: Any, __original: Any = original, __writes: bool = name in _WRITE_CALLS,
+                **kwargs: Any,
+            ) -> Any:  # fmt: skip
                 with lock:
-                    return __original(*args, **kwargs)
+                    result = __original(*args, **kwargs)
+                if __writes:
+                    WRITES.applied()
+                return result
 
             serialized._shipshape_serialized = True  # type: ignore[attr-defined]
             setattr(cls, name, serialized)
@@ -201,6 +237,65 @@ def _transactions_without_table_copies() -> None:
     models.DynamoDBBackend.transact_write_items = itemwise  # type: ignore[method-assign]
 
 
+def _queries_read_their_partition() -> None:
+    """moto answers every Query by sorting every item of the table (`Table.all_items`) and then
+    testing each against the key condition, so one query costs O(n log n) in the table's size
+    and a pilot's cost grows with the square of its orders. DynamoDB reads one partition. Hand
+    the query only the items whose partition key matches; moto still sorts, pages, filters and
+    projects them itself, so the answer is the same."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "_shipshape_partition", False):
+        return
+    original_query = Table.query
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+    narrowed = threading.local()
+
+    def same(value: Any, expected: Any) -> bool:
+        if value is None:
+            return False
+        if expected.type == "N":
+            return bool(value == expected)
+        return bool(value.type == expected.type and value.value == expected.value)
+
+    def candidates(table: Any, call: inspect.BoundArguments) -> list[Any]:
+        arguments = call.arguments
+        if not arguments.get("index_name"):
+            found = table.items.get(arguments["hash_key"])
+            if found is None:
+                return []
+            return list(found.values()) if table.range_key_attr else [found]
+        conditions = arguments.get("hash_key_conditions") or []
+        if not conditions:
+            return original_all_items(table)
+        rows = (
+            row
+            for bucket in table.items.values()
+            for row in (bucket.values() if table.range_key_attr else (bucket,))
+        )
+        return [
+            row
+            for row in rows
+            if all(same(row.attrs.get(name), value) for name, value in conditions)
+        ]
+
+    def all_items(self: Any) -> list[Any]:
+        rows = getattr(narrowed, "rows", None)
+        return rows if rows is not None else original_all_items(self)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        narrowed.rows = candidates(self, signature.bind(self, *args, **kwargs))
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            narrowed.rows = None
+
+    query._shipshape_partition = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
 def _reuse_task_clients() -> None:
     """moto's Step Functions interpreter builds a new boto3 client for every Lambda task it
     runs (tens of milliseconds each, most of a step's cost here). Lambda's own service keeps
@@ -225,31 +320,45 @@ def _reuse_task_clients() -> None:
 
 
 def _parse_each_definition_once() -> None:
-    """moto parses the state machine's ASL (an ANTLR grammar in pure Python) again for every
-    execution it starts, about a third of an order's cost here. The parse tree of a definition
-    never changes: keep it, and build each execution's own evaluation components from it."""
+    """moto parses the state machine's ASL (an ANTLR grammar in pure Python) and builds its
+    evaluation components again for every execution it starts, about half of an order's cost
+    here. A definition's components never change while it runs: each execution keeps its own
+    state (retry counts included) in its own environment, keyed by component. Build them once
+    per definition, and parse each JSONPath once rather than at every step."""
+    from functools import lru_cache
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.parse import asl_parser
-    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.asl.utils import json_path
 
     parser = asl_parser.AmazonStateLanguageParser
     if getattr(parser.parse, "_shipshape_once", False):
         return
-    original = parser.parse
-    trees: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def parse(definition: str) -> tuple[Any, Any]:
-        with lock:
-            tree = trees.get(definition)
-        if tree is None:
-            program, tree = original(definition)
-            with lock:
-                trees[definition] = tree
-            return program, tree
-        return Preprocessor().visit(tree), tree
-
+    parse = lru_cache(maxsize=64)(parser.parse)
     parse._shipshape_once = True  # type: ignore[attr-defined]
     parser.parse = staticmethod(parse)  # type: ignore[method-assign]
+    for module in (json_path, result_path):
+        module.parse = lru_cache(maxsize=4096)(module.parse)  # type: ignore[attr-defined]
+
+
+def _unsigned_while_mocked() -> None:
+    """While moto answers every request in-process, SigV4 signing is work nobody checks (a
+    tenth of each call's cost here): skip it then, and only then. moto reads the region from
+    the endpoint's host name and the account from its default."""
+    from botocore.signers import RequestSigner
+    from moto.core.models import botocore_stubber
+
+    if getattr(RequestSigner.sign, "_shipshape_unsigned", False):
+        return
+    original = RequestSigner.sign
+
+    def sign(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if botocore_stubber.enabled:
+            return None
+        return original(self, *args, **kwargs)
+
+    sign._shipshape_unsigned = True  # type: ignore[attr-defined]
+    RequestSigner.sign = sign  # type: ignore[method-assign]
 
 
 def _speed_up_retries(factor: float) -> None:
@@ -288,15 +397,13 @@ class EmbeddedRuntime:
         self.seed = seed
         self.warehouse_channel = RecordingWarehouseChannel()
         self.lambdas = InProcessLambdas()
+        self.writes = WRITES  # what has been written, to wait on
         self.dev = tomllib.loads(DEV_SECRETS.read_text())
         self.names: dict[str, str] = {}  # logical id -> physical name or ARN
         self.env: dict[str, str] = {}
         self._mock: Any = None
         self._routes: list[Route] = self.template.routes
         self._function_names: dict[str, str] = {}
-        # One execution environment per API function, as Lambda gives one request at a time
-        # to each: the resolver keeps per-request state (its context) on the module's app.
-        self._environments: dict[str, threading.RLock] = defaultdict(threading.RLock)
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -322,9 +429,11 @@ class EmbeddedRuntime:
         # Lambda that lands in the function's log, here it would flood the terminal.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         _transactions_without_table_copies()
+        _queries_read_their_partition()
         _reuse_task_clients()
         _parse_each_definition_once()
-        _serialize_backend(threading.RLock())
+        _unsigned_while_mocked()
+        _serialize_backend(_BACKEND_LOCK)
         _speed_up_retries(self.retry_time_factor)
         self.lambdas.install()
         self._create_tables()
@@ -559,8 +668,7 @@ class EmbeddedRuntime:
             "isBase64Encoded": text is None,
         }
         try:
-            with self._environments[route.function]:
-                result = self.lambdas.invoke(self._function_names[route.function], event)
+            result = self.lambdas.invoke(self._function_names[route.function], event)
         except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
             self.integration_errors.append(traceback.format_exc())
             return _gateway_error(500, "Internal Server Error")
@@ -592,6 +700,20 @@ class EmbeddedRuntime:
 
     def secret(self, name: str) -> str:
         return str(self.dev["secrets"][name])
+
+    def peek_item(self, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        """An item as the table holds it now (DynamoDB JSON), read straight from the emulator:
+        what a watcher (the pilot) uses to see an order move without adding API calls."""
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        with _BACKEND_LOCK:
+            found = (
+                dynamodb_backends[ACCOUNT][REGION]
+                .get_table(self.names[table])
+                .get_item(DynamoType(key["pk"]), DynamoType(key["sk"]) if "sk" in key else None)
+            )
+            return found.to_json()["Attributes"] if found is not None else None
 
     def run_function(self, logical_id: str, event: Any) -> Any:
         """Invoke a function as its event source (e.g. the schedule) would."""
