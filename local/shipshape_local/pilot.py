@@ -258,6 +258,7 @@ class Pilot:
         self.in_exception: set[str] = set()
         self.backordered: set[str] = set()
         self.finished: set[str] = set()
+        self.load: dict[str, Any] = {}
 
     # --- the clock and the queue --------------------------------------------------------
 
@@ -284,6 +285,11 @@ class Pilot:
                 self.at(order.at, self._arrival(order))
             end = PILOT_START + timedelta(days=self.options.days)
             self._simulate(end)
+            # What the simulation asked of AWS (before the report's own reads): cost drivers.
+            self.load = {
+                "aws_calls": rt.aws_calls(),
+                "lambda_invocations": dict(sorted(rt.lambdas.invocations.items())),
+            }
             report = self._report(time.monotonic() - started)
             if inspect is not None:
                 inspect(rt)
@@ -715,6 +721,7 @@ class Pilot:
                 f for o in self.orders for f in o.faults).items())),
             "metrics": metrics,
             "integration_errors": [e.strip()[-600:] for e in self.rt.integration_errors],
+            "load": self.load,
             "wall_seconds": round(wall_seconds, 1),
         }  # fmt: skip
 
@@ -843,6 +850,11 @@ def summarize(console: Console, report: dict[str, Any], out: Path) -> None:
             f"Nothing lost: every order is shipped, partially completed, cancelled, or in an "
             f"open exception with an owner ({len(report['open_exceptions'])} open)."
         )
+    calls = sum(report["load"].get("aws_calls", {}).values())
+    invocations = sum(report["load"].get("lambda_invocations", {}).values())
+    if calls:
+        console.print(f"Load: {calls} AWS API calls ({calls / total:.0f} per order), "
+                      f"{invocations} Lambda invocations")  # fmt: skip
     console.print(f"Report: {out / 'report.html'} and {out / 'report.json'} "
                   f"({report['wall_seconds']} s wall)")  # fmt: skip
 

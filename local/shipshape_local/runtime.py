@@ -18,6 +18,7 @@ import tomllib
 import traceback
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -361,6 +362,43 @@ def _unsigned_while_mocked() -> None:
     RequestSigner.sign = sign  # type: ignore[method-assign]
 
 
+class Calls:
+    """AWS API calls made while the emulator answers them, by ``service.Operation``: what a
+    run asked of AWS (the pilot reports it; costs are computed from it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def made(self, service: str, operation: str) -> None:
+        with self._lock:
+            self.counts[f"{service}.{operation}"] += 1
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.counts)
+
+
+CALLS = Calls()
+
+
+def _count_calls() -> None:
+    from botocore.client import BaseClient
+    from moto.core.models import botocore_stubber
+
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped in stubs
+    if getattr(original, "_shipshape_counted", False):
+        return
+
+    def counted(self: Any, operation_name: str, api_params: Any) -> Any:
+        if botocore_stubber.enabled:
+            CALLS.made(self.meta.service_model.service_name, operation_name)
+        return original(self, operation_name, api_params)
+
+    counted._shipshape_counted = True  # type: ignore[attr-defined]
+    setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
+
+
 def _speed_up_retries(factor: float) -> None:
     """ASL Retry intervals sleep in real time under moto; scale them like the simulated
     clock scales everything else (the retry policy itself is unchanged)."""
@@ -402,6 +440,7 @@ class EmbeddedRuntime:
         self.names: dict[str, str] = {}  # logical id -> physical name or ARN
         self.env: dict[str, str] = {}
         self._mock: Any = None
+        self._calls_before: Counter[str] = Counter()
         self._routes: list[Route] = self.template.routes
         self._function_names: dict[str, str] = {}
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
@@ -433,9 +472,11 @@ class EmbeddedRuntime:
         _reuse_task_clients()
         _parse_each_definition_once()
         _unsigned_while_mocked()
+        _count_calls()
         _serialize_backend(_BACKEND_LOCK)
         _speed_up_retries(self.retry_time_factor)
         self.lambdas.install()
+        self._calls_before = CALLS.snapshot()
         self._create_tables()
         self._create_topics()
         self._create_secrets()
@@ -714,6 +755,10 @@ class EmbeddedRuntime:
                 .get_item(DynamoType(key["pk"]), DynamoType(key["sk"]) if "sk" in key else None)
             )
             return found.to_json()["Attributes"] if found is not None else None
+
+    def aws_calls(self) -> dict[str, int]:
+        """The AWS API calls made since this runtime started, by ``service.Operation``."""
+        return dict(sorted((CALLS.snapshot() - self._calls_before).items()))
 
     def run_function(self, logical_id: str, event: Any) -> Any:
         """Invoke a function as its event source (e.g. the schedule) would."""
