@@ -52,7 +52,7 @@ fault profile “{{ o.faults }}” · seed {{ o.seed }} · {{ r.wall_seconds }} 
   <section><h2>Fulfillment time, paid to shipped (hours)</h2><canvas id="fulfillment"></canvas></section>
   <section><h2>SLA compliance (exceptions)</h2><canvas id="sla"></canvas></section>
   <section><h2>Escalations per owner</h2><canvas id="escalations"></canvas></section>
-  <section><h2>Per client</h2><table><tr><th>client</th><th>received</th><th>shipped</th><th>fulfillment median / p90 (h)</th><th>resolution avg / p90 (h)</th><th>SLA</th></tr>
+  <section class="full"><h2>Per client</h2><table><tr><th>client</th><th>received</th><th>shipped</th><th>fulfillment median / p90 (h)</th><th>resolution avg / p90 (h)</th><th>SLA</th></tr>
   {% for c, m in r.metrics.items() %}<tr><td>{{ c }}</td><td>{{ m.orders.received }}</td><td>{{ m.orders.shipped }}</td>
   <td>{{ na(m.fulfillment_hours.median) }} / {{ na(m.fulfillment_hours.p90) }}</td>
   <td>{{ na(m.time_to_resolution_hours.average) }} / {{ na(m.time_to_resolution_hours.p90) }}</td><td>{{ pct(m.sla.compliance) }}</td></tr>{% endfor %}
@@ -61,6 +61,10 @@ fault profile “{{ o.faults }}” · seed {{ o.seed }} · {{ r.wall_seconds }} 
   {% for k, v in r.traffic.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}
   {% for k, v in r.faults_planned.items() %}<tr><td>fault planned: {{ k }}</td><td>{{ v }}</td></tr>{% endfor %}
   </table></section>
+  {% if r.load and r.load.aws_calls %}<section class="full"><h2>What the run asked of AWS</h2><table><tr><th>call</th><th>count</th></tr>
+  {% for k, v in r.load.aws_calls.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}
+  {% for k, v in r.load.lambda_invocations.items() %}<tr><td>invocations of {{ k }}</td><td>{{ v }}</td></tr>{% endfor %}
+  </table></section>{% endif %}
 </div></main>
 <script id="data" type="application/json">{{ data }}</script>
 <script src="chart.umd.min.js"></script>
