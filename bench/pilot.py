@@ -84,6 +84,9 @@ def main() -> int:
     figures.add_row("orders unaccounted for", str(len(report["unaccounted"])), "0", "")
     console.print(figures)
     console.print(f"final states: {report['orders_by_final_state']}")
+    if samples:
+        console.print("The wall time was measured under sampling, which slows the pilot (about "
+                      "a third here); `shipshape pilot` alone gives the plain figure.")  # fmt: skip
     calls = report.get("load", {}).get("aws_calls", {})
     if calls:
         costs = _call_costs()
