@@ -24,6 +24,9 @@ TRANSIENT = [
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    # The function ran out of time (or its process died) after it may have done its work:
+    # every step is idempotent (it checks the order's stage first), so running it again is safe.
+    "Sandbox.Timedout",
 ]
 RETRY = [
     {

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from shipshape_local.faults import FaultInjector, SimulatedCrash
 from shipshape_local.template import FunctionSpec
 
 Handler = Callable[[Any, Any], Any]
@@ -55,9 +56,17 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = "local"
+    remaining_ms: int = 30_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self.remaining_ms
+
+
+class FunctionTimedOut(Exception):
+    """The invocation ended without an answer (Lambda's ``Sandbox.Timedout``): it was cut off
+    at its timeout or its process died. Whatever it wrote before stays written."""
+
+    error_type = "Sandbox.Timedout"
 
 
 class _ThreadRoutedStdout(io.TextIOBase):
@@ -115,6 +124,11 @@ class InProcessLambdas:
         self.modules: dict[str, ModuleType] = {}
         self.invocations: dict[str, int] = {}
         self.faults: list[Callable[[str, Any], None]] = []
+        # Infrastructure faults (see faults.py), when the runtime runs with a fault profile.
+        self.injector: FaultInjector | None = None
+        # What the context reports as time left; Powertools idempotency uses it to expire an
+        # in-progress record after a crash. The runtime scales it like its other waits.
+        self.remaining_ms = 30_000
         self.stdout = _ThreadRoutedStdout(sys.stdout)
         self._original: Any = None
         # Lambda gives each execution environment one invocation at a time. Here every
@@ -136,10 +150,22 @@ class InProcessLambdas:
             self.stdout.terminal, sys.stdout = sys.stdout, self.stdout
         previous = getattr(self.stdout.local, "function", None)
         self.stdout.local.function = function_name
+        injector = self.injector
+        outer = injector.enter(function_name, event) if injector else None
         try:
             with self._environment:
-                return handler(event, LambdaContext(function_name=function_name))
+                context = LambdaContext(function_name=function_name, remaining_ms=self.remaining_ms)
+                try:
+                    return handler(event, context)
+                except SimulatedCrash as crash:
+                    # Lambda discards a dead environment: drop what it had buffered.
+                    from shipshape.observability import metrics
+
+                    metrics.clear_metrics()
+                    raise FunctionTimedOut(str(crash)) from None
         finally:
+            if injector:
+                injector.leave(outer)
             self.stdout.local.function = previous
 
     def install(self) -> None:
@@ -153,7 +179,20 @@ class InProcessLambdas:
             try:
                 result = registry.invoke(fn.function_name, payload)
             except Exception as exc:  # noqa: BLE001 - this *is* Lambda's error boundary
-                error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                kind = (
+                    FunctionTimedOut.error_type
+                    if isinstance(exc, FunctionTimedOut)
+                    else type(exc).__name__
+                )
+                error = {"errorType": kind, "errorMessage": str(exc)}
+                return json.dumps(error), True, ""
+            injector = registry.injector
+            if injector is not None and injector.lambda_times_out(fn.function_name, payload):
+                # It ran (its writes landed), but its answer never reached the state machine.
+                error = {
+                    "errorType": FunctionTimedOut.error_type,
+                    "errorMessage": "Task timed out (injected fault)",
+                }
                 return json.dumps(error), True, ""
             return json.dumps(result), False, ""
 

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from shipshape_local.lambdas import InProcessLambdas, load_handler
+from shipshape_local import faults
+from shipshape_local.faults import FaultInjector, FaultRates
+from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas, load_handler
 from shipshape_local.template import REPO_ROOT, Route, Template
 
 REGION = "us-east-1"
@@ -399,9 +401,14 @@ def _count_calls() -> None:
     setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
 
 
+# The fault injector of the running runtime (None: no faults), read on every emulated call.
+_INJECTOR: list[FaultInjector | None] = [None]
+
+
 def _speed_up_retries(factor: float) -> None:
-    """ASL Retry intervals sleep in real time under moto; scale them like the simulated
-    clock scales everything else (the retry policy itself is unchanged)."""
+    """ASL Retry intervals and botocore's retry backoff sleep in real time under moto; scale
+    them like the simulated clock scales everything else (the retry policies are unchanged)."""
+    from botocore import endpoint
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     class _ScaledTime:
@@ -413,6 +420,7 @@ def _speed_up_retries(factor: float) -> None:
             time.sleep(seconds * factor)
 
     retrier_decl.time = _ScaledTime()  # type: ignore[attr-defined,assignment]
+    endpoint.time = _ScaledTime()  # type: ignore[attr-defined]
 
 
 class EmbeddedRuntime:
@@ -426,6 +434,8 @@ class EmbeddedRuntime:
         retry_time_factor: float = 0.01,
         overrides: Mapping[str, Any] | None = None,
         seed: Path | None = SEED,
+        faults: FaultRates | None = None,
+        fault_seed: int = 0,
     ) -> None:
         self.template = Template()
         self.clock = clock or ManualClock()
@@ -444,6 +454,7 @@ class EmbeddedRuntime:
         self._routes: list[Route] = self.template.routes
         self._function_names: dict[str, str] = {}
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
+        self.injector = FaultInjector(faults, fault_seed) if faults and faults.any() else None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -475,7 +486,10 @@ class EmbeddedRuntime:
         _count_calls()
         _serialize_backend(_BACKEND_LOCK)
         _speed_up_retries(self.retry_time_factor)
+        faults.install(lambda: _INJECTOR[0])
         self.lambdas.install()
+        # Idempotency records of a crashed invocation expire after the time it had left.
+        self.lambdas.remaining_ms = max(1, int(30_000 * self.retry_time_factor))
         self._calls_before = CALLS.snapshot()
         self._create_tables()
         self._create_topics()
@@ -485,12 +499,17 @@ class EmbeddedRuntime:
         self._configure_processes()
         if self.seed is not None:
             self._seed_inventory(self.seed)
+        # Faults start once the stack is built: set-up is not what they test.
+        self.lambdas.injector = self.injector
+        _INJECTOR[0] = self.injector
 
     def stop(self) -> None:
         import shipshape.bootstrap
 
         if self._mock is not None:
             self.settle()
+        _INJECTOR[0] = None
+        self.lambdas.injector = None
         self.lambdas.uninstall()
         shipshape.bootstrap.reset()
         if self._mock is not None:
@@ -710,6 +729,9 @@ class EmbeddedRuntime:
         }
         try:
             result = self.lambdas.invoke(self._function_names[route.function], event)
+        except FunctionTimedOut:
+            # API Gateway's answer when the function runs out of time or dies.
+            return _gateway_error(503, "Service Unavailable")
         except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
             self.integration_errors.append(traceback.format_exc())
             return _gateway_error(500, "Internal Server Error")
@@ -755,6 +777,31 @@ class EmbeddedRuntime:
                 .get_item(DynamoType(key["pk"]), DynamoType(key["sk"]) if "sk" in key else None)
             )
             return found.to_json()["Attributes"] if found is not None else None
+
+    def set_faults(self, rates: FaultRates | None, seed: int = 0) -> None:
+        """Change the fault profile of the running stack (None: no faults from now on)."""
+        self.injector = FaultInjector(rates, seed) if rates and rates.any() else None
+        self.lambdas.injector = self.injector
+        _INJECTOR[0] = self.injector
+
+    def injected_faults(self) -> dict[str, int]:
+        """The infrastructure faults injected so far, by kind."""
+        return dict(sorted(self.injector.injected.items())) if self.injector else {}
+
+    def execution_exists(self, name: str) -> bool:
+        """Whether the fulfilment state machine has an execution of this name (read from the
+        emulator, no API call)."""
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        arn = self.names["FulfillmentStateMachine"]
+        execution_arn = arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        backend = stepfunctions_backends[ACCOUNT][REGION]
+        with _BACKEND_LOCK:
+            try:
+                backend.describe_execution(execution_arn)
+            except Exception:  # noqa: BLE001 - moto raises its own "does not exist"
+                return False
+            return True
 
     def aws_calls(self) -> dict[str, int]:
         """The AWS API calls made since this runtime started, by ``service.Operation``."""
