@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 # PATH. Each candidate must really run as 3.12 (a pyenv shim on PATH may not).
 PYTHON312 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.12 2>/dev/null); do "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null && echo "$$p" && break; done)
 STAMP := $(VENV)/.installed
+# checkov (the IaC scanner of `make static`) pins a boto3 the project cannot use: own virtualenv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: dev pilot bench demo test lint typecheck static unit integration format serve build deploy lock clean chromium
 
@@ -20,6 +23,13 @@ $(STAMP): requirements/dev.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+$(CHECKOV_STAMP): requirements/checkov.lock
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed (python3.12 on PATH, or pyenv's 3.12)"; exit 1; }
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON312) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.lock
+	@touch $(CHECKOV_STAMP)
 
 ## The main job: a pilot of 500 orders through the embedded stack, and its report.
 pilot: dev
@@ -56,8 +66,9 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy layers/shipshape local functions scripts
 
-static: dev
-	$(BIN)/python scripts/static_checks.py
+## SAM transform + cfn-lint, statelint, the generated ASL, and checkov on template.yaml.
+static: dev $(CHECKOV_STAMP)
+	$(BIN)/python scripts/static_checks.py --checkov $(CHECKOV_VENV)/bin/checkov
 
 unit: dev
 	$(BIN)/python -m pytest -q tests/unit
@@ -82,12 +93,18 @@ build:
 deploy: build
 	.venv-sam/bin/sam deploy --guided
 
-## Re-resolve requirements/dev.in into requirements/dev.lock.
+## Re-resolve requirements/dev.in into requirements/dev.lock, and checkov's pin into
+## requirements/checkov.lock (each in a throwaway virtualenv; the header comments are kept).
+CHECKOV_PIN := checkov==3.3.30
 lock:
 	rm -rf .venv-lock && $(PYTHON312) -m venv .venv-lock
 	cd requirements && ../.venv-lock/bin/pip install --quiet -r dev.in
 	{ head -n 2 requirements/dev.lock; .venv-lock/bin/pip freeze --all --exclude-editable | grep -v '^pip==\|^setuptools=='; } > requirements/dev.lock.new
 	mv requirements/dev.lock.new requirements/dev.lock && rm -rf .venv-lock
+	$(PYTHON312) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet '$(CHECKOV_PIN)'
+	{ head -n 2 requirements/checkov.lock; .venv-lock/bin/pip freeze --all | grep -v '^pip==\|^setuptools=='; } > requirements/checkov.lock.new
+	mv requirements/checkov.lock.new requirements/checkov.lock && rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -4,10 +4,15 @@
    *result*, so mistakes inside Serverless resources are caught too.
 2. Every ASL file passes statelint (with ${...} substitutions ignored as URIs).
 3. The fulfilment definition is exactly what scripts/asl.py generates (no hand drift).
+4. checkov scans template.yaml (SAM read natively) with no unsuppressed failure, and every
+   suppression carries its reason in place (Metadata: checkov: skip: ... comment:). checkov
+   runs from its own virtualenv (`make static` builds .venv-checkov from
+   requirements/checkov.lock): its pins conflict with the project's boto3.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -60,7 +65,74 @@ def sam_transformed() -> dict:  # type: ignore[type-arg]
     return transform(template, {}, _NoManagedPolicies())  # type: ignore[no-any-return]
 
 
+def run_checkov(checkov: Path) -> bool:
+    """checkov on template.yaml, offline: True when nothing fails unsuppressed and every
+    suppression gives its reason."""
+    if not checkov.is_file():
+        print(f"checkov: {checkov} is missing (`make static` installs it in .venv-checkov)")
+        return False
+    scan = subprocess.run(
+        [
+            str(checkov),
+            "--file", "template.yaml",
+            "--framework", "cloudformation",
+            "--output", "json",
+            # No calls to the vendor's platform (guidelines, severities): the scan is offline.
+            "--skip-download",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    try:
+        report = json.loads(scan.stdout)
+    except json.JSONDecodeError:
+        print(f"checkov: did not run (exit {scan.returncode})\n{scan.stdout}{scan.stderr}")
+        return False
+    summary = report["summary"]
+    results = report.get("results", {})
+    ok = not summary["failed"] and not summary["parsing_errors"]
+    for failed in results.get("failed_checks", []):
+        lines = "-".join(str(n) for n in failed["file_line_range"])
+        print(
+            f"checkov: FAILED {failed['check_id']} {failed['resource']} "
+            f"(template.yaml:{lines}): {failed['check_name']}"
+        )
+    unexplained = 0
+    for skipped in results.get("skipped_checks", []):
+        reason = (skipped.get("check_result", {}).get("suppress_comment") or "").strip()
+        if len(reason) < 40 or reason == "No comment provided":
+            print(
+                f"checkov: {skipped['check_id']} on {skipped['resource']} is skipped without "
+                "a reason: say why in the skip's comment"
+            )
+            unexplained += 1
+    print(
+        f"checkov {summary['checkov_version']} on template.yaml: "
+        f"Passed checks: {summary['passed']}, Failed checks: {summary['failed']}, "
+        f"Skipped checks: {summary['skipped']}"
+        + (f" ({unexplained} without a reason)" if unexplained else " (each with its reason)")
+    )
+    ok = ok and not unexplained
+    if summary["parsing_errors"]:
+        print(f"checkov: {summary['parsing_errors']} parsing error(s)")
+    # checkov exits non-zero exactly when a check failed; anything else is a broken run.
+    if bool(scan.returncode) != bool(summary["failed"]):
+        print(f"checkov: unexpected exit {scan.returncode}\n{scan.stderr}")
+        ok = False
+    return ok
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description="Static checks of template.yaml and the ASL.")
+    parser.add_argument(
+        "--checkov",
+        type=Path,
+        default=ROOT / ".venv-checkov" / "bin" / "checkov",
+        help="the checkov executable (default: .venv-checkov/bin/checkov)",
+    )
+    args = parser.parse_args()
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "template.transformed.json"
@@ -106,6 +178,8 @@ def main() -> int:
         failures += 1
     else:
         print("fulfillment.asl.json: as scripts/asl.py generates it")
+    if not run_checkov(args.checkov):
+        failures += 1
     return 1 if failures else 0
 
 
