@@ -4,7 +4,6 @@ domain errors to status codes."""
 from __future__ import annotations
 
 import base64
-import binascii
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -68,7 +67,7 @@ def raw_body(event: APIGatewayProxyEventV2, limit: int) -> bytes:
     if event.is_base64_encoded:
         try:
             data = base64.b64decode(body, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error for bad base64, plain ValueError for non-ASCII text
             raise PayloadInvalid("body is marked base64 but is not valid base64") from None
     else:
         data = body.encode("utf-8")

@@ -18,7 +18,9 @@ from shipshape.config import GOVERNED_SECTIONS, ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, Forbidden, NotFound
 from shipshape.models import RuleChange, RuleChangeStatus
 from shipshape.ports import Clock, RuleStore
+from shipshape.rules import due_at
 from shipshape.services.queries import Operator
+from shipshape.sla import BusinessTimeOutOfRange
 
 
 class RulesInvalid(ClientRequestError):
@@ -130,16 +132,35 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _validated(base: ClientConfig, document: dict[str, Any]) -> ClientConfig:
+def _validated(base: ClientConfig, document: dict[str, Any], now: datetime) -> ClientConfig:
     data = base.model_dump(mode="json", exclude=set(GOVERNED_SECTIONS))
     try:
-        return ClientConfig.model_validate({**data, **document})
+        config = ClientConfig.model_validate({**data, **document})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'rules'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise RulesInvalid(problems) from None
+        raise RulesInvalid(_problems(exc)) from None
+    # The SLA clocks build the calendar and deadlines only when an exception opens: do it
+    # now, so rules the clock cannot run on are refused here, not by every deadline later.
+    try:
+        calendar = config.calendar
+    except ValidationError as exc:
+        raise RulesInvalid(_problems(exc, "rules.working_hours.")) from None
+    for kind, rule in config.rules.exceptions.items():
+        for level in range(len(rule.escalation) + 1):
+            try:
+                due_at(calendar, rule, now, level)
+            except BusinessTimeOutOfRange as exc:
+                raise RulesInvalid(
+                    f"rules.exceptions.{kind.value}: the working hours leave too little time "
+                    f"for its SLAs ({exc})"
+                ) from None
+    return config
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> str:
+    return "; ".join(
+        f"{prefix}{'.'.join(str(p) for p in err['loc']) or 'rules'}: {err['msg']}"
+        for err in exc.errors()
+    )
 
 
 def _check_sections(changes: dict[str, Any]) -> None:
@@ -210,7 +231,7 @@ def propose_rule_change(
             "propose against the active rules"
         )
     before = governed(current)
-    after = governed(_validated(current, merge_patch(before, request.changes)))
+    after = governed(_validated(current, merge_patch(before, request.changes), clock.now()))
     notes = release_notes(before, after)
     if not notes:
         raise RulesInvalid("changes: the patch changes nothing in the active rules")
