@@ -167,8 +167,14 @@ ERRORS: dict[str, dict[str, str]] = {
         "422": "A parameter is invalid.",
     },
 }
-# Statuses API Gateway itself may answer (with its own body) before the handler runs.
-GATEWAY_STATUSES = {"401": {"ops"}, "413": {"webhooks", "warehouse", "ops"}}
+UNSUPPORTED_MEDIA_TYPE = "The body's Content-Type is not one the route reads; send JSON."
+# Statuses API Gateway itself may answer (with its own body) before the handler runs: no
+# operator token, a body over its limit, or no route (a path parameter holding a "/").
+GATEWAY_STATUSES = {
+    "401": {"ops"},
+    "404": {"webhooks", "warehouse", "ops", "dashboard"},
+    "413": {"webhooks", "warehouse", "ops"},
+}
 
 GATEWAY_ERROR: dict[str, Any] = {
     "type": "object",
@@ -299,6 +305,9 @@ def _correct_responses(key: str, family: str, operation: dict[str, Any], ping: A
     responses.pop("422", None)  # Powertools' own body; ours is ErrorBody (see shipshape.http)
     for status, why in ERRORS[family].items():
         responses[status] = _error_response(why, status, family)
+    if "requestBody" in operation and family in ("warehouse", "ops"):
+        # Bodies read as models (not raw, as webhooks are) are JSON, form or multipart data.
+        responses["415"] = _error_response(UNSUPPORTED_MEDIA_TYPE, "415", family)
     operation["responses"] = dict(sorted(responses.items()))
 
 

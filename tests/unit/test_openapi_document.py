@@ -101,11 +101,11 @@ def test_every_refusal_has_the_error_body(document: dict[str, Any]) -> None:
         if status >= "400"
     ]
     error_body = {"$ref": "#/components/schemas/ErrorBody"}
-    # Then each is the project's error body (or, for API Gateway's own 401 and 413, its body)
+    # Then each is the project's error body (or, for API Gateway's own 401, 404 and 413, its body)
     assert bodies
     for status, schema in bodies:
         assert schema == error_body or (
-            status in ("401", "413") and error_body in schema["anyOf"]
+            status in ("401", "404", "413") and error_body in schema["anyOf"]
         ), (status, schema)
     assert document["components"]["schemas"]["ErrorBody"]["required"] == ["error", "message"]
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
@@ -51,6 +54,27 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
         )
         return json_response(422, ErrorBody(error="RequestInvalid", message=problems))
 
+    @app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
+    def _unreadable_body(exc: ValueError) -> Response[ErrorBody]:
+        # Powertools reads the body before validating it and lets two of the sender's mistakes
+        # through as ValueError: bytes that are not UTF-8, and multipart data it cannot split.
+        # Any other ValueError is a bug, and stays one (500).
+        problem = _unreadable(app.current_event)
+        if problem is None:
+            raise exc
+        return json_response(422, ErrorBody(error="RequestInvalid", message=f"body: {problem}"))
+
+    @app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+    def _unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[ErrorBody]:
+        media_type = app.current_event.headers.get("content-type", "")
+        return json_response(
+            415,
+            ErrorBody(
+                error="UnsupportedMediaType",
+                message=f"body: {media_type!r} is not accepted; send application/json",
+            ),
+        )
+
     @app.exception_handler(TransientDependencyError)  # type: ignore[untyped-decorator]
     def _unavailable(exc: TransientDependencyError) -> Response[ErrorBody]:
         logger.warning("dependency unavailable", extra={"error": str(exc)})
@@ -59,6 +83,19 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
             ErrorBody(error="ServiceUnavailable", message="try again shortly; nothing was lost"),
             headers={"Retry-After": "5"},
         )
+
+
+def _unreadable(event: APIGatewayProxyEventV2) -> str | None:
+    """What makes the body unreadable as the request's data, or None if nothing does."""
+    if event.is_base64_encoded:
+        try:
+            base64.b64decode(event.body or "").decode("utf-8")
+        except ValueError:  # bad base64, or bytes that are not UTF-8
+            return "not UTF-8 encoded JSON"
+    media_type = event.headers.get("content-type", "").strip().lower()
+    if media_type.startswith("multipart/form-data"):
+        return "multipart/form-data that cannot be read (no or bad boundary); send JSON"
+    return None
 
 
 def raw_body(event: APIGatewayProxyEventV2, limit: int) -> bytes:
