@@ -18,9 +18,11 @@ code that runs on AWS:
   before its next call (reported as a timeout, like the above).
 
 Decisions are drawn from a hash of the seed, the fault and a stable identity of the call (the
-function, its event without volatile fields, how many times that event was invoked, and the
-call's position in the invocation), not from thread timing: the same seed injects the same
-faults, so a run that goes wrong can be run again.
+function, its event without volatile fields, how many times that event was invoked, and how
+many calls of that operation the invocation made before), not from thread timing: the same
+calls under the same seed meet the same faults, so a run that goes wrong can be run again.
+What runs on the wall clock (an idempotency record's in-progress expiry, a cached secret's
+age) can change which calls a run makes, and with them a few decisions.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ class SimulatedCrash(BaseException):
 class _Invocation:
     function: str
     identity: str
-    calls: int = 0
-    outages: set[str] = field(default_factory=set)
+    calls: Counter[str] = field(default_factory=Counter)  # per operation: a cached read
+    outages: set[str] = field(default_factory=set)  # skipped on one run shifts no other
 
 
 def event_identity(event: Any) -> str:
@@ -87,6 +89,10 @@ def event_identity(event: Any) -> str:
             return [clean(v) for v in value]
         return value
 
+    if isinstance(event, dict) and "routeKey" in event:
+        # An API Gateway request: what was asked of which route (not the headers: the front
+        # door's port, the client's user agent).
+        event = {k: event.get(k) for k in ("routeKey", "rawPath", "rawQueryString", "body")}
     text = json.dumps(clean(event), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -156,8 +162,8 @@ class FaultInjector:
             return None
         if invocation is None:
             return None  # the simulation's own reads, the runtime's set-up: not the stack
-        invocation.calls += 1
-        identity = f"{invocation.identity}|{invocation.calls}"
+        invocation.calls[operation] += 1
+        identity = f"{invocation.identity}|{operation}|{invocation.calls[operation]}"
         if service == "dynamodb":
             if self._hit("dynamodb_throttle", self.rates.dynamodb_throttle, identity):
                 return 400, "ProvisionedThroughputExceededException"
@@ -182,7 +188,7 @@ class FaultInjector:
             return
         if status >= 300:
             return
-        identity = f"{invocation.identity}|{invocation.calls}"
+        identity = f"{invocation.identity}|{operation}|{invocation.calls[operation]}"
         if self._hit("crash_after_write", self.rates.crash_after_write, identity):
             raise SimulatedCrash(f"{invocation.function} died after {operation}")
 

@@ -31,8 +31,9 @@ from rich.table import Table
 from shipshape.adapters.dynamodb import order_key
 from shipshape.models import Order
 from shipshape_local.demo import Api
+from shipshape_local.faults import FaultRates
 from shipshape_local.frontdoor import FrontDoorServer
-from shipshape_local.runtime import EmbeddedRuntime, ManualClock
+from shipshape_local.runtime import SEED, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
     Delivery,
     GenericStore,
@@ -41,6 +42,7 @@ from shipshape_local.storefronts import (
     PostalAddress,
     ShopifyStore,
     WooCommerceStore,
+    sign_generic,
 )
 from shipshape_local.warehouse import WarehouseSimulator
 
@@ -75,6 +77,8 @@ class FaultProfile:
     out_of_order: float
     cancel: float
     late_owner: float  # an owner who acts after the deadline
+    # What AWS does on a bad day, injected by the embedded runtime (see faults.py).
+    infrastructure: FaultRates = field(default_factory=FaultRates)
 
 
 PROFILES = {
@@ -88,6 +92,11 @@ PROFILES = {
         sloppy_address=0.25, invalid_address=0.08, stock_out=0.10, lot_problem=0.05,
         wrong_pick=0.06, weight_mismatch=0.06, carrier_reject=0.05, unexpected_failure=0.02,
         duplicate=0.25, out_of_order=0.10, cancel=0.06, late_owner=0.4,
+        infrastructure=FaultRates(
+            dynamodb_throttle=0.05, dynamodb_error=0.01, lambda_service_error=0.03,
+            lambda_timeout=0.03, start_execution_outage=0.05, task_callback_outage=0.05,
+            crash_after_write=0.01,
+        ),
     ),
 }  # fmt: skip
 
@@ -259,6 +268,8 @@ class Pilot:
         self.backordered: set[str] = set()
         self.finished: set[str] = set()
         self.load: dict[str, Any] = {}
+        self.injected: dict[str, int] = {}
+        self.received: Counter[tuple[str, str]] = Counter()  # units restocked, per SKU
 
     # --- the clock and the queue --------------------------------------------------------
 
@@ -270,7 +281,9 @@ class Pilot:
         started = time.monotonic()
         import shipshape.bootstrap
 
-        with EmbeddedRuntime(clock=self.clock) as rt:
+        with EmbeddedRuntime(
+            clock=self.clock, faults=self.profile.infrastructure, fault_seed=self.options.seed
+        ) as rt:
             self.rt = rt
             self.deps = shipshape.bootstrap.container()
             door = FrontDoorServer(rt).start()
@@ -290,6 +303,8 @@ class Pilot:
                 "aws_calls": rt.aws_calls(),
                 "lambda_invocations": dict(sorted(rt.lambdas.invocations.items())),
             }
+            self.injected = rt.injected_faults()
+            rt.set_faults(None)  # the report reads what happened, undisturbed
             report = self._report(time.monotonic() - started)
             if inspect is not None:
                 inspect(rt)
@@ -314,7 +329,7 @@ class Pilot:
                 if self.in_exception and now >= next_sweep:
                     # The schedule runs the sweeper every 5 minutes; overdue work is found at
                     # the next tick at the latest.
-                    self.rt.run_function("SweeperFunction", {"source": "aws.scheduler"})
+                    self._scheduled("SweeperFunction")
                     next_sweep = now + TICK
                 progress.update(
                     task, completed=len(self.finished), day=now.strftime("%a %d %b %H:%M")
@@ -325,6 +340,22 @@ class Pilot:
                 if self.in_exception:
                     upcoming = min(upcoming, next_sweep)
                 self.clock.set(max(upcoming, now + timedelta(minutes=1)))
+
+    def _scheduled(self, function: str) -> dict[str, Any] | None:
+        """A run of a scheduled function; a failed run is the next tick's to make up."""
+        try:
+            return dict(self.rt.run_function(function, {"source": "aws.scheduler"}))
+        except Exception as exc:  # noqa: BLE001 - the schedule just runs it again
+            self.counts[f"{function} run failed ({type(exc).__name__})"] += 1
+            return None
+
+    def _reconcile(self, order: PlannedOrder) -> None:
+        """The start reconciler's schedule (every minute on AWS) for an order whose workflow
+        did not start."""
+        before = self._seq(order.order_id)
+        report = self._scheduled("StarterFunction") or {}
+        self.counts["workflows started by the reconciler"] += len(report.get("started", []))
+        self._after({order.order_id: before})
 
     # --- set-up ------------------------------------------------------------------------
 
@@ -357,6 +388,7 @@ class Pilot:
                 "sku": "MEAL-FD-CHILI", "warehouse": "pdx-1", "lot": "L2601",
                 "expires_on": "2027-01-15", "bin": "C-01-9", "quantity": 40,
             })  # fmt: skip
+            self.received[("acme-outdoors", "MEAL-FD-CHILI")] += 40
         # Acme's CS lead is away the first three days: escalations go past her.
         status, body = self.api.send(
             "PUT", "/owners/carla.cs-lead/away", self._auth(LEAD),
@@ -377,11 +409,18 @@ class Pilot:
         kit = KITS[client]
         warehouse = {"acme-outdoors": "pdx-1", "nordlicht": "ber-1", "kite-and-kin": "lon-1"}
         waiting = {o: self._seq(o) for o in self.backordered}
-        body = self._warehouse(client, {
+        status, body = self.warehouse.post(client, {
             "type": "stock_received", "event_id": f"pilot-restock-{kit.scarce.sku}-{day}",
             "sku": kit.scarce.sku, "warehouse": warehouse[client], "bin": "D-01-1",
             "quantity": 25,
         })  # fmt: skip
+        if self._resend_later(status, body, "restock", lambda: self._restock(client, day)):
+            return
+        if status >= 400:
+            raise RuntimeError(f"warehouse event refused: {status} {body}")
+        # Taken once, whether this answer is the first or a replay of it (a resend after a
+        # lost answer): the warehouse received the units once.
+        self.received[(client, kit.scarce.sku)] += 25
         self.counts["restocks"] += 1
         self._after({o: waiting[o] for o in body.get("woken", []) if o in waiting})
 
@@ -468,33 +507,58 @@ class Pilot:
 
     def _arrive(self, order: PlannedOrder) -> None:
         sent, cancelled = self._deliveries(order)
-        before = -1
         for delivery in sent:
-            status, body = self.api.deliver(delivery)
-            self.counts[f"webhook {status} {body.get('outcome', body.get('error'))}"] += 1
-            self.counts["webhooks sent"] += 1
-            order.order_id = str(body.get("order_id") or order.order_id)
-            self.by_id[order.order_id] = order
-            if before < 0:
-                before = 0
+            self._send_webhook(order, delivery)
         if "duplicate" in order.faults:
             self.counts["duplicates sent"] += 1
-        self._after({order.order_id: before})
+        if order.order_id:
+            self._after({order.order_id: 0})
         if cancelled is not None and order.cancel_after is not None:
             cancel = cancelled
             self.at(self.clock.now() + order.cancel_after, lambda: self._cancel(order, cancel))
+
+    def _send_webhook(self, order: PlannedOrder, delivery: Delivery, attempt: int = 1) -> str:
+        """Send one delivery as the storefront does: a 5xx is sent again later (backing off),
+        re-signed where the platform signs the time."""
+        first = self._seq(order.order_id) if order.order_id else 0
+        status, body = self.api.deliver(self._signed_now(order, delivery))
+        outcome = str(body.get("outcome", body.get("error", body.get("message"))))
+        self.counts[f"webhook {status} {outcome}"] += 1
+        self.counts["webhooks sent"] += 1
+        if status >= 500:
+            self.counts["webhooks redelivered after a 5xx"] += 1
+            delay = timedelta(minutes=min(60, 2**attempt))
+
+            def again() -> None:
+                before = self._seq(order.order_id)
+                outcome = self._send_webhook(order, delivery, attempt + 1)
+                if outcome in ("created", "updated", "duplicate"):
+                    # a duplicate may be the first attempt's work, answered now: watch it
+                    self._after({order.order_id: min(before, first)})
+
+            self.at(self.clock.now() + delay, again)
+            return "redelivering"
+        if body.get("order_id") and not order.order_id:
+            order.order_id = str(body["order_id"])
+            self.by_id[order.order_id] = order
+        return outcome
+
+    def _signed_now(self, order: PlannedOrder, delivery: Delivery) -> Delivery:
+        store = self.stores[order.client_id]
+        if not isinstance(store, GenericStore):
+            return delivery  # Shopify and WooCommerce sign the body alone
+        stamp = int(self.clock.now().timestamp())
+        headers = {**delivery.headers, "Shipshape-Signature": sign_generic(
+            delivery.body, store.secret, stamp)}  # fmt: skip
+        return Delivery(path=delivery.path, headers=headers, body=delivery.body)
 
     def _cancel(self, order: PlannedOrder, delivery: Callable[[], Delivery]) -> None:
         record = self.deps.repo.get(order.order_id)
         if record is None or record.status.value in FINAL:
             return  # it shipped before the customer changed their mind
         before = record.audit_seq
-        status, body = self.api.deliver(delivery())
-        outcome = body.get("outcome", body.get("error"))
-        self.counts[f"webhook {status} {outcome}"] += 1
-        self.counts["webhooks sent"] += 1
         self.counts["cancellations sent"] += 1
-        if outcome == "updated":
+        if self._send_webhook(order, delivery()) == "updated":
             self._after({order.order_id: before})
 
     def _unexpected_failure(self, function: str, event: Any) -> None:
@@ -509,15 +573,19 @@ class Pilot:
 
     # --- watching orders and acting as people do ----------------------------------------
 
-    def _view(self, order_id: str) -> dict[str, Any]:
-        """The order as an operator reads it (the ops API)."""
-        return self.api.send("GET", f"/orders/{order_id}", self._auth(LEAD), None)[1]
+    def _view(self, order_id: str) -> dict[str, Any] | None:
+        """The order as an operator reads it (the ops API); None if that failed (5xx)."""
+        status, body = self.api.send("GET", f"/orders/{order_id}", self._auth(LEAD), None)
+        if status >= 500:
+            self.counts[f"order view {status}"] += 1
+            return None
+        return body
 
     def _waiting(self, order: Order) -> bool:
         """Whether the order's workflow has reached its next wait (or its end): the
         simulation watches the record, as a test would, to know a tick is done."""
         status = order.status.value
-        if status in SETTLED:
+        if status in SETTLED or self._unstarted(order):
             return True
         if status in ("SHIPPED", "COMPLETED_PARTIAL"):
             return order.notified_at is not None
@@ -527,6 +595,15 @@ class Pilot:
             exception = self.deps.exceptions.get_exception(order.open_exception_id)
             return exception is not None and exception.task_token is not None
         return False
+
+    def _unstarted(self, order: Order) -> bool:
+        """Accepted, but its workflow never started (the start failed after the write): the
+        reconciler's to start."""
+        return bool(
+            order.pending_start
+            and order.execution_name
+            and not self.rt.execution_exists(order.execution_name)
+        )
 
     def _peek(self, order_id: str) -> Order | None:
         """The order's record as stored now, read without an API call (watching is not part
@@ -548,7 +625,9 @@ class Pilot:
             seen = self.rt.writes.count
             for order_id, before in list(pending.items()):
                 record = self._peek(order_id)
-                if record is not None and record.audit_seq > before and self._waiting(record):
+                if record is not None and (
+                    (record.audit_seq > before and self._waiting(record)) or self._unstarted(record)
+                ):
                     records[order_id] = record
                     del pending[order_id]
             if pending:  # look again once the stack has written something
@@ -571,6 +650,8 @@ class Pilot:
             self.backordered.add(order.order_id)
         if status in FINAL:
             self.finished.add(order.order_id)
+        elif self._unstarted(record):
+            self.at(now + timedelta(minutes=2), lambda: self._reconcile(order))
         elif status == "AWAITING_PICK":
             delay = timedelta(minutes=self.rng.randrange(30, 240))
             self.at(now + delay, lambda: self._pick(order))
@@ -584,6 +665,9 @@ class Pilot:
 
     def _pick(self, order: PlannedOrder) -> None:
         view = self._view(order.order_id)
+        if view is None:
+            self.at(self.clock.now() + timedelta(minutes=5), lambda: self._pick(order))
+            return
         if view["status"] != "AWAITING_PICK":
             self.counts["pick not awaited"] += 1
             return
@@ -596,6 +680,9 @@ class Pilot:
 
     def _pack(self, order: PlannedOrder) -> None:
         view = self._view(order.order_id)
+        if view is None:
+            self.at(self.clock.now() + timedelta(minutes=5), lambda: self._pack(order))
+            return
         if view["status"] != "AWAITING_PACK":
             self.counts["pack not awaited"] += 1
             return
@@ -605,11 +692,31 @@ class Pilot:
             event["pack"]["weight_grams"] = max(1, view["parcel"]["min_weight_grams"] // 2)
         self._post(order, event)
 
-    def _post(self, order: PlannedOrder, event: dict[str, Any]) -> None:
-        before = self._seq(order.order_id)
-        status, _ = self.warehouse.post(order.client_id, event)
+    def _post(
+        self, order: PlannedOrder, event: dict[str, Any], attempt: int = 1, before: int = -1
+    ) -> None:
+        # Watch from where the order stood before the first attempt: a cut-off attempt may
+        # have moved it already.
+        before = self._seq(order.order_id) if before < 0 else before
+        status, body = self.warehouse.post(order.client_id, event)
         self.counts[f"warehouse {status}"] += 1
+        if self._resend_later(status, body, "warehouse event",
+                              lambda: self._post(order, event, attempt + 1, before),
+                              attempt):  # fmt: skip
+            return
         self._after({order.order_id: before})
+
+    def _resend_later(
+        self, status: int, body: dict[str, Any], what: str, resend: Callable[[], None],
+        attempt: int = 1,
+    ) -> bool:  # fmt: skip
+        """A warehouse system resends an event the API could not take (5xx), or one still
+        in progress after a cut-off attempt (409 EventInProgress), with the same event id."""
+        if status < 500 and not (status == 409 and body.get("error") == "EventInProgress"):
+            return False
+        self.counts[f"{what} resent after {status}"] += 1
+        self.at(self.clock.now() + timedelta(minutes=min(30, 2**attempt)), resend)
+        return True
 
     def _plan_resolution(self, order: PlannedOrder) -> None:
         """An owner picks it up after a while: usually inside the deadline, sometimes not."""
@@ -646,9 +753,22 @@ class Pilot:
             body = {"action": "release", "note": "pilot: checked the trail, releasing"}
         elif kind == "payment_mismatch":
             body = {"action": "cancel", "note": "pilot: refunded in the storefront"}
-        before = self._seq(order.order_id)
-        status, answer = self.api.send("POST", f"{path}/resolve", auth, json.dumps(body).encode())
+        self._submit(order, f"{path}/resolve", auth, json.dumps(body).encode())
+
+    def _submit(
+        self, order: PlannedOrder, path: str, auth: dict[str, str], body: bytes,
+        attempt: int = 1, before: int = -1,
+    ) -> None:  # fmt: skip
+        """Send a resolution; after "try again shortly" (5xx), the owner sends the same one
+        again, which the ops API treats as a repeat of the first."""
+        before = self._seq(order.order_id) if before < 0 else before
+        status, answer = self.api.send("POST", path, auth, body)
         self.counts[f"resolve {status}"] += 1
+        if status >= 500:
+            delay = timedelta(minutes=min(60, 5 * attempt))
+            self.at(self.clock.now() + delay,
+                    lambda: self._submit(order, path, auth, body, attempt + 1, before))  # fmt: skip
+            return
         if status >= 400:
             self.counts[f"resolution refused: {str(answer.get('message', ''))[:80]}"] += 1
             self.at(self.clock.now() + timedelta(hours=2), lambda: self._resolve(order))
@@ -664,7 +784,13 @@ class Pilot:
         return any(moment <= self.clock.now() for moment in self._restocks())
 
     def _warehouse(self, client: str, event: dict[str, Any]) -> dict[str, Any]:
-        status, body = self.warehouse.post(client, event)
+        """A set-up event, sent until it is taken (as the warehouse system would)."""
+        for _ in range(20):
+            status, body = self.warehouse.post(client, event)
+            if status < 500 and body.get("error") != "EventInProgress":
+                break
+            self.counts["set-up event resent"] += 1
+            time.sleep(self.rt.lambdas.remaining_ms / 1000)  # an in-progress record expires
         if status >= 400:
             raise RuntimeError(f"warehouse event refused: {status} {body}")
         return body
@@ -690,6 +816,8 @@ class Pilot:
         unaccounted: list[str] = []
         incomplete: dict[str, list[str]] = {}
         open_exceptions: dict[str, str] = {}
+        shipped_twice: list[str] = []
+        records: list[Order] = []
         for order in self.orders:
             record = deps.repo.get(order.order_id)
             if record is None:
@@ -702,9 +830,13 @@ class Pilot:
                 open_exceptions[record.order_id] = record.owner
             else:
                 unaccounted.append(f"{record.order_id}: {record.status.value}")
-            problems = trail_problems(record, deps.repo.audit_trail(record.order_id))
+            trail = deps.repo.audit_trail(record.order_id)
+            problems = trail_problems(record, trail)
             if problems:
                 incomplete[record.order_id] = problems
+            if sum(1 for event in trail if event.action == "shipped") > 1:
+                shipped_twice.append(record.order_id)
+            records.append(record)
         return {
             "options": {
                 "orders": self.options.orders, "clients": list(self.options.clients),
@@ -721,9 +853,56 @@ class Pilot:
                 f for o in self.orders for f in o.faults).items())),
             "metrics": metrics,
             "integration_errors": [e.strip()[-600:] for e in self.rt.integration_errors],
+            "integrity": {
+                "shipped_twice": shipped_twice,
+                "stock": self._stock_balance(records),
+                "infrastructure_faults": self.injected,
+            },
             "load": self.load,
             "wall_seconds": round(wall_seconds, 1),
         }  # fmt: skip
+
+    def _stock_balance(self, records: list[Order]) -> dict[str, Any]:
+        """Every unit accounted for, per SKU: what was seeded and received equals what is
+        available, reserved and shipped; what is reserved is what open orders hold. A unit
+        sold twice (or reserved and lost) breaks one of the two."""
+        import tomllib
+
+        seeded: Counter[tuple[str, str]] = Counter()
+        for entry in tomllib.loads(SEED.read_text())["sku"]:
+            for lot in entry.get("stock", []):
+                seeded[(entry["client_id"], entry["sku"])] += int(lot["quantity"])
+        shipped: Counter[tuple[str, str]] = Counter()
+        held: Counter[tuple[str, str]] = Counter()
+        for record in records:
+            bucket = shipped if record.status.value in ("SHIPPED", "COMPLETED_PARTIAL") else held
+            if record.status.value == "CANCELLED":
+                continue
+            for allocation in record.reservation:
+                bucket[(record.client_id, allocation.sku)] += allocation.quantity
+        problems: list[str] = []
+        skus = sorted(set(seeded) | set(self.received) | set(shipped) | set(held))
+        for client, sku in skus:
+            if client not in self.options.clients:
+                continue
+            lots = self.deps.inventory.stock_of(client, sku)
+            available = sum(lot.available for lot in lots)
+            reserved = sum(lot.reserved for lot in lots)
+            supplied = seeded[(client, sku)] + self.received[(client, sku)]
+            if supplied != available + reserved + shipped[(client, sku)]:
+                problems.append(
+                    f"{client}/{sku}: {supplied} supplied, {available} available + {reserved} "
+                    f"reserved + {shipped[(client, sku)]} shipped"
+                )
+            if reserved != held[(client, sku)]:
+                problems.append(
+                    f"{client}/{sku}: {reserved} reserved, orders hold {held[(client, sku)]}"
+                )
+        return {
+            "skus": len(skus),
+            "units_shipped": sum(shipped.values()),
+            "problems": problems,
+        }
 
 
 def _barcode(sku: str) -> str:

@@ -791,11 +791,11 @@ class EmbeddedRuntime:
     def execution_exists(self, name: str) -> bool:
         """Whether the fulfilment state machine has an execution of this name (read from the
         emulator, no API call)."""
-        from moto.stepfunctions.models import stepfunctions_backends
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         arn = self.names["FulfillmentStateMachine"]
         execution_arn = arn.replace(":stateMachine:", ":execution:") + f":{name}"
-        backend = stepfunctions_backends[ACCOUNT][REGION]
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
         with _BACKEND_LOCK:
             try:
                 backend.describe_execution(execution_arn)
