@@ -67,6 +67,7 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
         self._exceptions: dict[str, str] = {}
         self._skus: dict[tuple[str, str], str] = {}
         self._stock: dict[tuple[str, str, str, str], StockLot] = {}
+        self._receipts: set[tuple[str, str]] = set()
         self._marks: dict[tuple[str, str, str], BackorderMark] = {}
         self.documents: dict[tuple[str, str], Document] = {}
         self.items_read = 0
@@ -207,10 +208,16 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
         quantity: int,
         bin: str,
         expires_on: date | None,
+        receipt: str | None = None,
     ) -> StockLot:
         key = (client_id, sku, warehouse, lot)
         with self._lock:
             current = self._stock.get(key)
+            if receipt is not None and (client_id, receipt) in self._receipts:
+                assert current is not None
+                return current
+            if receipt is not None:
+                self._receipts.add((client_id, receipt))
             updated = StockLot(
                 client_id=client_id, sku=sku, warehouse=warehouse, lot=lot, bin=bin,
                 expires_on=expires_on or (current.expires_on if current else None),

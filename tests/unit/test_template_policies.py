@@ -62,7 +62,7 @@ EXPECTED: dict[str, Grants] = {
         "dynamodb:BatchGetItem": {ORDERS},
         # stock_of and backorders_of read a partition
         "dynamodb:Query": {ORDERS},
-        # put_sku; and Powertools idempotency records
+        # put_sku, a stock receipt's record; and Powertools idempotency records
         "dynamodb:PutItem": {ORDERS, "IdempotencyTable"},
         # receive_stock; and Powertools idempotency records
         "dynamodb:UpdateItem": {ORDERS, "IdempotencyTable"},

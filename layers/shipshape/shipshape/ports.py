@@ -223,8 +223,11 @@ class InventoryRepository(ABC):
         quantity: int,
         bin: str,
         expires_on: date | None,
+        receipt: str | None = None,
     ) -> StockLot:
-        """Add received units to a lot's available count (atomic); the lot after it."""
+        """Add received units to a lot's available count (atomic); the lot after it. With a
+        ``receipt`` (the warehouse's event id), a receipt already recorded adds nothing: a
+        delivery counted once even when the event is processed again after a crash."""
 
     @abstractmethod
     def backorders_of(self, client_id: str, sku: str, limit: int) -> list[BackorderMark]:

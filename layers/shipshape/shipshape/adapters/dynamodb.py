@@ -14,6 +14,7 @@ Item layout in the orders table:
 - stock lot:    pk=STOCK#<client_id>#<sku>  sk=<warehouse>#<lot>  available, reserved (numbers,
   changed only with ADD under a condition that keeps them at or above zero)
 - backorder:    pk=BACKORDER#<client_id>#<sku>  sk=<since ISO>#<order_id>
+- stock receipt: pk=RECEIPT#<client_id>  sk=<warehouse event id>  (written with the units it adds)
 - index ``gsi6``: every audit event by client and UTC day, gsi6pk=AUDIT#<client>#<yyyy-mm-dd>,
   gsi6sk=<at ISO>#<order_id>#<seq>; metrics and the checklist read the trail through it
 - rule version: pk=RULES#<client_id>  sk=V#<version:06d>  doc=<RuleChange JSON>, status;
@@ -50,7 +51,7 @@ from shipshape.models import (
     StockChange,
     StockLot,
 )
-from shipshape.observability import business_metrics
+from shipshape.observability import business_metrics, logger
 from shipshape.ports import (
     AccessLog,
     AlreadyExists,
@@ -568,6 +569,7 @@ class DynamoDBOrderRepository(
         quantity: int,
         bin: str,
         expires_on: date | None,
+        receipt: str | None = None,
     ) -> StockLot:
         sets = ["bin = :bin", "entity = :entity"]
         values: dict[str, Any] = {
@@ -579,6 +581,8 @@ class DynamoDBOrderRepository(
         if expires_on is not None:
             sets.append("expires_on = :exp")
             values[":exp"] = _s(expires_on.isoformat())
+        if receipt is not None:
+            return self._receive_once(client_id, sku, warehouse, lot, receipt, sets, values)
         try:
             updated = self._client.update_item(
                 TableName=self._table,
@@ -593,6 +597,58 @@ class DynamoDBOrderRepository(
         except ClientError as exc:
             raise self._translate(exc) from exc
         return _stock_lot(updated["Attributes"])
+
+    def _receive_once(
+        self,
+        client_id: str,
+        sku: str,
+        warehouse: str,
+        lot: str,
+        receipt: str,
+        sets: list[str],
+        values: dict[str, Any],
+    ) -> StockLot:
+        """The units and a record of the receipt in one transaction, the record written only
+        if absent: a receipt processed again (its first answer lost) adds nothing."""
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": _s(f"RECEIPT#{client_id}"),
+                                "sk": _s(receipt),
+                                "entity": _s("receipt"),
+                                "sku": _s(sku),
+                                "lot": _s(f"{warehouse}#{lot}"),
+                                "quantity": values[":q"],
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": stock_key(client_id, sku, warehouse, lot),
+                            "UpdateExpression": (
+                                "SET " + ", ".join(sets) + ", reserved = "
+                                "if_not_exists(reserved, :zero) ADD available :q"
+                            ),
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if not (reasons and reasons[0] == "ConditionalCheckFailed"):
+                raise self._translate(exc) from exc
+            logger.info("stock receipt already recorded", extra={"client_id": client_id})
+        found = [
+            s for s in self.stock_of(client_id, sku) if (s.warehouse, s.lot) == (warehouse, lot)
+        ]
+        return found[0]
 
     def backorders_of(self, client_id: str, sku: str, limit: int) -> list[BackorderMark]:
         try:

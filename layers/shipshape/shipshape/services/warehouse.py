@@ -179,7 +179,7 @@ def receive_stock(
         raise InventoryEventInvalid(f"{event.sku} is lot-tracked: lot and expires_on are required")
     inventory.receive_stock(
         client.client_id, event.sku, event.warehouse, event.lot or "-", event.quantity,
-        event.bin, event.expires_on,
+        event.bin, event.expires_on, receipt=event.event_id,
     )  # fmt: skip
     available = sum(
         lot.available
