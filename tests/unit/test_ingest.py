@@ -411,11 +411,9 @@ def test_delivery_is_refused_when_no_secret_is_available(
     assert repo.order_ids() == []
 
 
-def test_previous_secret_is_accepted_during_a_rotation(
-    ingest: Ingest, acme: ClientConfig, repo: InMemoryOrderRepository
-) -> None:
-    # Given the store's secret is being rotated and Shopify still signs with the old one
-    rotating = acme.model_copy(
+def _rotating(acme: ClientConfig, until: datetime) -> ClientConfig:
+    """Acme's store in the middle of a secret rotation whose window ends ``until``."""
+    return acme.model_copy(
         update={
             "stores": (
                 StoreConfig(
@@ -423,10 +421,19 @@ def test_previous_secret_is_accepted_during_a_rotation(
                     store=SHOP,
                     webhook_secret_name=SECRET_NAME,
                     previous_webhook_secret_name=PREVIOUS_SECRET_NAME,
+                    previous_secret_expires_at=until,
                 ),
             )
         }
     )
+
+
+def test_previous_secret_is_accepted_during_a_rotation(
+    ingest: Ingest, acme: ClientConfig, repo: InMemoryOrderRepository
+) -> None:
+    # Given the store's secret is being rotated (window open for another day) and Shopify
+    # still signs with the old one
+    rotating = _rotating(acme, NOW + timedelta(days=1))
     delivery = shopify_delivery(PAID, secret=PREVIOUS_SECRET)
 
     # When the delivery is ingested
@@ -435,6 +442,34 @@ def test_previous_secret_is_accepted_during_a_rotation(
     # Then it is accepted and recorded
     assert result.outcome is IngestOutcome.CREATED
     assert repo.order_ids() == [result.order_id]
+
+
+def test_both_secrets_work_in_the_window_and_only_the_new_one_after_it(
+    ingest: Ingest, acme: ClientConfig, repo: InMemoryOrderRepository
+) -> None:
+    # Given a rotation window that closed a second before the delivery arrives
+    closed = _rotating(acme, NOW - timedelta(seconds=1))
+
+    # When deliveries signed with the old and with the new secret arrive
+    with pytest.raises(SignatureInvalid, match="does not match the body"):
+        ingest(shopify_delivery(PAID, secret=PREVIOUS_SECRET), client=closed)
+    nothing_written = repo.order_ids() == []
+    result = ingest(shopify_delivery(PAID, secret=SECRET), client=closed)
+
+    # Then the old secret is refused (nothing written) and the new one accepted
+    assert nothing_written
+    assert result.outcome is IngestOutcome.CREATED
+
+
+def test_a_rotation_without_an_end_is_refused_in_the_client_file() -> None:
+    # Given a store naming a previous secret but no end to the rotation window
+    # When it is loaded
+    # Then it is refused, saying what is missing
+    with pytest.raises(ValueError, match="needs previous_secret_expires_at"):
+        StoreConfig(
+            platform=Platform.SHOPIFY, store=SHOP, webhook_secret_name=SECRET_NAME,
+            previous_webhook_secret_name=PREVIOUS_SECRET_NAME,
+        )  # fmt: skip
 
 
 def test_previous_secret_is_refused_once_the_rotation_is_over(ingest: Ingest) -> None:

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import time
 import tomllib
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shipshape.errors import ConfigurationError, UnknownClient
@@ -133,7 +142,30 @@ class StoreConfig(BaseModel):
         description="Shopify shop domain, WooCommerce site URL, or the generic sender's name.",
     )
     webhook_secret_name: str = Field(min_length=1)
-    previous_webhook_secret_name: str | None = None
+    previous_webhook_secret_name: str | None = Field(
+        default=None,
+        description="While rotating: the old secret, accepted until previous_secret_expires_at.",
+    )
+    previous_secret_expires_at: AwareDatetime | None = Field(
+        default=None, description="End of the rotation window (required with a previous secret)."
+    )
+
+    @model_validator(mode="after")
+    def _rotation_has_an_end(self) -> StoreConfig:
+        if self.previous_webhook_secret_name and self.previous_secret_expires_at is None:
+            raise ValueError(
+                "previous_webhook_secret_name needs previous_secret_expires_at: a rotation "
+                "window must end"
+            )
+        return self
+
+    def secret_names(self, now: datetime) -> list[str]:
+        """The secrets a delivery may be signed with now: the current one, and the previous
+        one while the rotation window is open."""
+        expires = self.previous_secret_expires_at
+        if self.previous_webhook_secret_name and expires is not None and now < expires:
+            return [self.webhook_secret_name, self.previous_webhook_secret_name]
+        return [self.webhook_secret_name]
 
 
 # What rules governance versions: owners, SLAs and escalation chains, partial policy, QA.

@@ -105,7 +105,7 @@ def ingest_webhook(
             if claimed
             else "the delivery does not name its store"
         )
-    keys = secrets.get_many([store.webhook_secret_name, store.previous_webhook_secret_name])
+    keys = secrets.get_many(store.secret_names(delivery.received_at))
     if not keys:
         logger.error("no webhook secret available", extra={"client_id": client.client_id})
         raise SignatureInvalid("no webhook secret is available for this store")
