@@ -6,24 +6,45 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shipshape_local.runtime import API_BODY_LIMIT, EmbeddedRuntime
+from shipshape_local.runtime import API_BODY_LIMIT, EmbeddedRuntime, HttpResponse
 
 
 def _handler_for(runtime: EmbeddedRuntime) -> type[BaseHTTPRequestHandler]:
     class FrontDoor(BaseHTTPRequestHandler):
         server_version = "shipshape-embedded"
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # small answers go out at once, not 40 ms later
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                # API Gateway needs a body's length up front; close, as the body is unread.
+                self.close_connection = True
+                self._answer(
+                    HttpResponse(
+                        400,
+                        {},
+                        b'{"message":"Bad Request: the body needs a '
+                        b'Content-Length (a whole number of bytes)"}',
+                    )
+                )
+                return
             if length > API_BODY_LIMIT:
-                self.send_error(413, "Request Entity Too Large")
+                self.close_connection = True
+                self._answer(HttpResponse(413, {}, b'{"message":"Request Entity Too Large"}'))
                 return
             body = self.rfile.read(length) if length else b""
-            response = runtime.http(
-                self.command, self.path, headers=dict(self.headers.items()), body=body
+            self._answer(
+                runtime.http(self.command, self.path, headers=dict(self.headers.items()), body=body)
             )
+
+        def _answer(self, response: HttpResponse) -> None:
             self.send_response(response.status)
+            if "content-type" not in response.headers:
+                self.send_header("Content-Type", "application/json")
             for name, value in response.headers.items():
                 if name not in ("content-length", "connection"):
                     self.send_header(name, value)

@@ -512,11 +512,6 @@ def _padded_order(stack: Stack, size: int, order_number: int) -> bytes:
     return body + b" " * (size - len(body))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the front door answers bodies over API Gateway's limit with http.server's HTML "
-    "error page, not API Gateway's JSON {'message': ...} (local/shipshape_local/frontdoor.py)",
-)
 def test_a_body_over_the_gateway_limit_is_refused_with_the_gateways_body(stack: Stack) -> None:
     # Given a warehouse event body over API Gateway's 10 MB payload limit
     stack.quiet()
