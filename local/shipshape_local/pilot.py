@@ -1022,6 +1022,25 @@ def summarize(console: Console, report: dict[str, Any], out: Path) -> None:
                       + ", ".join(audit["incomplete"]))  # fmt: skip
     else:
         console.print(f"Audit: all {total} orders have a complete trail.")
+    integrity = report["integrity"]
+    faults = integrity["infrastructure_faults"]
+    if faults:
+        console.print(
+            f"AWS faults injected: {sum(faults.values())} ("
+            + ", ".join(f"{k} {v}" for k, v in faults.items())
+            + ")"
+        )
+    stock = integrity["stock"]
+    if integrity["shipped_twice"] or stock["problems"]:
+        console.print(
+            f"[red]Integrity: shipped twice {integrity['shipped_twice']}; "
+            f"stock {stock['problems']}[/]"
+        )
+    else:
+        console.print(
+            f"Integrity: no order shipped twice; every unit of {stock['skus']} SKUs accounted "
+            f"for ({stock['units_shipped']} shipped)."
+        )
     if report["unaccounted"]:
         console.print(f"[red]Unaccounted for: {', '.join(report['unaccounted'])}[/]")
     else:

@@ -46,6 +46,11 @@ fault profile “{{ o.faults }}” · seed {{ o.seed }} · {{ r.wall_seconds }} 
 <p class="{{ 'bad' if r.audit.incomplete else 'ok' }}">
 {% if r.audit.incomplete %}Audit: {{ r.audit.incomplete|length }} order(s) lack a complete trail: {{ r.audit.incomplete|join(", ") }}
 {% else %}Audit: all {{ total }} orders have a complete trail (every status with its event, owner, timestamp and QA results).{% endif %}</p>
+{% set integrity = r.integrity %}
+<p class="{{ 'bad' if integrity.shipped_twice or integrity.stock.problems else 'ok' }}">
+{% if integrity.shipped_twice or integrity.stock.problems %}Integrity: shipped twice: {{ integrity.shipped_twice|join(", ") or "none" }}; stock: {{ integrity.stock.problems|join("; ") or "balanced" }}
+{% else %}Integrity: no order shipped twice; every unit of {{ integrity.stock.skus }} SKUs accounted for (supplied = available + reserved + shipped; {{ integrity.stock.units_shipped }} shipped).{% endif %}
+{% if integrity.infrastructure_faults %} AWS faults injected: {% for k, v in integrity.infrastructure_faults.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}.{% endif %}</p>
 <div class="grid">
   <section><h2>Orders by final state</h2><canvas id="states"></canvas></section>
   <section><h2>Exception rate by type (per order received)</h2><canvas id="exceptions"></canvas></section>
