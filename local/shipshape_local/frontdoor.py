@@ -60,9 +60,14 @@ def _handler_for(runtime: EmbeddedRuntime) -> type[BaseHTTPRequestHandler]:
     return FrontDoor
 
 
+class _Server(ThreadingHTTPServer):
+    # Storefronts deliver in bursts: the default backlog of 5 reset connections beyond it.
+    request_queue_size = 128
+
+
 class FrontDoorServer:
     def __init__(self, runtime: EmbeddedRuntime, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.httpd = ThreadingHTTPServer((host, port), _handler_for(runtime))
+        self.httpd = _Server((host, port), _handler_for(runtime))
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
