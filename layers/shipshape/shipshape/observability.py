@@ -1,5 +1,6 @@
 """The one place that creates the Logger and Metrics. Service and namespace come from the
-POWERTOOLS_* environment variables the template sets in Globals."""
+POWERTOOLS_* environment variables the template sets in Globals. Every line the Logger writes
+has customer PII and secrets masked first (see shipshape.masking)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from shipshape.masking import MaskingFormatter
+
 if TYPE_CHECKING:
     from shipshape.models import AuditEvent, Order, OrderException
 
-logger = Logger(service="shipshape")
+logger = Logger(service="shipshape", logger_formatter=MaskingFormatter())
 # service given explicitly: the embedded runtime sets POWERTOOLS_* only after this import, and
 # every metric must carry the same {service} dimension the CloudWatch alarm names.
 metrics = Metrics(namespace="Shipshape", service="shipshape")
