@@ -530,10 +530,11 @@ class Pilot:
             delay = timedelta(minutes=min(60, 2**attempt))
 
             def again() -> None:
-                before = self._seq(order.order_id)
+                before, watched = self._seq(order.order_id), bool(order.order_id)
                 outcome = self._send_webhook(order, delivery, attempt + 1)
-                if outcome in ("created", "updated", "duplicate"):
-                    # a duplicate may be the first attempt's work, answered now: watch it
+                if outcome in ("created", "updated") or (outcome == "duplicate" and not watched):
+                    # a duplicate of an order nobody watches yet is the first attempt's work,
+                    # answered now: watch it (an order already watched is planned for)
                     self._after({order.order_id: min(before, first)})
 
             self.at(self.clock.now() + delay, again)
