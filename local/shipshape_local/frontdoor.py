@@ -3,8 +3,10 @@ handlers (through ``EmbeddedRuntime.http``), so curl and browsers can use the em
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from shipshape_local.runtime import API_BODY_LIMIT, EmbeddedRuntime, HttpResponse
 
@@ -63,6 +65,11 @@ def _handler_for(runtime: EmbeddedRuntime) -> type[BaseHTTPRequestHandler]:
 class _Server(ThreadingHTTPServer):
     # Storefronts deliver in bursts: the default backlog of 5 reset connections beyond it.
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away mid-answer (a refused upload, a closed browser tab)
+        super().handle_error(request, client_address)
 
 
 class FrontDoorServer:
