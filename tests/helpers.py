@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from shipshape.storefronts.base import WebhookDelivery
 
@@ -48,3 +49,16 @@ def webhook_delivery(
         body=body,
         received_at=received_at,
     )
+
+
+def json_slots(node: Any) -> Iterator[tuple[Any, Any]]:
+    """Every (container, key) pair in a JSON document, the root's children first: where a
+    property test can replace or remove a value."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield node, key
+            yield from json_slots(value)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield node, index
+            yield from json_slots(value)

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from shipshape.adapters.dynamodb import order_key
 from shipshape_local.faults import FaultRates
@@ -24,16 +21,6 @@ from tests.integration.test_webhook_to_shipped import HAPPY_PATH_ACTIONS
 STORMY = FaultRates(
     dynamodb_throttle=0.2, dynamodb_error=0.05, lambda_service_error=0.1, lambda_timeout=0.1
 )
-
-
-@pytest.fixture
-def runtime(clock: ManualClock) -> Iterator[EmbeddedRuntime]:
-    # No faults while the stack is built; each test sets its own profile.
-    with EmbeddedRuntime(clock=clock) as rt:
-        yield rt
-        assert rt.integration_errors == [], "a handler crashed:\n" + "\n".join(
-            rt.integration_errors
-        )
 
 
 def _stored(runtime: EmbeddedRuntime, order_id: str) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ import json
 import os
 import string
 import tomllib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from shipshape.services.overrides import OverrideRequest, OverrideReview
 from shipshape.services.queries import Operator, operator_from_claims
 from shipshape.services.warehouse import WarehouseEvent
 from tests.fakes import SettableClock
+from tests.helpers import json_slots
 
 PROPERTY = settings(
     max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 150)),
@@ -132,23 +132,12 @@ MODELS: dict[str, TypeAdapter[Any]] = {
 each_model = pytest.mark.parametrize("name", sorted(MODELS))
 
 
-def _slots(node: Any) -> Iterator[tuple[Any, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield node, key
-            yield from _slots(value)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield node, index
-            yield from _slots(value)
-
-
 @st.composite
 def mutated(draw: st.DrawFn, documents: list[dict[str, Any]]) -> Any:
     """A valid document with one to three values replaced, removed or added."""
     document = json.loads(json.dumps(draw(st.sampled_from(documents))))
     for _ in range(draw(st.integers(1, 3))):
-        slots = list(_slots(document))
+        slots = list(json_slots(document))
         if not slots:
             break
         container, key = draw(st.sampled_from(slots))

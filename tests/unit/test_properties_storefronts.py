@@ -17,7 +17,7 @@ import hmac
 import json
 import os
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -36,7 +36,7 @@ from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import StorefrontAdapter, WebhookDelivery
 from shipshape.storefronts.woocommerce import WooCommercePing
 from tests.fakes import FixedSecrets, InMemoryOrderRepository, RecordingWorkflow, SettableClock
-from tests.helpers import load_event, sign_generic, sign_shopify, sign_woocommerce
+from tests.helpers import json_slots, load_event, sign_generic, sign_shopify, sign_woocommerce
 
 PROPERTY = settings(
     max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 150)),
@@ -140,25 +140,13 @@ json_values = st.recursive(
 )
 
 
-def _slots(node: Any) -> Iterator[tuple[Any, Any]]:
-    """Every (container, key) pair in a JSON document, the root's children first."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield node, key
-            yield from _slots(value)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield node, index
-            yield from _slots(value)
-
-
 @st.composite
 def mutated_fixture(draw: st.DrawFn, sender: Sender) -> bytes:
     """A real payload of the platform with one to three values replaced or removed: bodies
     that get past the JSON parser and deep into the payload model and the mapping."""
     document = json.loads(load_event(draw(st.sampled_from(sender.fixtures))))
     for _ in range(draw(st.integers(1, 3))):
-        slots = list(_slots(document))
+        slots = list(json_slots(document))
         if not slots:
             break
         container, key = draw(st.sampled_from(slots))
