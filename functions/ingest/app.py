@@ -5,8 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
+from shipshape.base import Model
 from shipshape.bootstrap import container
 from shipshape.errors import UnsupportedPlatform
 from shipshape.http import install_error_handlers, json_response, raw_body
@@ -20,14 +20,14 @@ app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
 
 
-class WebhookAcceptedResponse(BaseModel):
+class WebhookAcceptedResponse(Model):
     order_id: str
     outcome: IngestOutcome
     status: OrderStatus
     detail: str
 
 
-class WebhookPingResponse(BaseModel):
+class WebhookPingResponse(Model):
     outcome: str = "ping_acknowledged"
     detail: str
 

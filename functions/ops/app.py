@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from shipshape import web as dashboard
+from shipshape.base import Model
 from shipshape.bootstrap import container
 from shipshape.errors import Forbidden, Unauthorized
 from shipshape.http import ErrorBody, install_error_handlers, json_response
@@ -67,11 +67,11 @@ install_error_handlers(app)
 app.include_router(dashboard.router)
 
 
-class ExceptionQueue(BaseModel):
+class ExceptionQueue(Model):
     exceptions: list[ExceptionView]
 
 
-class Me(BaseModel):
+class Me(Model):
     subject: str
     roles: list[str]
     clients: list[str]

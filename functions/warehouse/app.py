@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shipshape.bootstrap import container
+from shipshape.bootstrap import aws_client, container
 from shipshape.errors import Unauthorized
 from shipshape.http import ErrorBody, install_error_handlers, json_response
 from shipshape.observability import logger, metrics
@@ -58,8 +58,9 @@ IDEMPOTENCY = IdempotencyConfig(
 
 @cache
 def _accept_once(table_name: str) -> Callable[..., WarehouseEventAccepted]:
-    """Built on first use (the persistence layer opens a client), once per table."""
-    store = DynamoDBPersistenceLayer(table_name=table_name)
+    """Built on first use, once per table, on the function's own DynamoDB client (left to
+    itself, the persistence layer would open a second boto3 session)."""
+    store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws_client("dynamodb"))
 
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="delivery",

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from shipshape.base import Model
 from shipshape.bootstrap import Container, container
 from shipshape.observability import logger, metrics
 from shipshape.services import fulfillment as steps
@@ -62,7 +63,7 @@ STEPS: dict[str, Callable[[Container, steps.StepContext, dict[str, Any]], Any]] 
 }
 
 
-class StepInvocation(BaseModel):
+class StepInvocation(Model):
     model_config = ConfigDict(extra="allow")
 
     step: str

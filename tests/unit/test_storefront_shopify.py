@@ -578,3 +578,18 @@ def test_registry_serves_this_adapter_for_shopify() -> None:
     # Then it is the Shopify adapter
     assert adapter is shopify_adapter
     assert adapter.platform is platform
+
+
+@pytest.mark.parametrize("amount", [[None, None, None], [0, [1, 2], -2], {"amount": "1.00"}])
+def test_an_amount_that_is_not_a_number_is_named(amount: object) -> None:
+    # Given a line price sent as an array or an object (Python's Decimal would read a
+    # three-item array as a (sign, digits, exponent) tuple)
+    def replace_price(order: dict[str, Any]) -> None:
+        order["line_items"][0]["price"] = amount
+
+    body = edited("shopify/orders_paid.json", replace_price)
+
+    # When it is normalized, then it is refused as a client error naming the field
+    with pytest.raises(PayloadInvalid) as caught:
+        shopify_adapter.normalize(shopify_delivery(body, "orders/paid"))
+    assert str(caught.value).startswith("line_items.0.price: Value error, must be a number")

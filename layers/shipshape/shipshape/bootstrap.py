@@ -48,7 +48,11 @@ class Container:
     access_log: AccessLog
 
 
-def _aws_client(service: str) -> Any:
+@cache
+def aws_client(service: str) -> Any:
+    """The process's one client per service, on boto3's default session. Every adapter and
+    Powertools utility takes its client from here: a utility left to make its own opens a
+    second session and loads botocore's data again (about 40 ms of cold start each)."""
     import boto3
     from botocore.config import Config
 
@@ -65,8 +69,8 @@ def _build() -> Container:
     from shipshape.adapters.sns import SnsNotifier
     from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
 
-    settings = Settings()  # values come from the environment
-    repository = DynamoDBOrderRepository(_aws_client("dynamodb"), settings.orders_table)
+    settings = Settings.from_environment()
+    repository = DynamoDBOrderRepository(aws_client("dynamodb"), settings.orders_table)
     return Container(
         settings=settings,
         clients=ClientDirectory(
@@ -81,12 +85,14 @@ def _build() -> Container:
         audit=repository,  # the audit trail by client and day
         rule_store=repository,  # the versions of each client's rules
         access_log=repository,  # refused access, for review
-        workflow=StepFunctionsWorkflow(_aws_client("stepfunctions"), settings.state_machine_arn),
-        secrets=SecretsManagerStore(settings.secrets_max_age_seconds),
+        workflow=StepFunctionsWorkflow(aws_client("stepfunctions"), settings.state_machine_arn),
+        secrets=SecretsManagerStore(
+            settings.secrets_max_age_seconds, client=lambda: aws_client("secretsmanager")
+        ),
         clock=SystemClock(),
         carrier=SandboxCarrier(),
         notifier=(
-            SnsNotifier(_aws_client("sns"), settings.notifications_topic_arn)
+            SnsNotifier(aws_client("sns"), settings.notifications_topic_arn)
             if settings.notifications_topic_arn
             else LogNotifier()
         ),
@@ -107,8 +113,10 @@ def override(**parts: Any) -> None:
     """Replace adapters (for the embedded runtime and tests) and rebuild on next use."""
     _overrides.update(parts)
     container.cache_clear()
+    aws_client.cache_clear()
 
 
 def reset() -> None:
     _overrides.clear()
     container.cache_clear()
+    aws_client.cache_clear()

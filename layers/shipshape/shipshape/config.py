@@ -7,6 +7,7 @@ these files, only the *names* under which Secrets Manager (or the embedded runti
 
 from __future__ import annotations
 
+import os
 import time
 import tomllib
 from datetime import datetime
@@ -18,20 +19,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shipshape.base import Model
 from shipshape.errors import ConfigurationError, UnknownClient
 from shipshape.models import ClientId, CountryCode, OrderStatus, Platform, QaGate
 from shipshape.rules import ClientRules, calendar_for
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from shipshape.ports import RuleStore
 from shipshape.sla import BusinessCalendar
 
@@ -65,7 +67,7 @@ class PartialPolicy(StrEnum):
     BACKORDER = "backorder"  # hold what is reserved; wait for stock, then ship it all
 
 
-class GateRule(BaseModel):
+class GateRule(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     owner: str = Field(min_length=1)
@@ -104,7 +106,7 @@ DEFAULT_GATES: dict[QaGate, GateRule] = {
 }
 
 
-class FulfilmentConfig(BaseModel):
+class FulfilmentConfig(Model):
     """How a client's orders are fulfilled: stock policy, warehouses, QA tolerances, shipping."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -133,7 +135,7 @@ class FulfilmentConfig(BaseModel):
         return self.picker_zones.get(picker)
 
 
-class StoreConfig(BaseModel):
+class StoreConfig(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     platform: Platform
@@ -172,7 +174,7 @@ class StoreConfig(BaseModel):
 GOVERNED_SECTIONS = ("status_owners", "pickers", "rules", "fulfilment")
 
 
-class ClientConfig(BaseModel):
+class ClientConfig(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     client_id: ClientId
@@ -320,10 +322,13 @@ class ClientDirectory:
         return [self._governed(c) for c in self._clients.values()]
 
 
-class Settings(BaseSettings):
-    """Process settings, read from the environment once at cold start."""
+class Settings(Model):
+    """Process settings, read from the environment once at cold start: each field from
+    ``SHIPSHAPE_<FIELD>`` (see ``from_environment``). A plain pydantic model: pydantic-settings
+    would cost about 35 ms of imports (asyncio, ssl, dotenv) at every cold start to read these
+    few variables (docs/PERFORMANCE.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="SHIPSHAPE_", extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     orders_table: str = Field(min_length=1)
     state_machine_arn: str = ""
@@ -333,3 +338,9 @@ class Settings(BaseSettings):
     secrets_max_age_seconds: int = 300
     rules_ttl_seconds: float = 30.0
     max_body_bytes: int = 256 * 1024
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        names = {f"SHIPSHAPE_{name.upper()}": name for name in cls.model_fields}
+        return cls.model_validate({names[k]: v for k, v in env.items() if k in names})

@@ -13,11 +13,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel
 
+from shipshape.base import Model
 from shipshape.errors import ClientRequestError, PayloadInvalid, TransientDependencyError
 from shipshape.observability import logger
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: str
     message: str
 

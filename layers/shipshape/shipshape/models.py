@@ -13,7 +13,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+
+from shipshape.base import Model
 
 # --- constrained types shared across boundaries -----------------------------------------
 
@@ -113,7 +115,7 @@ class ExceptionStatus(StrEnum):
 # --- the canonical order, as every storefront adapter produces it -----------------------
 
 
-class Address(BaseModel):
+class Address(Model):
     model_config = ConfigDict(frozen=True)
 
     name: str | None = None
@@ -127,7 +129,7 @@ class Address(BaseModel):
     phone: str | None = None
 
 
-class Customer(BaseModel):
+class Customer(Model):
     model_config = ConfigDict(frozen=True)
 
     name: str | None = None
@@ -135,7 +137,7 @@ class Customer(BaseModel):
     phone: str | None = None
 
 
-class OrderLine(BaseModel):
+class OrderLine(Model):
     model_config = ConfigDict(frozen=True)
 
     line_id: str
@@ -152,7 +154,7 @@ class PaymentState(StrEnum):
     VOIDED = "voided"
 
 
-class StorefrontOrder(BaseModel):
+class StorefrontOrder(Model):
     """One version of a storefront order, normalized by its platform adapter."""
 
     model_config = ConfigDict(frozen=True)
@@ -168,7 +170,7 @@ class StorefrontOrder(BaseModel):
     cancelled: bool = False
     currency: str = "USD"
     total: Decimal = Decimal("0")
-    customer: Customer = Customer()
+    customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
     lines: tuple[OrderLine, ...] = Field(min_length=1)
 
@@ -189,7 +191,7 @@ def canonical_order_id(client_id: str, platform: Platform, store: str, storefron
 # --- the system of record ---------------------------------------------------------------
 
 
-class PickScan(BaseModel):
+class PickScan(Model):
     model_config = ConfigDict(frozen=True)
 
     sku: Sku
@@ -197,7 +199,7 @@ class PickScan(BaseModel):
     quantity: Quantity = 1
 
 
-class PackData(BaseModel):
+class PackData(Model):
     model_config = ConfigDict(frozen=True)
 
     weight_grams: Annotated[int, Field(gt=0, le=1_000_000)]
@@ -206,7 +208,7 @@ class PackData(BaseModel):
     height_mm: Annotated[int, Field(gt=0, le=10_000)]
 
 
-class Label(BaseModel):
+class Label(Model):
     model_config = ConfigDict(frozen=True)
 
     carrier: str
@@ -223,7 +225,7 @@ class Label(BaseModel):
 # --- inventory: the SKU master and stock per client, SKU, warehouse and lot ---------------
 
 
-class SkuMaster(BaseModel):
+class SkuMaster(Model):
     """One client's product as the warehouse knows it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -243,7 +245,7 @@ class SkuMaster(BaseModel):
 NO_LOT = "-"
 
 
-class StockLot(BaseModel):
+class StockLot(Model):
     """Units of one SKU in one warehouse (and lot): available to reserve, and reserved."""
 
     model_config = ConfigDict(frozen=True)
@@ -262,7 +264,7 @@ class StockLot(BaseModel):
         return self.bin.split("-", 1)[0] if self.bin else ""
 
 
-class Allocation(BaseModel):
+class Allocation(Model):
     """Units of one order line reserved from one stock lot."""
 
     model_config = ConfigDict(frozen=True)
@@ -276,7 +278,7 @@ class Allocation(BaseModel):
     quantity: Quantity
 
 
-class StockChange(BaseModel):
+class StockChange(Model):
     """A change to one stock lot's counters, written in the transaction of the order change
     that causes it. Negative changes are conditional: a counter never goes below zero."""
 
@@ -290,7 +292,7 @@ class StockChange(BaseModel):
     reserved: int = 0
 
 
-class BackorderMark(BaseModel):
+class BackorderMark(Model):
     """An order waiting for stock of one SKU; ``remove`` deletes the mark."""
 
     model_config = ConfigDict(frozen=True)
@@ -303,7 +305,7 @@ class BackorderMark(BaseModel):
     remove: bool = False
 
 
-class Document(BaseModel):
+class Document(Model):
     """A document Shipshape produced for an order (pick list, packing manifest), kept for the
     audit trail; the audit event names it by its digest."""
 
@@ -332,7 +334,7 @@ class QaGate(StrEnum):
     SHIPPING = "shipping"
 
 
-class QaResult(BaseModel):
+class QaResult(Model):
     """One run of one QA gate: a discrete pass or fail, with its owner and remediation."""
 
     model_config = ConfigDict(frozen=True)
@@ -349,7 +351,7 @@ class QaResult(BaseModel):
     waived_by: str | None = None
 
 
-class PickListEntry(BaseModel):
+class PickListEntry(Model):
     model_config = ConfigDict(frozen=True)
 
     bin: str
@@ -360,7 +362,7 @@ class PickListEntry(BaseModel):
     quantity: Quantity
 
 
-class PickList(BaseModel):
+class PickList(Model):
     model_config = ConfigDict(frozen=True)
 
     picker: str
@@ -368,7 +370,7 @@ class PickList(BaseModel):
     entries: tuple[PickListEntry, ...]
 
 
-class ParcelExpectation(BaseModel):
+class ParcelExpectation(Model):
     """What the packed parcel should weigh and hold, from the SKU master."""
 
     model_config = ConfigDict(frozen=True)
@@ -399,7 +401,7 @@ class OverrideStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class Override(BaseModel):
+class Override(Model):
     """An operator's manual fix to an order, with its reason and (if protected) its reviewer."""
 
     model_config = ConfigDict(frozen=True)
@@ -417,7 +419,7 @@ class Override(BaseModel):
     review_note: str | None = None
 
 
-class Order(BaseModel):
+class Order(Model):
     """The canonical order record: every other view reads this."""
 
     order_id: OrderId
@@ -432,7 +434,7 @@ class Order(BaseModel):
     payment: PaymentState
     currency: str = "USD"
     total: Decimal = Decimal("0")
-    customer: Customer = Customer()
+    customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
     standardized_address: Address | None = None
     lines: tuple[OrderLine, ...]
@@ -485,7 +487,7 @@ class Order(BaseModel):
 ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]
 
 
-class OrderException(BaseModel):
+class OrderException(Model):
     """A typed, owned exception on an order, with a deadline in the client's business hours.
 
     Its id embeds the order id (``<order_id>.e<n>``), so it is found without an index.
@@ -539,14 +541,14 @@ class OrderException(BaseModel):
         )
 
 
-class Actor(BaseModel):
+class Actor(Model):
     model_config = ConfigDict(frozen=True)
 
     kind: str = Field(description="storefront, workflow, warehouse, operator or system")
     id: str
 
 
-class AuditEvent(BaseModel):
+class AuditEvent(Model):
     """One decision or human action on an order. Written in the same transaction as its change."""
 
     model_config = ConfigDict(frozen=True)
@@ -562,7 +564,7 @@ class AuditEvent(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-class AwayPeriod(BaseModel):
+class AwayPeriod(Model):
     """An owner marked away (out of office) for one client, from one moment to another."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -590,7 +592,7 @@ class RuleChangeStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class RuleChange(BaseModel):
+class RuleChange(Model):
     """One version of a client's operating rules: proposed, approved by another lead, then
     activated. ``document`` holds every governed section as it reads after the change."""
 
@@ -615,7 +617,7 @@ class RuleChange(BaseModel):
     rejection_reason: str | None = None
 
 
-class AccessDenial(BaseModel):
+class AccessDenial(Model):
     """An operator refused access to a client's data: kept for the security review."""
 
     model_config = ConfigDict(frozen=True)

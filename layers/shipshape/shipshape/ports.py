@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from shipshape.base import Model
 from shipshape.errors import ShipshapeError
 from shipshape.models import (
     AccessDenial,
@@ -245,7 +246,7 @@ class WarehouseChannel(ABC):
     def send(self, order: Order, document: Document) -> None: ...
 
 
-class Shipment(BaseModel):
+class Shipment(Model):
     """What a carrier rates and labels: from where, to where, and the parcel."""
 
     model_config = ConfigDict(frozen=True)
@@ -260,7 +261,7 @@ class Shipment(BaseModel):
     height_mm: int
 
 
-class Rate(BaseModel):
+class Rate(Model):
     model_config = ConfigDict(frozen=True)
 
     carrier: str

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from shipshape.base import Model
 from shipshape.models import ExceptionType
 from shipshape.sla import BusinessCalendar, WorkingHours
 
@@ -24,14 +25,14 @@ OwnerName = Annotated[
 BusinessHours = Annotated[float, Field(gt=0, le=24 * 30)]
 
 
-class EscalationLevel(BaseModel):
+class EscalationLevel(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     owner: OwnerName
     sla_hours: BusinessHours = Field(description="Business hours this level has to act.")
 
 
-class ExceptionRule(BaseModel):
+class ExceptionRule(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     owner: OwnerName
@@ -55,7 +56,7 @@ class ExceptionRule(BaseModel):
         return step.owner, timedelta(hours=step.sla_hours)
 
 
-class Schedule(BaseModel):
+class Schedule(Model):
     """When the client's SLA clocks run; the timezone is the client's own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -68,7 +69,7 @@ class Schedule(BaseModel):
     extra_closed_dates: frozenset[date] = frozenset()
 
 
-class ClientRules(BaseModel):
+class ClientRules(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     working_hours: Schedule = Schedule()

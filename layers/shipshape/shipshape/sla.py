@@ -45,8 +45,9 @@ from functools import cache, lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from shipshape.base import Model
 from shipshape.errors import ShipshapeError
 
 __all__ = [
@@ -74,7 +75,7 @@ class BusinessTimeOutOfRange(ShipshapeError, ValueError):
     """A duration or span the business clock refuses, or a deadline it cannot reach in range."""
 
 
-class WorkingHours(BaseModel):
+class WorkingHours(Model):
     """When a client's business clock runs: weekdays, daily hours, timezone and closed days.
 
     Hours are wall-clock times in ``timezone`` and the same every working day; a window that

@@ -14,8 +14,7 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
-
+from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import Forbidden
 from shipshape.models import (
@@ -44,7 +43,7 @@ GATES_BY_STATUS: tuple[tuple[OrderStatus, QaGate], ...] = (
 )
 
 
-class ChecklistItem(BaseModel):
+class ChecklistItem(Model):
     key: str
     title: str
     ok: bool
@@ -52,7 +51,7 @@ class ChecklistItem(BaseModel):
     entries: list[dict[str, str]]
 
 
-class Checklist(BaseModel):
+class Checklist(Model):
     client_id: str
     generated_at: datetime
     rules_version: str

@@ -26,8 +26,9 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, ConcurrentUpdate, Forbidden, OrderCancelled
 from shipshape.models import (
@@ -127,7 +128,7 @@ class WorkflowStoppedWaiting(ClientRequestError):
     status = 409
 
 
-class OpenExceptionRequest(BaseModel):
+class OpenExceptionRequest(Model):
     model_config = ConfigDict(extra="ignore")
 
     order_id: str
@@ -137,14 +138,14 @@ class OpenExceptionRequest(BaseModel):
     error: dict[str, Any]
 
 
-class ShipLine(BaseModel):
+class ShipLine(Model):
     model_config = ConfigDict(extra="forbid")
 
     line_id: str
     quantity: int = Field(ge=1)
 
 
-class ResolveExceptionRequest(BaseModel):
+class ResolveExceptionRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
@@ -155,7 +156,7 @@ class ResolveExceptionRequest(BaseModel):
     )
 
 
-class ExceptionView(BaseModel):
+class ExceptionView(Model):
     exception_id: str
     order_id: str
     client_id: str

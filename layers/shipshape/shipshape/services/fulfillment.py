@@ -14,8 +14,9 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from shipshape.base import Model
 from shipshape.config import ClientConfig, PartialPolicy
 from shipshape.errors import (
     AddressInvalid,
@@ -73,7 +74,7 @@ class NoPickerAvailable(ShipshapeError):
     """Every picker who works the order's zones is away."""
 
 
-class WorkflowState(BaseModel):
+class WorkflowState(Model):
     """What travels between states: ids only; the order record holds everything else."""
 
     model_config = ConfigDict(extra="ignore")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from shipshape.base import Model
 from shipshape.config import GOVERNED_SECTIONS, ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, Forbidden, NotFound
 from shipshape.models import RuleChange, RuleChangeStatus
@@ -40,7 +41,7 @@ class RuleChangeNotFound(NotFound):
     pass
 
 
-class ProposeRuleChangeRequest(BaseModel):
+class ProposeRuleChangeRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = Field(min_length=3, max_length=500, description="Why; the release note.")
@@ -52,13 +53,13 @@ class ProposeRuleChangeRequest(BaseModel):
     )
 
 
-class ReviewRequest(BaseModel):
+class ReviewRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=2000)
 
 
-class RuleChangeView(BaseModel):
+class RuleChangeView(Model):
     client_id: str
     version: int
     base_version: int
@@ -79,14 +80,14 @@ class RuleChangeView(BaseModel):
         return cls(**change.model_dump(include=set(cls.model_fields)))
 
 
-class RulesHistory(BaseModel):
+class RulesHistory(Model):
     client_id: str
     active_version: int
     active: dict[str, Any] = Field(description="The governed sections in force.")
     versions: list[RuleChangeView]
 
 
-class RuleChanges(BaseModel):
+class RuleChanges(Model):
     changes: list[RuleChangeView]
 
 

@@ -39,7 +39,7 @@ from shipshape.ports import (
     WorkflowEngine,
 )
 from shipshape.services.fulfillment import release_writes, released, released_detail
-from shipshape.services.records import build, record, retry_on_conflict
+from shipshape.services.records import build, record, retry_on_conflict, workflow_input
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
@@ -68,12 +68,6 @@ class IngestResult:
     outcome: IngestOutcome
     status: OrderStatus
     detail: str
-
-
-def workflow_input(order: Order) -> dict[str, Any]:
-    """What each execution starts with. Identical for every start of one order, so a repeated
-    start of a running execution is recognised as the same request."""
-    return {"order_id": order.order_id, "client_id": order.client_id}
 
 
 def ingest_webhook(

@@ -17,8 +17,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import Forbidden, PayloadInvalid
 from shipshape.models import AuditEvent, ExceptionType, OrderStatus
@@ -34,13 +35,13 @@ OPENED = frozenset({"exception_opened", "order_quarantined"})
 SHIPPED = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL})
 
 
-class Distribution(BaseModel):
+class Distribution(Model):
     count: int
     median: float | None = None
     p90: float | None = None
 
 
-class HistogramBin(BaseModel):
+class HistogramBin(Model):
     label: str
     count: int
 
@@ -49,43 +50,43 @@ class FulfillmentHours(Distribution):
     histogram: list[HistogramBin]
 
 
-class OrderCounts(BaseModel):
+class OrderCounts(Model):
     received: int = Field(description="Orders first recorded in the period.")
     shipped: int
     completed_partial: int
     cancelled: int
 
 
-class PickAccuracy(BaseModel):
+class PickAccuracy(Model):
     picks: int = Field(description="Orders whose post-pick gate ran in the period.")
     first_time_right: int = Field(description="Of those, orders whose first scan check passed.")
     rate: float | None
 
 
-class ExceptionsOfType(BaseModel):
+class ExceptionsOfType(Model):
     type: ExceptionType
     opened: int
     rate: float | None = Field(description="Opened per order received.")
 
 
-class ExceptionCounts(BaseModel):
+class ExceptionCounts(Model):
     opened: int
     rate: float | None
     by_type: list[ExceptionsOfType]
 
 
-class Resolution(BaseModel):
+class Resolution(Model):
     count: int
     average: float | None
     p90: float | None
 
 
-class OwnerEscalations(BaseModel):
+class OwnerEscalations(Model):
     owner: str = Field(description="The owner whose deadline was missed.")
     escalations: int
 
 
-class SlaCompliance(BaseModel):
+class SlaCompliance(Model):
     met: int = Field(description="Exceptions resolved by their first owner before the deadline.")
     missed: int = Field(description="Exceptions escalated, or resolved after the deadline.")
     compliance: float | None
@@ -96,7 +97,7 @@ class SyncLag(Distribution):
     over_15_minutes: int = 0
 
 
-class Day(BaseModel):
+class Day(Model):
     date: date
     received: int = 0
     shipped: int = 0
@@ -105,7 +106,7 @@ class Day(BaseModel):
     sla_missed: int = 0
 
 
-class MetricsReport(BaseModel):
+class MetricsReport(Model):
     client_id: str
     from_: date = Field(serialization_alias="from")
     to: date

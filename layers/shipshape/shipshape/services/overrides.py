@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from shipshape.base import Model
 from shipshape.config import ClientDirectory
 from shipshape.errors import (
     ClientRequestError,
@@ -58,7 +59,7 @@ class OverrideNotFound(NotFound):
     pass
 
 
-class OverrideRequest(BaseModel):
+class OverrideRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     field: OverrideField
@@ -67,7 +68,7 @@ class OverrideRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=2000)
 
 
-class OverrideReview(BaseModel):
+class OverrideReview(Model):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=2000)

@@ -6,8 +6,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shipshape.base import Model
 from shipshape.errors import Forbidden, OrderNotFound
 from shipshape.models import (
     Address,
@@ -27,7 +28,7 @@ from shipshape.ports import OrderRepository
 from shipshape.services.records import load
 
 
-class Operator(BaseModel):
+class Operator(Model):
     """An authenticated operator, from the API's JWT authorizer claims."""
 
     model_config = ConfigDict(frozen=True)
@@ -40,7 +41,7 @@ class Operator(BaseModel):
         return "*" in self.clients or client_id in self.clients
 
 
-class OrderView(BaseModel):
+class OrderView(Model):
     order_id: str
     client_id: str
     platform: str
@@ -85,7 +86,7 @@ class OrderView(BaseModel):
         )
 
 
-class AuditTrail(BaseModel):
+class AuditTrail(Model):
     order_id: str
     events: list[AuditEvent]
 

@@ -12,6 +12,12 @@ from shipshape.models import Actor, AuditEvent, Order, OrderStatus, SideWrite
 from shipshape.ports import Clock, OrderRepository
 
 
+def workflow_input(order: Order) -> dict[str, Any]:
+    """What each execution starts with. Identical for every start of one order, so a repeated
+    start of a running execution is recognised as the same request."""
+    return {"order_id": order.order_id, "client_id": order.client_id}
+
+
 def load(repo: OrderRepository, order_id: str) -> Order:
     order = repo.get(order_id)
     if order is None:

@@ -10,8 +10,7 @@ from shipshape.config import ClientDirectory
 from shipshape.models import Actor, OrderStatus
 from shipshape.observability import logger
 from shipshape.ports import Clock, ExecutionExists, OrderRepository, WorkflowEngine
-from shipshape.services.ingest import workflow_input
-from shipshape.services.records import record
+from shipshape.services.records import record, workflow_input
 
 RECONCILER = Actor(kind="system", id="start-reconciler")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shipshape.base import Model
 from shipshape.config import ClientConfig
 from shipshape.errors import ClientRequestError, NotAwaitingEvent, OrderNotFound
 from shipshape.models import OrderId, PackData, PickScan, Quantity, Sku, SkuMaster
@@ -25,7 +26,7 @@ class InventoryEventInvalid(ClientRequestError):
 EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
-class PickScansEvent(BaseModel):
+class PickScansEvent(Model):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["pick_scans"]
@@ -35,7 +36,7 @@ class PickScansEvent(BaseModel):
     scans: tuple[PickScan, ...] = Field(min_length=1, max_length=1000)
 
 
-class PackDataEvent(BaseModel):
+class PackDataEvent(Model):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["pack_data"]
@@ -45,7 +46,7 @@ class PackDataEvent(BaseModel):
     pack: PackData
 
 
-class SkuUpdatedEvent(BaseModel):
+class SkuUpdatedEvent(Model):
     """Create or replace one SKU in the client's SKU master."""
 
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +64,7 @@ class SkuUpdatedEvent(BaseModel):
     height_mm: int = Field(gt=0, le=10_000)
 
 
-class StockReceivedEvent(BaseModel):
+class StockReceivedEvent(Model):
     """Units put away in a warehouse bin; backordered orders waiting for them wake up."""
 
     model_config = ConfigDict(extra="forbid")
@@ -84,14 +85,14 @@ WarehouseEvent = Annotated[
 ]
 
 
-class WarehouseDelivery(BaseModel):
+class WarehouseDelivery(Model):
     """One warehouse event for one client: the unit that is processed at most once."""
 
     client_id: str
     event: WarehouseEvent
 
 
-class WarehouseEventAccepted(BaseModel):
+class WarehouseEventAccepted(Model):
     order_id: str | None = None
     event_id: str
     accepted: Literal[True] = True

@@ -14,8 +14,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid
 from shipshape.models import Platform, StorefrontOrder
@@ -91,6 +93,18 @@ def parse_payload[M: BaseModel](model: type[M], body: bytes) -> M:
 
 _SHA256_BYTES = 32
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def decimal_scalar(value: object) -> object:
+    """An amount is a number or a numeric string. pydantic hands a JSON array to Decimal(),
+    which reads it as a (sign, digits, exponent) tuple: [0, [1, 2], -2] would be taken as 0.12
+    and [null, null, null] raised an error that was not a validation error (a 500)."""
+    if isinstance(value, list | tuple | dict):
+        raise ValueError('must be a number or a decimal string such as "24.00"')
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(decimal_scalar)]
 
 
 def blank_to_none(value: object) -> object:

@@ -49,13 +49,13 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
 )
 
+from shipshape.base import Model
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
     Address,
@@ -107,7 +107,7 @@ Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 # --- the payload: Shipshape's format, so unknown fields are errors ------------------------
 
 
-class _GenericModel(BaseModel):
+class _GenericModel(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -165,7 +165,7 @@ class GenericWebhook(_GenericModel):
     order: GenericOrder
 
 
-class _EventOnly(BaseModel):
+class _EventOnly(Model):
     # Read first, so an unknown event is reported as such rather than as a bad order.
     model_config = ConfigDict(extra="ignore")
 

@@ -10,11 +10,11 @@ headers (``X-Shopify-Webhook-Id``, ``X-Shopify-Event-Id``, ``X-Shopify-Triggered
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BeforeValidator, ConfigDict
 
+from shipshape.base import Model
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
     Address,
@@ -29,6 +29,7 @@ from shipshape.models import (
     StorefrontOrder,
 )
 from shipshape.storefronts.base import (
+    Amount,
     StorefrontAdapter,
     WebhookDelivery,
     as_is,
@@ -81,7 +82,7 @@ _PAYMENT: dict[str, PaymentState] = {
 # --- the payload, as Shopify delivers it (only the fields Shipshape reads) -----------------
 
 
-class _ShopifyModel(BaseModel):
+class _ShopifyModel(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
@@ -123,7 +124,7 @@ class ShopifyLineItem(_ShopifyModel):
     title: str = ""
     name: Text = None
     quantity: Quantity
-    price: Decimal
+    price: Amount
     requires_shipping: bool
     fulfillable_quantity: int | None = None
 
@@ -143,7 +144,7 @@ class ShopifyOrder(_ShopifyModel):
     financial_status: FinancialStatus
     fulfillment_status: str | None = None
     currency: str
-    total_price: Decimal
+    total_price: Amount
     customer: ShopifyCustomer | None = None
     shipping_address: ShopifyAddress | None = None
     line_items: list[ShopifyLineItem]

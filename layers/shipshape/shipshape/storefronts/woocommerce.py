@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BeforeValidator, ConfigDict
 
+from shipshape.base import Model
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
     Address,
@@ -34,6 +34,7 @@ from shipshape.models import (
     StorefrontOrder,
 )
 from shipshape.storefronts.base import (
+    Amount,
     StorefrontAdapter,
     WebhookDelivery,
     as_is,
@@ -92,7 +93,7 @@ _CANCELLED_STATUSES = frozenset({"cancelled", "trash"})
 # --- the payload, as WooCommerce delivers it (only the fields Shipshape reads) -------------
 
 
-class _WooModel(BaseModel):
+class _WooModel(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
@@ -137,8 +138,8 @@ class WooLineItem(_WooModel):
     quantity: Quantity
     sku: SkuText = None
     # A JSON number (line total / quantity, unrounded); pydantic keeps its decimal digits.
-    price: Decimal
-    total: Decimal | None = None
+    price: Amount
+    total: Amount | None = None
 
 
 class WooOrder(_WooModel):
@@ -151,7 +152,7 @@ class WooOrder(_WooModel):
     currency: str
     date_modified_gmt: GmtDatetime
     date_paid_gmt: GmtDatetime | None = None
-    total: Decimal
+    total: Amount
     customer_id: int | None = None
     billing: WooBilling = WooBilling()
     shipping: WooShipping = WooShipping()
