@@ -4,6 +4,7 @@ threshold (``rules.away_reassign_after_hours``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -110,13 +111,20 @@ def reassign_from_away(
     clients: ClientDirectory,
     clock: Clock,
     notifier: Notifier,
+    away_periods: Mapping[str, list[AwayPeriod]] | None = None,
 ) -> ReassignReport:
     """Move open exceptions off owners away longer than the client's threshold. Reads only
-    the clients' away lists and the sparse open-by-owner index of the owners concerned."""
+    the clients' away lists and the sparse open-by-owner index of the owners concerned.
+
+    ``away_periods``: away lists this pass has already read, by client id (the sweep's
+    ``SweepReport.away_periods``); those clients' lists are not read again."""
     report = ReassignReport()
     now = clock.now()
+    known = away_periods or {}
     for client in clients.all():
-        periods = away.away_periods(client.client_id)
+        periods = known.get(client.client_id)
+        if periods is None:
+            periods = away.away_periods(client.client_id)
         threshold = timedelta(hours=client.rules.away_reassign_after_hours)
         long_away = {
             p.person

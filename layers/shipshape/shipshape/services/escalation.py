@@ -88,7 +88,9 @@ class SweepReport:
     ``by_kind`` counts, per (client id, exception type), the exceptions this pass confirmed
     overdue on a fresh read (escalated, or left overdue by a failure) and those it escalated.
     An exception another writer had already escalated or resolved is only ``skipped``, so
-    overlapping passes do not count it twice.
+    overlapping passes do not count it twice. ``away_periods`` holds the away lists the pass
+    read (clients with a candidate only), for the reassignment that follows in the same pass
+    (``reassign_from_away(away_periods=...)``) not to read them again.
     """
 
     overdue_seen: int = 0
@@ -97,6 +99,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     notify_failed: list[str] = field(default_factory=list)
     by_kind: dict[tuple[str, ExceptionType], KindCounts] = field(default_factory=dict)
+    away_periods: dict[str, list[AwayPeriod]] = field(default_factory=dict)
 
     def counts(self, client_id: str, kind: ExceptionType) -> KindCounts:
         """The counters of one (client, exception type), created at zero on first use."""
@@ -137,7 +140,7 @@ def sweep_overdue(
     now = clock.now()
     report = SweepReport()
     # Escalation routes past owners who are away, like opening does (read once per client).
-    away_by_client: dict[str, list[AwayPeriod]] = {}
+    away_by_client = report.away_periods
     candidates = repo.exceptions_due_before(now, limit)
     report.overdue_seen = len(candidates)
     for candidate in candidates:
