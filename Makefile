@@ -39,9 +39,10 @@ pilot: dev
 demo: dev
 	$(BIN)/shipshape demo
 
-## Benchmarks (not tests): the 500-order pilot's wall time and where it goes.
+## Benchmarks (not tests): cold starts, webhook ingest, the sweeper's reads, the 500-order pilot
+## and its cost per 1,000 orders; one table of figures against their floors and targets.
 bench: dev
-	$(BIN)/python bench/pilot.py
+	$(BIN)/python bench/run.py
 
 ## Everything CI checks: lint, types, template and ASL, then the test suite.
 test: dev lint typecheck static chromium

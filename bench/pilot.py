@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import Figure, console, show
 from rich.console import Console
-from rich.table import Table
 
 TARGET_SECONDS = 60.0
 ROOT = Path(__file__).resolve().parents[1]
+REPORT_DIR = ROOT / "pilot-report" / "bench"
 
 # (layer, path fragments): the first layer whose fragment appears in a frame's file, walking
 # from the innermost frame out; frames in none of them (the standard library) are skipped.
@@ -43,17 +44,20 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def main() -> int:
-    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    console = Console()
-    out = ROOT / "pilot-report" / "bench"
+SECTION = "Pilot throughput (the embedded stack, 500 orders)"
+
+
+def figures(console: Console, orders: int = 500) -> list[Figure]:
+    """Run the pilot under py-spy; its wall time, throughput, the floor of its AWS calls and
+    where the time goes. The pilot's report (report.json) stays in pilot-report/bench for
+    the cost figures."""
+    section = SECTION.replace("500", str(orders))
     command = [str(Path(sys.executable).with_name("shipshape")), "pilot",
-               "--orders", str(orders), "--out", str(out)]  # fmt: skip
+               "--orders", str(orders), "--out", str(REPORT_DIR)]  # fmt: skip
     samples: Counter[str] = Counter()
     functions: Counter[str] = Counter()
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, console.status(f"pilot of {orders} orders"):
         raw = Path(tmp) / "stacks.txt"
         sampled = spy is not None
         if sampled:
@@ -68,57 +72,47 @@ def main() -> int:
             subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)  # noqa: S603 - our own command line
         if sampled:
             _charge(raw.read_text(), samples, functions)
-    elapsed = time.perf_counter() - started
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((REPORT_DIR / "report.json").read_text())
     wall = float(report["wall_seconds"])
-
-    figures = Table(title=f"Shipshape pilot benchmark ({orders} orders)")
-    for column in ("figure", "measured", "target", "ratio"):
-        figures.add_column(column, justify="left" if column == "figure" else "right")
-    figures.add_row("pilot wall time (stack start to last order settled)", f"{wall:.1f} s",
-                    f"{TARGET_SECONDS * orders / 500:.0f} s",
-                    f"{wall / (TARGET_SECONDS * orders / 500):.2f}")  # fmt: skip
-    figures.add_row("throughput", f"{orders / wall:.2f} orders/s",
-                    f"{500 / TARGET_SECONDS:.2f} orders/s", "")  # fmt: skip
-    figures.add_row("command, start to exit", f"{elapsed:.1f} s", "", "")
-    figures.add_row("orders unaccounted for", str(len(report["unaccounted"])), "0", "")
-    console.print(figures)
-    console.print(f"final states: {report['orders_by_final_state']}")
-    if samples:
-        console.print("The wall time was measured under sampling, which slows the pilot (about "
-                      "a third here); `shipshape pilot` alone gives the plain figure.")  # fmt: skip
+    target = TARGET_SECONDS * orders / 500
+    out = [
+        Figure(section, "wall time, stack start to last order settled"
+               + (" (sampled by py-spy: about a third slower)" if samples else ""),
+               f"{wall:.1f} s", f"{target:.0f} s (issue 6's target)", wall / target,
+               wall <= target),
+        Figure(section, "throughput", f"{orders / wall:.2f} orders/s",
+               f"{orders / target:.2f} orders/s"),
+        Figure(section, "orders unaccounted for", str(len(report["unaccounted"])), "0", None,
+               not report["unaccounted"]),
+    ]  # fmt: skip
     calls = report.get("load", {}).get("aws_calls", {})
     if calls:
         costs = _call_costs()
         cheapest = min(costs.values())
         floor = sum(n * costs.get(call, cheapest) for call, n in calls.items())
-        floors = Table(title="The floor: the pilot's AWS calls alone, each at its emulator cost")
-        for column in ("call", "count", "median ms", "seconds"):
-            floors.add_column(column, justify="left" if column == "call" else "right")
-        for call, n in sorted(calls.items(), key=lambda c: -c[1] * costs.get(c[0], cheapest)):
+        out.append(Figure(
+            section, f"floor: its {sum(calls.values()):,} AWS calls alone, each at its median "
+            "emulator cost", f"{floor:.1f} s", f"{wall:.1f} s wall", floor / wall, None,
+        ))  # fmt: skip
+        for call, n in sorted(calls.items(), key=lambda c: -c[1] * costs.get(c[0], cheapest))[:4]:
             cost = costs.get(call, cheapest)
-            floors.add_row(call, str(n), f"{cost * 1000:.2f}" + ("" if call in costs else " *"),
-                           f"{n * cost:.1f}")  # fmt: skip
-        floors.add_row("total", str(sum(calls.values())), "", f"{floor:.1f}")
-        console.print(floors)
-        console.print(f"* not measured: counted at the cheapest call's cost. The floor is "
-                      f"{floor / wall:.0%} of the pilot's wall time and "
-                      f"{floor / (TARGET_SECONDS * orders / 500):.0%} of the target.")  # fmt: skip
+            out.append(Figure(section, f"  {call}: {n:,} calls x {cost * 1000:.2f} ms",
+                              f"{n * cost:.1f} s"))  # fmt: skip
     if samples:
         total = sum(samples.values())
-        layers = Table(title=f"Where the time goes ({total} samples holding the GIL)")
-        layers.add_column("layer")
-        layers.add_column("share", justify="right")
-        for layer, count in samples.most_common():
-            layers.add_row(layer, f"{count / total:.1%}")
-        console.print(layers)
-        hot = Table(title="Busiest functions (own time)")
-        hot.add_column("function")
-        hot.add_column("share", justify="right")
-        for function, count in functions.most_common(15):
-            hot.add_row(function, f"{count / total:.1%}")
-        console.print(hot)
-    return 0 if not report["unaccounted"] else 1
+        for layer, count in samples.most_common(6):
+            out.append(Figure(section, f"profile: {layer}", f"{count / total:.1%}"))
+        for function, count in functions.most_common(3):
+            out.append(Figure(section, f"busiest: {function}", f"{count / total:.1%}"))
+    return out
+
+
+def main() -> int:
+    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    out = console()
+    found = figures(out, orders)
+    show(f"Shipshape pilot benchmark ({orders} orders)", found, out)
+    return 0 if all(f.meets is not False for f in found) else 1
 
 
 def _call_costs(repeat: int = 300) -> dict[str, float]:

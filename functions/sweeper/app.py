@@ -29,7 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _publish(report)
     moved = reassign_from_away(
         repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
-        clock=deps.clock, notifier=deps.notifier,
+        clock=deps.clock, notifier=deps.notifier, away_periods=report.away_periods,
     )  # fmt: skip
     return {
         "overdue_seen": report.overdue_seen,

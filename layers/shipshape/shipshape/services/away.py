@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, ConcurrentUpdate, Forbidden
 from shipshape.models import Actor, AuditEvent, AwayPeriod, ExceptionStatus, OrderException
@@ -30,7 +31,7 @@ class InvalidAwayPeriod(ClientRequestError):
     status = 422
 
 
-class MarkAwayRequest(BaseModel):
+class MarkAwayRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     client_id: str
