@@ -16,14 +16,18 @@ import io
 import json
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipshape_local.faults import FaultInjector, SimulatedCrash
 from shipshape_local.template import FunctionSpec
+
+if TYPE_CHECKING:
+    from shipshape_local.metering import Meter
 
 Handler = Callable[[Any, Any], Any]
 
@@ -78,15 +82,18 @@ class _ThreadRoutedStdout(io.TextIOBase):
         self.local = threading.local()
         self.lines: list[tuple[str, str]] = []  # (function, line)
         self.lock = threading.Lock()
+        self.on_line: Callable[[str], None] | None = None  # each captured line (the meter)
 
     def write(self, text: str) -> int:
         function = getattr(self.local, "function", None)
         if function is None:
             return int(self.terminal.write(text))
         with self.lock:
-            for line in text.splitlines():
-                if line.strip():
-                    self.lines.append((function, line))
+            kept = [line for line in text.splitlines() if line.strip()]
+            self.lines.extend((function, line) for line in kept)
+        if self.on_line is not None:
+            for line in kept:
+                self.on_line(line)
         return len(text)
 
     def flush(self) -> None:
@@ -130,6 +137,8 @@ class InProcessLambdas:
         # in-progress record after a crash. The runtime scales it like its other waits.
         self.remaining_ms = 30_000
         self.stdout = _ThreadRoutedStdout(sys.stdout)
+        # Counts invocations and their durations per order, when the runtime meters.
+        self.meter: Meter | None = None
         self._original: Any = None
         # Lambda gives each execution environment one invocation at a time. Here every
         # function shares one interpreter, and with it Powertools' module-level state (the
@@ -142,6 +151,21 @@ class InProcessLambdas:
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Call a handler as Lambda would: a fresh context, output captured, errors raised."""
+        meter = self.meter
+        if meter is None:
+            return self._invoke(function_name, event)
+        subject = meter.subject_for(function_name, event)
+        scheduled = isinstance(event, dict) and event.get("source") == "aws.scheduler"
+        with meter.serving(subject):
+            timing: list[float] = []
+            try:
+                return self._invoke(function_name, event, timing)
+            finally:
+                # Billed from the handler's start to its end (a fault before it: 1 ms).
+                meter.invoked(subject, function_name, timing[-1] if timing else 0.0,
+                              traced=scheduled)  # fmt: skip
+
+    def _invoke(self, function_name: str, event: Any, timing: list[float] | None = None) -> Any:
         handler = self.handlers[function_name]
         self.invocations[function_name] = self.invocations.get(function_name, 0) + 1
         for fault in self.faults:
@@ -155,6 +179,7 @@ class InProcessLambdas:
         try:
             with self._environment:
                 context = LambdaContext(function_name=function_name, remaining_ms=self.remaining_ms)
+                started = time.perf_counter()
                 try:
                     return handler(event, context)
                 except SimulatedCrash as crash:
@@ -163,6 +188,9 @@ class InProcessLambdas:
 
                     metrics.clear_metrics()
                     raise FunctionTimedOut(str(crash)) from None
+                finally:
+                    if timing is not None:
+                        timing.append(time.perf_counter() - started)
         finally:
             if injector:
                 injector.leave(outer)

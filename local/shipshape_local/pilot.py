@@ -18,7 +18,8 @@ import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,9 +31,11 @@ from rich.table import Table
 
 from shipshape.adapters.dynamodb import order_key
 from shipshape.models import Order
+from shipshape_local.cost import Usage
 from shipshape_local.demo import Api
 from shipshape_local.faults import FaultRates
 from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.metering import ExecutionCount
 from shipshape_local.runtime import SEED, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
     Delivery,
@@ -268,6 +271,8 @@ class Pilot:
         self.backordered: set[str] = set()
         self.finished: set[str] = set()
         self.load: dict[str, Any] = {}
+        self.metered: dict[str, Usage] = {}  # what each order (or schedule) used, by subject
+        self.executions: list[ExecutionCount] = []
         self.injected: dict[str, int] = {}
         self.received: Counter[tuple[str, str]] = Counter()  # units restocked, per SKU
 
@@ -298,14 +303,18 @@ class Pilot:
                 self.at(order.at, self._arrival(order))
             end = PILOT_START + timedelta(days=self.options.days)
             self._simulate(end)
+            wall = time.monotonic() - started
             # What the simulation asked of AWS (before the report's own reads): cost drivers.
             self.load = {
                 "aws_calls": rt.aws_calls(),
                 "lambda_invocations": dict(sorted(rt.lambdas.invocations.items())),
             }
+            self.metered = rt.meter.snapshot()
+            self.executions = rt.execution_counts()  # read from the histories: report work
             self.injected = rt.injected_faults()
             rt.set_faults(None)  # the report reads what happened, undisturbed
-            report = self._report(time.monotonic() - started)
+            report = self._report(wall)
+            report["load"]["cost_inputs"]["idle_runs"] = self._idle_runs(report)
             if inspect is not None:
                 inspect(rt)
             door.stop()
@@ -356,6 +365,16 @@ class Pilot:
         report = self._scheduled("StarterFunction") or {}
         self.counts["workflows started by the reconciler"] += len(report.get("started", []))
         self._after({order.order_id: before})
+
+    @contextmanager
+    def _about(self, order: PlannedOrder | None) -> Iterator[None]:
+        """The requests sent meanwhile are about this order: what they cost is the order's
+        (the cost inputs of the report, by path)."""
+        if order is None:
+            yield
+            return
+        with self.rt.meter.acting_for(f"planned:{order.n}"):
+            yield
 
     # --- set-up ------------------------------------------------------------------------
 
@@ -521,7 +540,8 @@ class Pilot:
         """Send one delivery as the storefront does: a 5xx is sent again later (backing off),
         re-signed where the platform signs the time."""
         first = self._seq(order.order_id) if order.order_id else 0
-        status, body = self.api.deliver(self._signed_now(order, delivery))
+        with self._about(order):
+            status, body = self.api.deliver(self._signed_now(order, delivery))
         outcome = str(body.get("outcome", body.get("error", body.get("message"))))
         self.counts[f"webhook {status} {outcome}"] += 1
         self.counts["webhooks sent"] += 1
@@ -576,7 +596,8 @@ class Pilot:
 
     def _view(self, order_id: str) -> dict[str, Any] | None:
         """The order as an operator reads it (the ops API); None if that failed (5xx)."""
-        status, body = self.api.send("GET", f"/orders/{order_id}", self._auth(LEAD), None)
+        with self._about(self.by_id.get(order_id)):
+            status, body = self.api.send("GET", f"/orders/{order_id}", self._auth(LEAD), None)
         if status >= 500:
             self.counts[f"order view {status}"] += 1
             return None
@@ -699,7 +720,8 @@ class Pilot:
         # Watch from where the order stood before the first attempt: a cut-off attempt may
         # have moved it already.
         before = self._seq(order.order_id) if before < 0 else before
-        status, body = self.warehouse.post(order.client_id, event)
+        with self._about(order):
+            status, body = self.warehouse.post(order.client_id, event)
         self.counts[f"warehouse {status}"] += 1
         if self._resend_later(status, body, "warehouse event",
                               lambda: self._post(order, event, attempt + 1, before),
@@ -740,7 +762,9 @@ class Pilot:
         token = OPERATOR_TOKENS[order.client_id] if exception.level == 0 else LEAD
         auth = self._auth(token)
         path = f"/exceptions/{exception.exception_id}"
-        if self.api.send("POST", f"{path}/claim", auth, None)[0] >= 400:
+        with self._about(order):
+            claimed = self.api.send("POST", f"{path}/claim", auth, None)[0] < 400
+        if not claimed:
             auth = self._auth(LEAD)  # someone else has it: the lead steps in
         body: dict[str, Any] = {"action": "retry", "note": f"pilot: {kind} handled"}
         if kind == "address_invalid":
@@ -763,7 +787,8 @@ class Pilot:
         """Send a resolution; after "try again shortly" (5xx), the owner sends the same one
         again, which the ops API treats as a repeat of the first."""
         before = self._seq(order.order_id) if before < 0 else before
-        status, answer = self.api.send("POST", path, auth, body)
+        with self._about(order):
+            status, answer = self.api.send("POST", path, auth, body)
         self.counts[f"resolve {status}"] += 1
         if status >= 500:
             delay = timedelta(minutes=min(60, 5 * attempt))
@@ -859,9 +884,115 @@ class Pilot:
                 "stock": self._stock_balance(records),
                 "infrastructure_faults": self.injected,
             },
-            "load": self.load,
+            "load": {**self.load, "cost_inputs": self._cost_inputs(records)},
             "wall_seconds": round(wall_seconds, 1),
         }  # fmt: skip
+
+    def _cost_inputs(self, records: list[Order]) -> dict[str, Any]:
+        """What the run asked of AWS, as AWS bills it, by the path each order took (happy,
+        exception, cancelled, backordered, other) and for what belongs to no order (set-up,
+        restocks, the schedules' runs): the counts bench/cost.py prices."""
+        by_order: dict[int, Usage] = {}
+        unattributed: dict[str, Usage] = {}
+        for subject, usage in self.metered.items():
+            n = self._planned(subject)
+            if n is None:
+                unattributed.setdefault(subject, Usage()).merge(usage)
+            else:
+                by_order.setdefault(n, Usage()).merge(usage)
+        states: dict[int, list[str]] = {}
+        for execution in self.executions:
+            n = self._planned(f"order:{execution.order_id}")
+            usage = (
+                by_order.setdefault(n, Usage()) if n is not None
+                else unattributed.setdefault("shared", Usage())
+            )  # fmt: skip
+            usage.executions += 1
+            usage.transitions += execution.transitions
+            usage.retries += execution.retries
+            usage.transitions_per_execution[execution.transitions] += 1
+            usage.state_machine_log_events += execution.log_events
+            usage.state_machine_log_bytes += execution.log_bytes
+            usage.traces += 1  # the execution's trace (tracing on); its steps join it
+            states.setdefault(n if n is not None else -1, []).extend(execution.states)
+        status = {record.order_id: record.status.value for record in records}
+        paths: dict[str, Usage] = {}
+        for order in self.orders:
+            usage = by_order.get(order.n, Usage())
+            usage.orders = 1
+            path = _path(status.get(order.order_id), states.get(order.n, []))
+            paths.setdefault(path, Usage()).merge(usage)
+        meter = self.rt.meter
+        return {
+            "stack": self._stack_facts(),
+            "paths": {path: usage.as_dict() for path, usage in sorted(paths.items())},
+            "unattributed": {s: u.as_dict() for s, u in sorted(unattributed.items())},
+            "custom_metrics": {
+                "distinct": len(meter.metrics),
+                "metric_hours": len(meter.metric_hours),
+            },
+            "simulated_hours": round((self.clock.now() - PILOT_START).total_seconds() / 3600, 2),
+        }
+
+    def _planned(self, subject: str) -> int | None:
+        """The planned order a meter subject is about (None: no order's)."""
+        kind, _, value = subject.partition(":")
+        if kind == "planned":
+            return int(value)
+        if kind == "order" and value in self.by_id:
+            return self.by_id[value].n
+        return None
+
+    def _stack_facts(self) -> dict[str, Any]:
+        """What the template says that prices depend on: memory and architecture, tracing,
+        schedules, the state machine's log level, fixed monthly items."""
+        template = self.rt.template
+        defaults = template.doc.get("Globals", {}).get("Function", {})
+        functions: dict[str, Any] = {}
+        schedules: dict[str, str] = {}
+        for logical_id, resource in template.of_type("AWS::Serverless::Function").items():
+            props = {**defaults, **resource["Properties"]}
+            name = f"shipshape-{logical_id}"
+            functions[name] = {
+                "memory_mb": int(props.get("MemorySize", 128)),
+                "architecture": (props.get("Architectures") or ["x86_64"])[0],
+                "tracing": props.get("Tracing", "PassThrough"),
+            }
+            for event in props.get("Events", {}).values():
+                if event.get("Type") in ("Schedule", "ScheduleV2"):
+                    schedules[name] = str(event["Properties"]["ScheduleExpression"])
+        machine = template.state_machines["FulfillmentStateMachine"]
+        return {
+            "lambda": functions,
+            "schedules": schedules,
+            "state_machine": {
+                "type": machine.get("Type", "STANDARD"),
+                "tracing": bool(machine.get("Tracing", {}).get("Enabled", False)),
+                "log_level": machine.get("Logging", {}).get("Level", "OFF"),
+            },
+            "alarms": len(template.of_type("AWS::CloudWatch::Alarm")),
+            "dashboards": len(template.of_type("AWS::CloudWatch::Dashboard")),
+            "kms_keys": len(template.of_type("AWS::KMS::Key")),
+            "secrets": len(self.rt.dev["secrets"]),
+            "clients": len(self.options.clients),
+        }
+
+    def _idle_runs(self, report: dict[str, Any], runs: int = 3) -> dict[str, Any]:
+        """Runs of the scheduled functions with nothing to do, as most of their runs are:
+        what the schedules cost a month whatever the volume. The sweeper's only when no
+        exception is open (it would act on one), else the pilot's own runs stand in."""
+        out: dict[str, Any] = {}
+        for logical_id in ("StarterFunction", "SweeperFunction"):
+            if logical_id == "SweeperFunction" and report["open_exceptions"]:
+                continue
+            subject = f"idle:shipshape-{logical_id}"
+            with self.rt.meter.serving(subject):
+                for _ in range(runs):
+                    self._scheduled(logical_id)
+            out[f"shipshape-{logical_id}"] = (
+                self.rt.meter.snapshot().get(subject, Usage()).as_dict()
+            )
+        return out
 
     def _stock_balance(self, records: list[Order]) -> dict[str, Any]:
         """Every unit accounted for, per SKU: what was seeded and received equals what is
@@ -904,6 +1035,20 @@ class Pilot:
             "units_shipped": sum(shipped.values()),
             "problems": problems,
         }
+
+
+def _path(status: str | None, states: list[str]) -> str:
+    """The path an order took through the workflow, from the states its execution entered
+    and where its record ended."""
+    if any(state.startswith("ExceptionAt") or state == "Hold" for state in states):
+        return "exception"
+    if status == "CANCELLED":
+        return "cancelled"
+    if "AwaitStock" in states:
+        return "backordered"
+    if status == "SHIPPED":
+        return "happy"
+    return "other"
 
 
 def _barcode(sku: str) -> str:
@@ -1054,6 +1199,18 @@ def summarize(console: Console, report: dict[str, Any], out: Path) -> None:
     if calls:
         console.print(f"Load: {calls} AWS API calls ({calls / total:.0f} per order), "
                       f"{invocations} Lambda invocations")  # fmt: skip
+    cost_inputs = report["load"].get("cost_inputs")
+    if cost_inputs:
+        from shipshape_local.cost import by_path
+
+        console.print(
+            "At AWS list prices, per 1,000 orders (bench/cost.py has the breakdown): "
+            + "; ".join(
+                f"{p.path} ${p.dollars_per_thousand:.2f} ({p.orders} orders, "
+                f"{p.transitions_per_order:.1f} transitions each, biggest: {p.biggest})"
+                for p in by_path(cost_inputs)
+            )
+        )
     console.print(f"Report: {out / 'report.html'} and {out / 'report.json'} "
                   f"({report['wall_seconds']} s wall)")  # fmt: skip
 

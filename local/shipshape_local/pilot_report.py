@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from shipshape_local.cost import by_path
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Shipshape pilot: {{ o.orders }} orders, seed {{ o.seed }}</title>
@@ -70,6 +72,9 @@ fault profile “{{ o.faults }}” · seed {{ o.seed }} · {{ r.wall_seconds }} 
   {% for k, v in r.load.aws_calls.items() %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}
   {% for k, v in r.load.lambda_invocations.items() %}<tr><td>invocations of {{ k }}</td><td>{{ v }}</td></tr>{% endfor %}
   </table></section>{% endif %}
+  {% if costs %}<section class="full"><h2>At AWS list prices, per 1,000 orders (request-driven items; bench/cost.py has the breakdown)</h2><table><tr><th>path</th><th>orders</th><th>state transitions per order</th><th>$ per 1,000 orders</th><th>biggest item</th></tr>
+  {% for c in costs %}<tr><td>{{ c.path }}</td><td>{{ c.orders }}</td><td>{{ "%.1f"|format(c.transitions_per_order) }}</td><td>${{ "%.3f"|format(c.dollars_per_thousand) }}</td><td>{{ c.biggest }}</td></tr>{% endfor %}
+  </table></section>{% endif %}
 </div></main>
 <script id="data" type="application/json">{{ data }}</script>
 <script src="chart.umd.min.js"></script>
@@ -100,11 +105,18 @@ def _pct(value: float | None) -> str:
 def render_html(report: dict[str, Any]) -> str:
     env = Environment(autoescape=select_autoescape(default=True), trim_blocks=True)
     template = env.from_string(_PAGE)
-    data = json.dumps(report, sort_keys=True).replace("</", "<\\/")
+    # The page's data leaves the per-path counts out (bench/cost.py reads them from the JSON).
+    slim = {
+        **report,
+        "load": {k: v for k, v in report.get("load", {}).items() if k != "cost_inputs"},
+    }
+    data = json.dumps(slim, sort_keys=True).replace("</", "<\\/")
+    inputs = report.get("load", {}).get("cost_inputs")
     return template.render(
         r=report, o=report["options"], t=report["totals"],
         total=sum(report["orders_by_final_state"].values()), pct=_pct,
         na=lambda v: "—" if v is None else v,
+        costs=by_path(inputs) if inputs else [],
         data=_Markup(data),
     )  # fmt: skip
 

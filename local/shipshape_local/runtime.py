@@ -12,6 +12,7 @@ import base64
 import inspect
 import json
 import os
+import re
 import threading
 import time
 import tomllib
@@ -26,9 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from shipshape_local import faults
+from shipshape_local import faults, metering
 from shipshape_local.faults import FaultInjector, FaultRates
 from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas, load_handler
+from shipshape_local.metering import METER, ExecutionCount
 from shipshape_local.template import REPO_ROOT, Route, Template
 
 REGION = "us-east-1"
@@ -288,9 +290,11 @@ def _queries_read_their_partition() -> None:
         return rows if rows is not None else original_all_items(self)
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        narrowed.rows = candidates(self, signature.bind(self, *args, **kwargs))
+        call = signature.bind(self, *args, **kwargs)
+        narrowed.rows = candidates(self, call)
         try:
-            return original_query(self, *args, **kwargs)
+            # The items it reads are charged to whoever asked (see metering).
+            return metering.metered_query(METER, original_query, call)
         finally:
             narrowed.rows = None
 
@@ -394,7 +398,11 @@ def _count_calls() -> None:
 
     def counted(self: Any, operation_name: str, api_params: Any) -> Any:
         if botocore_stubber.enabled:
-            CALLS.made(self.meta.service_model.service_name, operation_name)
+            service = self.meta.service_model.service_name
+            CALLS.made(service, operation_name)
+            subject = METER.current()
+            if subject is not None:
+                METER.called(subject, f"{service}.{operation_name}")
         return original(self, operation_name, api_params)
 
     counted._shipshape_counted = True  # type: ignore[attr-defined]
@@ -455,6 +463,9 @@ class EmbeddedRuntime:
         self._function_names: dict[str, str] = {}
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
         self.injector = FaultInjector(faults, fault_seed) if faults and faults.any() else None
+        # What the stack asks of AWS, per order, as AWS bills it (see metering).
+        self.meter = METER
+        self._access_log = _access_log_format(self.template)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -488,6 +499,11 @@ class EmbeddedRuntime:
         _speed_up_retries(self.retry_time_factor)
         faults.install(lambda: _INJECTOR[0])
         self.lambdas.install()
+        METER.reset()
+        METER.clock = self.clock.now
+        metering.install(METER, _BACKEND_LOCK)
+        self.lambdas.meter = METER
+        self.lambdas.stdout.on_line = METER.logged
         # Idempotency records of a crashed invocation expire after the time it had left.
         self.lambdas.remaining_ms = max(1, int(30_000 * self.retry_time_factor))
         self._calls_before = CALLS.snapshot()
@@ -510,6 +526,8 @@ class EmbeddedRuntime:
             self.settle()
         _INJECTOR[0] = None
         self.lambdas.injector = None
+        self.lambdas.meter = None
+        self.lambdas.stdout.on_line = None
         self.lambdas.uninstall()
         shipshape.bootstrap.reset()
         if self._mock is not None:
@@ -679,19 +697,52 @@ class EmbeddedRuntime:
     ) -> HttpResponse:
         """Serve one request as API Gateway would: match a route, authorize it, build the
         payload-2.0 event and call the route's handler."""
+        subject = METER.hint or metering.SHARED
+        started = time.perf_counter()
+        with METER.serving(subject):
+            response, route_key, request_id = self._serve(
+                method, path, headers=headers, body=body, base64_body=base64_body
+            )
+        METER.api_request(subject, route_key, self._access_log_bytes(
+            request_id, route_key, response, time.perf_counter() - started))  # fmt: skip
+        return response
+
+    def _access_log_bytes(
+        self, request_id: str, route_key: str, response: HttpResponse, seconds: float
+    ) -> int:
+        """The size of the access log line the stage writes for a request (its format is in
+        the template)."""
+        values = {
+            "requestId": request_id, "identity.sourceIp": "127.0.0.1", "routeKey": route_key,
+            "status": str(response.status), "responseLatency": str(round(seconds * 1000)),
+            "integrationErrorMessage": "-",
+        }  # fmt: skip
+        line = re.sub(r"\$context\.([A-Za-z.]+)", lambda m: values.get(m[1], "-"), self._access_log)
+        return len(line.encode())
+
+    def _serve(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None,
+        body: bytes | str | None,
+        base64_body: bool,
+    ) -> tuple[HttpResponse, str, str]:
+        request_id = str(uuid.uuid4())
         raw_path, _, query = path.partition("?")
         data = body.encode() if isinstance(body, str) else (body or b"")
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
         if len(data) > API_BODY_LIMIT:
-            return _gateway_error(413, "Request Entity Too Large")
+            return _gateway_error(413, "Request Entity Too Large"), "-", request_id
         route, params = self._match(method.upper(), raw_path)
         if route is None:
-            return _gateway_error(404, "Not Found")
+            return _gateway_error(404, "Not Found"), "-", request_id
         authorizer: dict[str, Any] | None = None
         if route.authorizer:
             claims = self._claims(lowered.get("authorization", ""))
             if claims is None:
-                return _gateway_error(401, "Unauthorized")
+                return _gateway_error(401, "Unauthorized"), route.route_key, request_id
             authorizer = {"jwt": {"claims": claims, "scopes": None}}
         text: str | None
         try:
@@ -717,7 +768,7 @@ class EmbeddedRuntime:
                     "sourceIp": "127.0.0.1",
                     "userAgent": lowered.get("user-agent", ""),
                 },
-                "requestId": str(uuid.uuid4()),
+                "requestId": request_id,
                 "routeKey": route.route_key,
                 "stage": "$default",
                 "time": self.clock.now().strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -731,17 +782,18 @@ class EmbeddedRuntime:
             result = self.lambdas.invoke(self._function_names[route.function], event)
         except FunctionTimedOut:
             # API Gateway's answer when the function runs out of time or dies.
-            return _gateway_error(503, "Service Unavailable")
+            return _gateway_error(503, "Service Unavailable"), route.route_key, request_id
         except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
             self.integration_errors.append(traceback.format_exc())
-            return _gateway_error(500, "Internal Server Error")
+            return _gateway_error(500, "Internal Server Error"), route.route_key, request_id
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-        return HttpResponse(
+        answer = HttpResponse(
             status=int(result.get("statusCode", 200)),
             headers={k.lower(): str(v) for k, v in (result.get("headers") or {}).items()},
             body=raw,
         )
+        return answer, route.route_key, request_id
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self._routes:
@@ -807,6 +859,17 @@ class EmbeddedRuntime:
         """The AWS API calls made since this runtime started, by ``service.Operation``."""
         return dict(sorted((CALLS.snapshot() - self._calls_before).items()))
 
+    def execution_counts(self) -> list[ExecutionCount]:
+        """Each execution of the fulfilment workflow: states entered, transitions as Standard
+        workflows bill them, and the log events its log level sends (from its history, no API
+        call)."""
+        props = self.template.state_machines["FulfillmentStateMachine"]
+        level = str(props.get("Logging", {}).get("Level", "OFF"))
+        with _BACKEND_LOCK:
+            return metering.execution_counts(
+                self.names["FulfillmentStateMachine"], level, ACCOUNT, REGION
+            )
+
     def run_function(self, logical_id: str, event: Any) -> Any:
         """Invoke a function as its event source (e.g. the schedule) would."""
         return self.lambdas.invoke(self._function_names[logical_id], event)
@@ -849,6 +912,13 @@ class EmbeddedRuntime:
                 return True
             time.sleep(interval)
         return condition()
+
+
+def _access_log_format(template: Template) -> str:
+    """The HTTP API stage's access log format (one line per request)."""
+    api = next(iter(template.of_type("AWS::Serverless::HttpApi").values()), {})
+    settings = api.get("Properties", {}).get("AccessLogSettings", {})
+    return str(settings.get("Format", "")).replace("\n", "")
 
 
 def _gateway_error(status: int, message: str) -> HttpResponse:
