@@ -41,6 +41,9 @@ ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the timestamp SAM's zips give eve
 CLIENT_SERVICES = {"dynamodb": "dynamodb", "states": "stepfunctions", "sns": "sns",
                    "secretsmanager": "secretsmanager"}  # fmt: skip
 
+# SAM policy templates the template uses, by the service they grant.
+SAM_POLICY_TEMPLATES = {"SNSPublishMessagePolicy": "sns"}
+
 INIT = """
 import sys
 sys.path[:0] = {paths!r}
@@ -73,6 +76,9 @@ def services_of(template: Template, logical_id: str) -> list[str]:
     props = template.resources[logical_id]["Properties"]
     found: set[str] = set()
     for policy in props.get("Policies", []):
+        for template_name in policy if isinstance(policy, dict) else []:
+            if template_name in SAM_POLICY_TEMPLATES:  # e.g. SNSPublishMessagePolicy
+                found.add(SAM_POLICY_TEMPLATES[template_name])
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
             actions = statement.get("Action", [])
             for action in [actions] if isinstance(actions, str) else actions:

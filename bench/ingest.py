@@ -159,9 +159,14 @@ def measure(orders: int = 300) -> dict[str, Any]:
         latencies, statuses = [], []
         gc.collect()
         # The log lines are written as on Lambda (formatted, masked), to nowhere.
-        quiet = contextlib.redirect_stdout(open(os.devnull, "w"))  # noqa: SIM115
-        with quiet:
-            _ingest(handler, events, latencies, statuses, calls, sink)
+        from shipshape.observability import logger
+
+        with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+            before = logger.registered_handler.setStream(nowhere)  # type: ignore[attr-defined]
+            try:
+                _ingest(handler, events, latencies, statuses, calls, sink)
+            finally:
+                logger.registered_handler.setStream(before)  # type: ignore[attr-defined]
     if set(statuses) != {202}:
         raise RuntimeError(f"ingest answered {sorted(set(map(str, statuses)))}, not all 202")
 

@@ -62,6 +62,18 @@ def aws_client(service: str) -> Any:
     )
 
 
+class _OnFirstUse:
+    """Stands for ``aws_client(service)`` and makes it on first use: a function whose code
+    never calls the service (the sweeper never starts an execution, the webhook functions
+    never notify) does not pay for its client at cold start."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(aws_client(self._service), name)
+
+
 def _build() -> Container:
     from shipshape.adapters.dynamodb import DynamoDBOrderRepository
     from shipshape.adapters.sandbox import LogNotifier, LogWarehouseChannel, SandboxCarrier
@@ -85,14 +97,17 @@ def _build() -> Container:
         audit=repository,  # the audit trail by client and day
         rule_store=repository,  # the versions of each client's rules
         access_log=repository,  # refused access, for review
-        workflow=StepFunctionsWorkflow(aws_client("stepfunctions"), settings.state_machine_arn),
+        workflow=StepFunctionsWorkflow(
+            _OnFirstUse("stepfunctions"),  # type: ignore[arg-type]
+            settings.state_machine_arn,
+        ),
         secrets=SecretsManagerStore(
             settings.secrets_max_age_seconds, client=lambda: aws_client("secretsmanager")
         ),
         clock=SystemClock(),
         carrier=SandboxCarrier(),
         notifier=(
-            SnsNotifier(aws_client("sns"), settings.notifications_topic_arn)
+            SnsNotifier(_OnFirstUse("sns"), settings.notifications_topic_arn)
             if settings.notifications_topic_arn
             else LogNotifier()
         ),
