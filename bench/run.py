@@ -45,7 +45,23 @@ def main() -> int:
         "at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
         "minutes": round(elapsed / 60, 1), "figures": [f.as_dict() for f in found],
     }, indent=2))  # fmt: skip
+    (pilot.REPORT_DIR / "figures.md").write_text(markdown(found))
     return 0
+
+
+def markdown(found: list[Figure]) -> str:
+    """The table as Markdown (pilot-report/bench/figures.md), for docs/PERFORMANCE.md."""
+    lines = ["| figure | measured | floor or target | ratio | |", "|---|---|---|---|---|"]
+    section = None
+    for f in found:
+        if f.section != section:
+            section = f.section
+            lines.append(f"| **{section}** | | | | |")
+        ratio = "" if f.ratio is None else f"{f.ratio:.2f}x"
+        verdict = "" if f.meets is None else ("ok" if f.meets else "**over**")
+        cells = (f.figure.strip(), f.measured, f.reference, ratio, verdict)
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _cpus() -> int:
