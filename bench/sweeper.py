@@ -35,6 +35,7 @@ Run alone with `.venv/bin/python bench/sweeper.py`; `make bench` includes it.
 
 from __future__ import annotations
 
+import base64
 import gc
 import sys
 import time
@@ -270,7 +271,7 @@ class Seeder:
     def _put(self, item: dict[str, Any]) -> None:
         # What the emulator's put_item stores, without its per-attribute size re-check (which
         # re-measures the whole item for each attribute: most of the seeding time). Items are
-        # the adapter's own (string and number attributes only), far under the 400 KB limit;
+        # the adapter's own (string, number and binary attributes only), far under the 400 KB limit;
         # nothing else runs meanwhile.
         stored: Any = Item.__new__(Item)
         stored.attrs = LimitedSizeDict({k: _scalar(v) for k, v in item.items()})
@@ -500,12 +501,14 @@ class Seeder:
         self._put(exception_item(exception))
 
 
-def _scalar(value: dict[str, str]) -> DynamoType:
-    """moto's DynamoType of a string or number attribute value, built as its constructor
+def _scalar(value: dict[str, Any]) -> DynamoType:
+    """moto's DynamoType of a string, number or binary attribute value, built as its constructor
     builds it (it also walks lists and maps, which these items do not have)."""
     ((kind, raw),) = value.items()
-    if kind not in ("S", "N"):
+    if kind not in ("S", "N", "B"):
         raise ValueError(f"not a scalar attribute value: {value}")
+    if kind == "B" and isinstance(raw, bytes):
+        raw = base64.b64encode(raw).decode()  # the emulator keeps binary as base64 text
     scalar = DynamoType.__new__(DynamoType)
     scalar.type, scalar.value = kind, raw
     return scalar

@@ -40,7 +40,8 @@ RETRY = [
 ]
 DAY = 24 * 3600
 
-# (state, step, comment, kind, extra payload, next). kind: "task" | "wait:<ResultPath>:<s>".
+# (state, step, comment, kind, extra payload, next; "" ends the execution).
+# kind: "task" | "wait:<ResultPath>:<s>".
 STEPS: list[tuple[str, str, str, str, dict[str, str], str]] = [
     ("ValidateAddress", "validate_address",
      "Standardize the shipping address; only one still invalid after that is an exception.",
@@ -83,8 +84,10 @@ STEPS: list[tuple[str, str, str, str, dict[str, str], str]] = [
     ("MarkShipped", "mark_shipped",
      "Tender to the carrier and record the shipment; a rejection voids the label and rolls "
      "back to the warehouse.", "task", {}, "NotifyShipped"),
-    ("NotifyShipped", "notify_shipped", "Tell the customer the order is on its way.", "task", {},
-     "Shipped"),
+    ("NotifyShipped", "notify_shipped",
+     "Tell the customer the order is on its way. The execution ends here, the order shipped "
+     "(whole or partial): a Succeed state after it would be one more billed transition.",
+     "task", {}, ""),
 ]  # fmt: skip
 
 
@@ -121,7 +124,10 @@ def _task(
         state["OutputPath"], state["TimeoutSeconds"] = "$.Payload", 60
     state["Retry"] = RETRY
     state["Catch"] = catch
-    state["Next"] = next_state
+    if next_state:
+        state["Next"] = next_state
+    else:
+        state["End"] = True
     return state
 
 
@@ -216,7 +222,6 @@ def definition() -> dict[str, Any]:
         "Cancelled",
         catch=_catch("Hold", cancellable=False),
     )
-    states["Shipped"] = {"Type": "Succeed", "Comment": "The order shipped (whole or partial)."}
     states["Cancelled"] = {"Type": "Succeed", "Comment": "The order was cancelled."}
     states["Hold"] = _task(
         "Last resort when exception handling itself fails: park the order, owned and audited.",

@@ -136,12 +136,16 @@ class Meter:
                         units[key] = units.get(key, 0.0) + value
             usage.failed_writes += int(failed)
 
-    def api_request(self, subject: str, route: str, access_log_bytes: int) -> None:
+    def api_request(
+        self, subject: str, route: str, access_log_bytes: int, *, traced: bool = True
+    ) -> None:
         with self._lock:
             usage = self._of(subject)
             usage.api_requests[route] += 1
             usage.access_log_bytes += access_log_bytes
-            usage.traces += 1  # Lambda starts a trace: HTTP APIs pass no trace header
+            # HTTP APIs pass no trace header: a function traced Active starts a trace, one
+            # traced PassThrough records none.
+            usage.traces += int(traced)
 
     def called(self, subject: str, call: str) -> None:
         with self._lock:

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shipshape.adapters.dynamodb import order_key
+from shipshape.adapters.dynamodb import order_from, order_key
 from shipshape.models import Order
 from shipshape_local.cost import Usage
 from shipshape_local.demo import Api
@@ -631,7 +631,7 @@ class Pilot:
         """The order's record as stored now, read without an API call (watching is not part
         of what the pilot measures)."""
         item = self.rt.peek_item("OrdersTable", order_key(order_id))
-        return Order.model_validate_json(item["doc"]["S"]) if item else None
+        return order_from(item["doc"]) if item else None
 
     def _seq(self, order_id: str) -> int:
         record = self._peek(order_id) if order_id else None

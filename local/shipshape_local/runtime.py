@@ -460,6 +460,11 @@ class EmbeddedRuntime:
         self._mock: Any = None
         self._calls_before: Counter[str] = Counter()
         self._routes: list[Route] = self.template.routes
+        # Which routes start an X-Ray trace (their function traced Active), for metering.
+        functions = self.template.functions
+        self._traced_routes = {
+            r.route_key for r in self._routes if functions[r.function].tracing == "Active"
+        }
         self._function_names: dict[str, str] = {}
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
         self.injector = FaultInjector(faults, fault_seed) if faults and faults.any() else None
@@ -704,7 +709,8 @@ class EmbeddedRuntime:
                 method, path, headers=headers, body=body, base64_body=base64_body
             )
         METER.api_request(subject, route_key, self._access_log_bytes(
-            request_id, route_key, response, time.perf_counter() - started))  # fmt: skip
+            request_id, route_key, response, time.perf_counter() - started),
+            traced=route_key in self._traced_routes)  # fmt: skip
         return response
 
     def _access_log_bytes(

@@ -60,6 +60,7 @@ class FunctionSpec:
     code_uri: Path
     handler: str
     environment: dict[str, Any] = field(default_factory=dict)
+    tracing: str = "PassThrough"  # X-Ray: Active starts traces, PassThrough only continues
 
     @property
     def module_file(self) -> Path:
@@ -106,6 +107,11 @@ class Template:
                 code_uri=self.root / props["CodeUri"],
                 handler=props["Handler"],
                 environment=dict(props.get("Environment", {}).get("Variables", {})),
+                tracing=str(
+                    props.get("Tracing")
+                    or self.doc.get("Globals", {}).get("Function", {}).get("Tracing")
+                    or "PassThrough"
+                ),
             )
         return specs
 

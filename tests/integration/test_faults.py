@@ -5,12 +5,11 @@ once, and nothing is lost or done twice."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 from typing import Any
 
-from shipshape.adapters.dynamodb import order_key
+from shipshape.adapters.dynamodb import order_from, order_key
 from shipshape_local.faults import FaultRates
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import Delivery, ShopifyStore
@@ -25,7 +24,7 @@ STORMY = FaultRates(
 
 def _stored(runtime: EmbeddedRuntime, order_id: str) -> dict[str, Any] | None:
     item = runtime.peek_item("OrdersTable", order_key(order_id))
-    return json.loads(item["doc"]["S"]) if item else None
+    return order_from(item["doc"]).model_dump(mode="json") if item else None
 
 
 def _deliver_until_answered(runtime: EmbeddedRuntime, delivery: Delivery) -> HttpResponse:

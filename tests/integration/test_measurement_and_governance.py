@@ -5,12 +5,14 @@ each item, rules governance, overrides, and operators kept to their clients."""
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from shipshape.adapters.dynamodb import order_from
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
@@ -187,9 +189,14 @@ def _tamper(runtime: EmbeddedRuntime, pk: str, sk: str, change: Any) -> None:
     client = boto3.client("dynamodb", region_name=REGION)
     table = runtime.names["OrdersTable"]
     item = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}})["Item"]
-    doc = json.loads(item["doc"]["S"])
-    change(doc)
-    item["doc"] = {"S": json.dumps(doc)}
+    if "B" in item["doc"]:  # an order: its compressed document
+        doc = order_from(item["doc"]).model_dump(mode="json")
+        change(doc)
+        item["doc"] = {"B": zlib.compress(json.dumps(doc).encode())}
+    else:
+        doc = json.loads(item["doc"]["S"])
+        change(doc)
+        item["doc"] = {"S": json.dumps(doc)}
     client.put_item(TableName=table, Item=item)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 from rich.console import Console
 
+from shipshape.adapters.dynamodb import order_from
 from shipshape_local.pilot import Pilot, PilotOptions, totals, write
 from shipshape_local.runtime import REGION, EmbeddedRuntime
 
@@ -48,7 +49,11 @@ def test_a_small_pilot_loses_nothing_and_reports_what_the_table_holds(tmp_path: 
     # Given a 40-order pilot with the heavy fault profile (the business's and AWS's)
     first, items = _run(tmp_path / "first")
 
-    orders = [json.loads(i["doc"]["S"]) for i in items if i.get("entity", {}).get("S") == "order"]
+    orders = [
+        order_from(i["doc"]).model_dump(mode="json")
+        for i in items
+        if i.get("entity", {}).get("S") == "order"
+    ]
     exceptions = [
         json.loads(i["doc"]["S"]) for i in items if i.get("entity", {}).get("S") == "exception"
     ]

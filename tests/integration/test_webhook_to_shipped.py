@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from datetime import timedelta
 from typing import Any
 
+import boto3
 import pytest
 
+from shipshape.adapters.dynamodb import DynamoDBOrderRepository, order_from, order_key
 from shipshape.errors import TransientDependencyError
 from shipshape.ports import WorkflowEngine
-from shipshape_local.runtime import EmbeddedRuntime, ManualClock
+from shipshape_local.runtime import REGION, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import GenericStore, ShopifyStore, WooCommerceStore
 from shipshape_local.warehouse import WarehouseSimulator
 from tests.integration.conftest import (
@@ -449,3 +452,28 @@ def test_ops_api_needs_an_operator_and_scopes_them_to_their_clients(
     assert own.status == 200 and own.json()["client_id"] == "acme-outdoors"
     assert foreign.status == 403 and foreign.json()["error"] == "Forbidden"
     assert missing.status == 404
+
+
+def test_a_shipped_order_is_stored_compressed_and_an_order_stored_as_json_is_still_read(
+    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock, warehouse: WarehouseSimulator
+) -> None:
+    # Given an order that shipped
+    answer = deliver(runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock)))
+    order_id = answer.json()["order_id"]
+    assert warehouse.run([order_id], timeout=30) == {order_id: "SHIPPED"}
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    table = runtime.names["OrdersTable"]
+    stored = ddb.get_item(TableName=table, Key=order_key(order_id))["Item"]
+
+    # Then its document is compressed JSON, at most half the size of the JSON
+    text = zlib.decompress(stored["doc"]["B"])
+    assert json.loads(text)["status"] == "SHIPPED"
+    assert len(stored["doc"]["B"]) * 2 <= len(text)
+
+    # And when the item holds the document as JSON text, as items first written did
+    ddb.put_item(TableName=table, Item={**stored, "doc": {"S": text.decode()}})
+
+    # Then the order reads back the same, over the API too
+    repo = DynamoDBOrderRepository(ddb, table)
+    assert repo.get(order_id) == order_from(stored["doc"])
+    assert runtime.http("GET", f"/orders/{order_id}", headers=LEAD).status == 200
