@@ -13,6 +13,7 @@ over the size limits are refused with 413, over HTTP, and write nothing.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -105,6 +106,13 @@ CLIENTS = ("acme-outdoors", "nordlicht", "kite-and-kin")
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)  # what a header may carry
 
 
+def _binary(value: object) -> str:
+    """Binary attribute values (an order's compressed document), as DynamoDB JSON spells them."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 @dataclass
 class Stack:
     """The embedded stack on a real port, what was seeded into it, and what the fuzzing saw."""
@@ -132,7 +140,7 @@ class Stack:
             try:
                 return {
                     name: frozenset(
-                        json.dumps(item.to_json()["Attributes"], sort_keys=True)
+                        json.dumps(item.to_json()["Attributes"], sort_keys=True, default=_binary)
                         for item in table.all_items()
                     )
                     for name, table in list(backend.tables.items())
