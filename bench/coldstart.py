@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import Figure, console, median, ratio_figure, show
+from common import Figure, median, ratio_figure, run_alone
 from rich.console import Console
 
 from shipshape_local.template import REPO_ROOT, Template
@@ -203,11 +203,7 @@ def figures(console: Console, runs: int = 7) -> list[Figure]:
 
 
 def main() -> int:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    out = console()
-    found = figures(out, runs)
-    show(f"Shipshape cold starts ({runs} runs each)", found, out)
-    return 0 if all(f.meets is not False for f in found) else 1
+    return run_alone(lambda runs: f"Shipshape cold starts ({runs} runs each)", figures, 7)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from rich.console import Console
@@ -85,3 +86,15 @@ def console() -> Console:
     """Wide enough for the figures table when the output is not a terminal (make bench | tee)."""
     wide = Console()
     return wide if wide.is_terminal else Console(width=150)
+
+
+def run_alone(
+    title: Callable[[int], str], figures: Callable[[Console, int], list[Figure]], default: int
+) -> int:
+    """A benchmark run on its own: its size from the command line, its table, and exit 1
+    when a target is missed."""
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else default
+    out = console()
+    found = figures(out, size)
+    show(title(size), found, out)
+    return 0 if all(f.meets is not False for f in found) else 1

@@ -24,10 +24,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from common import Figure, console, percentile, ratio_figure, show
+from common import Figure, percentile, ratio_figure, run_alone
 from rich.console import Console
 
 SECTION = "Webhook ingest (in-process on the emulator)"
@@ -53,40 +53,8 @@ def _events(rt: Any, orders: int) -> list[dict[str, Any]]:
             lines=[Line("MUG-ENAMEL-12", "Enamel camp mug", 2, "14.50")],
         )  # fmt: skip
         delivery = store.deliver("orders/paid", payload)
-        events.append(_api_event(delivery.path, delivery.headers, delivery.body, now))
+        events.append(rt.event_for("POST", delivery.path, delivery.headers, delivery.body))
     return events
-
-
-def _api_event(path: str, headers: dict[str, str], body: bytes, now: datetime) -> dict[str, Any]:
-    """The payload-2.0 event API Gateway's HTTP API gives the function."""
-    _, _, platform, client = path.split("/")
-    return {
-        "version": "2.0",
-        "routeKey": "POST /webhooks/{platform}/{client_id}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {k.lower(): v for k, v in headers.items()},
-        "pathParameters": {"platform": platform, "client_id": client},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "bench",
-            "domainName": "127.0.0.1",
-            "http": {
-                "method": "POST",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "Shopify-Captain-Hook",
-            },
-            "requestId": "bench",
-            "routeKey": "POST /webhooks/{platform}/{client_id}",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "body": body.decode(),
-        "isBase64Encoded": False,
-    }
 
 
 def _one_state_machine(rt: Any) -> None:
@@ -220,11 +188,7 @@ def figures(console: Console, orders: int = 300) -> list[Figure]:
 
 
 def main() -> int:
-    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    out = console()
-    found = figures(out, orders)
-    show(f"Shipshape webhook ingest ({datetime.now(UTC):%Y-%m-%d})", found, out)
-    return 0 if all(f.meets is not False for f in found) else 1
+    return run_alone(lambda orders: f"Shipshape webhook ingest ({orders} new orders)", figures, 300)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import Figure, console, show
+from common import Figure, run_alone
 from rich.console import Console
 
 TARGET_SECONDS = 60.0
@@ -108,11 +108,7 @@ def figures(console: Console, orders: int = 500) -> list[Figure]:
 
 
 def main() -> int:
-    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 500
-    out = console()
-    found = figures(out, orders)
-    show(f"Shipshape pilot benchmark ({orders} orders)", found, out)
-    return 0 if all(f.meets is not False for f in found) else 1
+    return run_alone(lambda orders: f"Shipshape pilot benchmark ({orders} orders)", figures, 500)
 
 
 def _call_costs(repeat: int = 300) -> dict[str, float]:

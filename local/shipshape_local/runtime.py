@@ -750,40 +750,10 @@ class EmbeddedRuntime:
             if claims is None:
                 return _gateway_error(401, "Unauthorized"), route.route_key, request_id
             authorizer = {"jwt": {"claims": claims, "scopes": None}}
-        text: str | None
-        try:
-            text = None if base64_body else data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        event = {
-            "version": "2.0",
-            "routeKey": route.route_key,
-            "rawPath": raw_path,
-            "rawQueryString": query,
-            "headers": lowered,
-            "queryStringParameters": dict(parse_qsl(query)) or None,
-            "pathParameters": params,
-            "requestContext": {
-                "accountId": ACCOUNT,
-                "apiId": "embedded",
-                "domainName": "127.0.0.1",
-                "http": {
-                    "method": method.upper(),
-                    "path": raw_path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
-                    "userAgent": lowered.get("user-agent", ""),
-                },
-                "requestId": request_id,
-                "routeKey": route.route_key,
-                "stage": "$default",
-                "time": self.clock.now().strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "timeEpoch": int(self.clock.now().timestamp() * 1000),
-                **({"authorizer": authorizer} if authorizer else {}),
-            },
-            "body": text if text is not None else base64.b64encode(data).decode(),
-            "isBase64Encoded": text is None,
-        }
+        event = self.api_event(
+            route, params, raw_path, query, lowered, data,
+            base64_body=base64_body, request_id=request_id, authorizer=authorizer,
+        )  # fmt: skip
         try:
             result = self.lambdas.invoke(self._function_names[route.function], event)
         except FunctionTimedOut:
@@ -800,6 +770,66 @@ class EmbeddedRuntime:
             body=raw,
         )
         return answer, route.route_key, request_id
+
+    def api_event(
+        self,
+        route: Route,
+        params: dict[str, str],
+        raw_path: str,
+        query: str,
+        headers: dict[str, str],
+        data: bytes,
+        *,
+        base64_body: bool = False,
+        request_id: str = "",
+        authorizer: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The payload-2.0 event API Gateway's HTTP API gives the route's function (headers
+        already lower-cased)."""
+        text: str | None
+        try:
+            text = None if base64_body else data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        return {
+            "version": "2.0",
+            "routeKey": route.route_key,
+            "rawPath": raw_path,
+            "rawQueryString": query,
+            "headers": headers,
+            "queryStringParameters": dict(parse_qsl(query)) or None,
+            "pathParameters": params,
+            "requestContext": {
+                "accountId": ACCOUNT,
+                "apiId": "embedded",
+                "domainName": "127.0.0.1",
+                "http": {
+                    "method": route.method,
+                    "path": raw_path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": request_id or str(uuid.uuid4()),
+                "routeKey": route.route_key,
+                "stage": "$default",
+                "time": self.clock.now().strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(self.clock.now().timestamp() * 1000),
+                **({"authorizer": authorizer} if authorizer else {}),
+            },
+            "body": text if text is not None else base64.b64encode(data).decode(),
+            "isBase64Encoded": text is None,
+        }
+
+    def event_for(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Any:
+        """The event API Gateway would give the function of an unauthenticated route (a
+        webhook), to call its handler directly (bench/ingest.py)."""
+        raw_path, _, query = path.partition("?")
+        route, params = self._match(method.upper(), raw_path)
+        if route is None or route.authorizer:
+            raise ValueError(f"no open route for {method} {path}")
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return self.api_event(route, params, raw_path, query, lowered, body)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self._routes:
