@@ -151,6 +151,20 @@ class StoreConfig(Model):
     previous_secret_expires_at: AwareDatetime | None = Field(
         default=None, description="End of the rotation window (required with a previous secret)."
     )
+    api_token_secret_name: str | None = Field(
+        default=None,
+        description=(
+            "Secrets Manager name of the storefront API credential: a Shopify Admin API access "
+            "token, a WooCommerce 'consumer_key:consumer_secret' pair, or a BigCommerce API "
+            "account's access token. Without it Shipshape neither tells the storefront what "
+            "shipped nor reconciles the store (and cannot take BigCommerce orders at all)."
+        ),
+    )
+    api_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="The storefront API's base URL, when it is not the platform's usual one.",
+    )
 
     @model_validator(mode="after")
     def _rotation_has_an_end(self) -> StoreConfig:

@@ -124,5 +124,22 @@ class QaFailed(ShipshapeError):
     """A QA gate failed; the result (with remediation) is stored on the order."""
 
 
+class StorefrontUnavailable(TransientDependencyError):
+    """The storefront's API did not answer usefully (timeout, 5xx, throttled past the retries):
+    worth trying again later. The message names the platform, store and call, never a token."""
+
+
+class StorefrontRefused(ShipshapeError):
+    """The storefront's API refused the request for a reason retrying will not fix (bad
+    credentials, an order it does not know, a fulfillment it will not accept). ``status`` is
+    the HTTP status, ``code`` the platform's own error code or field, when it gave one."""
+
+    def __init__(self, platform: str, status: int, code: str, message: str) -> None:
+        super().__init__(f"{platform} refused ({status} {code}): {message}")
+        self.platform = platform
+        self.status = status
+        self.code = code
+
+
 class ConfigurationError(ShipshapeError):
     """Client configuration or settings are invalid; the message names the field."""

@@ -38,6 +38,7 @@ AwareDatetime = Annotated[datetime, AfterValidator(_must_be_aware)]
 class Platform(StrEnum):
     SHOPIFY = "shopify"
     WOOCOMMERCE = "woocommerce"
+    BIGCOMMERCE = "bigcommerce"
     GENERIC = "generic"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ConfigDict
 
 from shipshape.base import Model
+from shipshape.config import StoreConfig
 from shipshape.errors import ShipshapeError
 from shipshape.models import (
     AccessDenial,
@@ -341,3 +342,67 @@ class Notifier(ABC):
         """Tell an exception's owner (``recipients``: the people behind it) that it is theirs:
         the exception, the order, the deadline and the remediation steps. ``reason`` says why
         now: opened, escalated or reassigned."""
+
+
+class ShippedLine(Model):
+    """One storefront line (``line_id`` is the storefront's own line id) and the units shipped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class ShipmentNotice(Model):
+    """What a storefront is told when an order ships, fully or partially."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    platform: str
+    store: str
+    storefront_order_id: str
+    order_number: str | None = None
+    carrier: str
+    service: str
+    tracking_number: str
+    tracking_url: str | None = None
+    lines: tuple[ShippedLine, ...]
+    partial: bool = False
+    shipped_at: datetime
+
+
+class WriteBackResult(Model):
+    """What the storefront holds after a write-back: its own reference for the fulfillment
+    (a Shopify Fulfillment gid, a WooCommerce note id), and whether this call created it or
+    found it already there (a retry)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reference: str
+    created: bool
+
+
+class StorefrontApi(ABC):
+    """The storefronts' own APIs, reached with each store's API credential. Failures raise
+    ``StorefrontUnavailable`` (worth retrying later) or ``StorefrontRefused`` (typed: retrying
+    will not help). Throttling (429 with Retry-After) is waited out inside a call."""
+
+    @abstractmethod
+    def confirm_shipment(self, store: StoreConfig, notice: ShipmentNotice) -> WriteBackResult:
+        """Tell the storefront what shipped, with carrier and tracking number. Idempotent: it
+        looks before it writes, so a retry after a timeout finds the fulfillment the first
+        attempt made instead of making a second."""
+
+    @abstractmethod
+    def orders_updated_since(
+        self, store: StoreConfig, since: datetime, until: datetime
+    ) -> list[bytes]:
+        """Every order the storefront changed with ``since <= updated < until``, oldest change
+        first, each as the raw JSON resource the store's adapter normalizes
+        (``StorefrontAdapter.normalize_resource``)."""
+
+    @abstractmethod
+    def fetch_order(self, store: StoreConfig, storefront_order_id: str) -> bytes:
+        """One order as the raw JSON resource its adapter normalizes."""

@@ -19,7 +19,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
-from shipshape.errors import PayloadInvalid, SignatureInvalid
+from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedPlatform
 from shipshape.models import Platform, StorefrontOrder
 
 
@@ -58,6 +58,18 @@ class StorefrontAdapter(ABC):
         Raises ``UnsupportedTopic`` for topics Shipshape does not handle and ``PayloadInvalid``
         naming the first bad field for anything malformed.
         """
+
+    def order_reference(self, delivery: WebhookDelivery) -> str | None:
+        """For platforms whose webhooks carry only a pointer (BigCommerce): the storefront
+        order id to fetch from the API, after ``verify``. None when the delivery carries the
+        order itself and ``normalize`` reads it."""
+        return None
+
+    def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
+        """Map an order read from the storefront's API (reconciliation, or the fetch after a
+        pointer-only webhook) into one canonical order version. ``store`` is the configured
+        store it was read from. ``PayloadInvalid`` names the first bad field."""
+        raise UnsupportedPlatform(f"{self.platform.value} orders cannot be read from an API")
 
 
 def digest_matches(
