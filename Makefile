@@ -70,6 +70,7 @@ typecheck: dev
 ## SAM transform + cfn-lint, statelint, the generated ASL, and checkov on template.yaml.
 static: dev $(CHECKOV_STAMP)
 	$(BIN)/python scripts/static_checks.py --checkov $(CHECKOV_VENV)/bin/checkov
+	$(BIN)/python scripts/event_schemas.py --check
 
 unit: dev
 	$(BIN)/python -m pytest -q tests/unit

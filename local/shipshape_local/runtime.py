@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from shipshape_local import faults, metering
+from shipshape_local.delivery import Delivery, QueueMapping, StreamMapping
 from shipshape_local.faults import FaultInjector, FaultRates
 from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas, load_handler
 from shipshape_local.metering import METER, ExecutionCount
@@ -456,6 +457,9 @@ class EmbeddedRuntime:
         self.writes = WRITES  # what has been written, to wait on
         self.dev = tomllib.loads(DEV_SECRETS.read_text())
         self.names: dict[str, str] = {}  # logical id -> physical name or ARN
+        self.attributes: dict[tuple[str, str], str] = {}  # (logical id, attribute) -> value
+        self.delivery = Delivery(invoke=self.lambdas.invoke)
+        self._published: list[dict[str, Any]] = []
         self.env: dict[str, str] = {}
         self._mock: Any = None
         self._calls_before: Counter[str] = Counter()
@@ -517,6 +521,9 @@ class EmbeddedRuntime:
         self._create_secrets()
         self._create_functions()
         self._create_state_machines()
+        self._create_queues()
+        self._create_event_buses()
+        self._create_event_sources()
         self._configure_processes()
         if self.seed is not None:
             self._seed_inventory(self.seed)
@@ -527,6 +534,7 @@ class EmbeddedRuntime:
     def stop(self) -> None:
         import shipshape.bootstrap
 
+        self.delivery.stop()
         if self._mock is not None:
             self.settle()
         _INJECTOR[0] = None
@@ -556,8 +564,16 @@ class EmbeddedRuntime:
         for logical_id, props in self.template.tables.items():
             name = f"shipshape-{logical_id}"
             kwargs = {k: v for k, v in props.items() if k in wanted}
-            client.create_table(TableName=name, **kwargs)
+            if "StreamSpecification" in kwargs:  # CloudFormation implies StreamEnabled
+                kwargs["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    **kwargs["StreamSpecification"],
+                }
+            created = client.create_table(TableName=name, **kwargs)["TableDescription"]
             self.names[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = created["TableArn"]
+            if "LatestStreamArn" in created:
+                self.attributes[(logical_id, "StreamArn")] = created["LatestStreamArn"]
 
     def _create_topics(self) -> None:
         import boto3
@@ -625,6 +641,8 @@ class EmbeddedRuntime:
             return str(default)
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
+            if (logical_id, attribute) in self.attributes:
+                return self.attributes[(logical_id, attribute)]
             if attribute == "Arn" and logical_id in self.names:
                 return self.names[logical_id]
             raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute}")
@@ -647,6 +665,159 @@ class EmbeddedRuntime:
                 type=props.get("Type", "STANDARD"),
             )
             self.names[logical_id] = created["stateMachineArn"]
+
+    def _create_queues(self) -> None:
+        """The stack's SQS queues, dead-letter queues before the queues that redrive to them."""
+        import boto3
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        queues = self.template.of_type("AWS::SQS::Queue")
+        pending = dict(queues)
+        while pending:
+            for logical_id, resource in list(pending.items()):
+                props = dict(resource.get("Properties", {}))
+                redrive = props.get("RedrivePolicy")
+                target = redrive and redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                if target and (target, "Arn") not in self.attributes:
+                    continue
+                attributes = {
+                    k: str(v)
+                    for k, v in props.items()
+                    if k in ("VisibilityTimeout", "MessageRetentionPeriod")
+                }
+                if redrive:
+                    attributes["RedrivePolicy"] = json.dumps(
+                        {
+                            "deadLetterTargetArn": self._resolve(redrive["deadLetterTargetArn"]),
+                            "maxReceiveCount": int(redrive["maxReceiveCount"]),
+                        }
+                    )
+                name = f"shipshape-{logical_id}"
+                url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+                self.names[logical_id] = url
+                self.attributes[(logical_id, "QueueName")] = name
+                self.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+                del pending[logical_id]
+
+    def _create_event_buses(self) -> None:
+        """The event buses and rules (with their SQS targets), and one more rule of the
+        runtime's own that keeps every event published, for ``published_events``."""
+        import boto3
+
+        events = boto3.client("events", region_name=REGION)
+        for logical_id, resource in self.template.of_type("AWS::Events::EventBus").items():
+            name = str(self._resolve_sub(resource["Properties"]["Name"]))
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
+            self.names[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = arn
+            self.attributes[(logical_id, "Name")] = name
+        for logical_id, resource in self.template.of_type("AWS::Events::Rule").items():
+            props = resource["Properties"]
+            bus = self._resolve(props["EventBusName"])
+            name = f"shipshape-{logical_id}"
+            arn = events.put_rule(
+                Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"])
+            )["RuleArn"]
+            self.names[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = arn
+            events.put_targets(
+                Rule=name,
+                EventBusName=bus,
+                Targets=[{"Id": t["Id"], "Arn": self._resolve(t["Arn"])} for t in props["Targets"]],
+            )
+        self._published_queue = ""
+        buses = [self.names[b] for b in self.template.of_type("AWS::Events::EventBus")]
+        if buses:
+            sqs = boto3.client("sqs", region_name=REGION)
+            name = "shipshape-embedded-published"
+            self._published_queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+            for bus in buses:
+                events.put_rule(
+                    Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["shipshape"]})
+                )
+                events.put_targets(
+                    Rule=name,
+                    EventBusName=bus,
+                    Targets=[{"Id": "kept", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"}],
+                )
+
+    def _resolve_sub(self, value: Any) -> Any:
+        """``!Sub`` with ``${Parameter}`` references only (what resource names here use)."""
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            text = str(value["Fn::Sub"])
+            for name in self.template.doc.get("Parameters", {}):
+                text = text.replace("${" + name + "}", str(self.template.parameter_default(name)))
+            return text
+        return value
+
+    def _create_event_sources(self) -> None:
+        """The functions' stream and queue event sources, delivered by ``self.delivery``."""
+        from moto.events.models import EventPattern
+
+        for logical_id, resource in self.template.of_type("AWS::Serverless::Function").items():
+            function = self._function_names[logical_id]
+            for event in resource["Properties"].get("Events", {}).values():
+                props = event.get("Properties", {})
+                if event["Type"] == "DynamoDB":
+                    filters = props.get("FilterCriteria", {}).get("Filters", [])
+                    destination = props.get("DestinationConfig", {}).get("OnFailure", {})
+                    target = destination.get("Destination")
+                    self.delivery.streams.append(
+                        StreamMapping(
+                            function=function,
+                            stream_arn=self._resolve(props["Stream"]),
+                            batch_size=int(props.get("BatchSize", 100)),
+                            filters=[EventPattern.load(f["Pattern"]) for f in filters],
+                            max_retries=int(props.get("MaximumRetryAttempts", 3)),
+                            on_failure_queue=(
+                                self.names[target["Fn::GetAtt"][0]] if target else None
+                            ),
+                        )
+                    )
+                elif event["Type"] == "SQS":
+                    queue = props["Queue"]["Fn::GetAtt"][0]
+                    self.delivery.queues.append(
+                        QueueMapping(
+                            function=function,
+                            queue_url=self.names[queue],
+                            queue_arn=self._resolve(props["Queue"]),
+                            batch_size=int(props.get("BatchSize", 10)),
+                        )
+                    )
+
+    def drain(self) -> int:
+        """Deliver every pending stream record and queued message (as Lambda's pollers would)
+        until nothing is left; how many were delivered."""
+        return self.delivery.drain()
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """Every domain event published on the stack's bus so far, as EventBridge delivered it
+        to a subscriber's queue (envelope and detail), oldest first."""
+        import boto3
+
+        if not self._published_queue:
+            return []
+        sqs = boto3.client("sqs", region_name=REGION)
+        while True:
+            got = sqs.receive_message(QueueUrl=self._published_queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not got:
+                break
+            for message in got:
+                self._published.append(json.loads(message["Body"]))
+                sqs.delete_message(
+                    QueueUrl=self._published_queue, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return list(self._published)
+
+    def queue_messages(self, logical_id: str) -> list[dict[str, Any]]:
+        """The bodies waiting in one of the stack's queues (read without consuming them)."""
+        from moto.sqs.models import sqs_backends
+
+        name = self.attributes[(logical_id, "QueueName")]
+        queue = sqs_backends[ACCOUNT][REGION].queues[name]
+        return [json.loads(m.body) for m in queue._messages]
 
     def _configure_processes(self) -> None:
         """Give the in-process handlers their environment and the runtime's clock."""

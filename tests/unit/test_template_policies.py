@@ -126,6 +126,29 @@ EXPECTED: dict[str, Grants] = {
         "kms:GenerateDataKey": {KEY},
         "kms:Decrypt": {KEY},
     },
+    "PublisherFunction": {
+        # the stack's bus only; the stream is read by Lambda's poller (SAM's managed policy)
+        "events:PutEvents": {"DomainEventBus"},
+        # the mapping's on-failure destination is sent to with the function's role
+        "sqs:SendMessage": {"PublisherFailuresQueue"},
+    },
+    "WriteBackFunction": {
+        # repo.get, and the storefront's reference recorded with its audit event (repo.apply)
+        "dynamodb:GetItem": {ORDERS},
+        "dynamodb:PutItem": {ORDERS},
+        # the stores' API credentials
+        "secretsmanager:GetSecretValue": {SECRETS},
+    },
+    "ReconcilerFunction": {
+        # checkpoints, and the same writes as webhook ingest (ingest_version)
+        "dynamodb:GetItem": {ORDERS},
+        "dynamodb:PutItem": {ORDERS},
+        "dynamodb:UpdateItem": {ORDERS},
+        "dynamodb:DeleteItem": {ORDERS},
+        "states:StartExecution": {MACHINE},
+        "states:SendTaskFailure": {MACHINE},
+        "secretsmanager:GetSecretValue": {SECRETS},
+    },
 }
 
 # (resource, Sid) -> why a wildcard action or resource is the right grant there. Each also has
@@ -148,12 +171,24 @@ JUSTIFIED_WILDCARDS: dict[tuple[str, str], str] = {
     ("WarehouseFunction", "WarehouseTokens"): (
         "tokens under the Shipshape prefix; Secrets Manager appends a random suffix to each ARN"
     ),
+    ("WriteBackFunction", "StorefrontCredentials"): (
+        "credentials under the Shipshape prefix; Secrets Manager appends a random suffix"
+    ),
+    ("ReconcilerFunction", "StorefrontCredentials"): (
+        "credentials under the Shipshape prefix; Secrets Manager appends a random suffix"
+    ),
 }
 
 # What SAM attaches to every function role on its own (see the comment on Globals).
 SAM_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+# What SAM adds for a function's event source, for Lambda's poller (the function's code never
+# calls these APIs): stream reads for a DynamoDB source, receive/delete for an SQS source.
+SAM_EVENT_SOURCE_POLICIES = {
+    "PublisherFunction": {"arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"},
+    "WriteBackFunction": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"},
 }
 
 _ARN = re.compile(
@@ -402,8 +437,9 @@ def test_generated_roles_hold_only_these_policies_and_sams_two() -> None:
             for statement in policy["PolicyDocument"]["Statement"]
         ]
 
-        # Then the only managed policies are the two SAM always attaches
-        assert managed == SAM_MANAGED_POLICIES, function
+        # Then the only managed policies are the two SAM always attaches (and the poller's)
+        expected = SAM_MANAGED_POLICIES | SAM_EVENT_SOURCE_POLICIES.get(function, set())
+        assert managed == expected, function
         # And no inline statement grants "*" (SAM expanded nothing into a wildcard)
         for statement in inline:
             actions = _as_list(statement["Action"])

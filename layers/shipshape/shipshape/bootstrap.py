@@ -23,6 +23,8 @@ from shipshape.ports import (
     OrderRepository,
     RuleStore,
     SecretStore,
+    StorefrontApi,
+    SyncLedger,
     SystemClock,
     WarehouseChannel,
     WorkflowEngine,
@@ -46,6 +48,8 @@ class Container:
     audit: AuditIndex
     rule_store: RuleStore
     access_log: AccessLog
+    ledger: SyncLedger
+    storefronts: StorefrontApi
 
 
 @cache
@@ -72,6 +76,21 @@ class _OnFirstUse:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(aws_client(self._service), name)
+
+
+class _StorefrontsOnFirstUse:
+    """The storefront API client, built on first use: only write-back, reconciliation and
+    pointer-only webhooks (BigCommerce) call a storefront, so the others never import it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_storefronts(), name)
+
+
+@cache
+def _storefronts() -> StorefrontApi:
+    from shipshape.adapters.storefront_http import HttpStorefrontApi
+
+    return HttpStorefrontApi(container().secrets)
 
 
 def _build() -> Container:
@@ -112,6 +131,8 @@ def _build() -> Container:
             else LogNotifier()
         ),
         warehouse=LogWarehouseChannel(),
+        ledger=repository,  # reconciliation checkpoints
+        storefronts=_StorefrontsOnFirstUse(),  # type: ignore[arg-type]
     )
 
 
@@ -134,4 +155,5 @@ def override(**parts: Any) -> None:
 def reset() -> None:
     _overrides.clear()
     container.cache_clear()
+    _storefronts.cache_clear()
     aws_client.cache_clear()

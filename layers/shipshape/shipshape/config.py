@@ -348,6 +348,7 @@ class Settings(Model):
     state_machine_arn: str = ""
     idempotency_table: str = ""
     notifications_topic_arn: str = ""
+    event_bus_name: str = ""
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
     rules_ttl_seconds: float = 30.0

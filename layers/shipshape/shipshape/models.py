@@ -455,6 +455,9 @@ class Order(Model):
     label: Label | None = None
     hold_reason: str | None = None
     notified_at: AwareDatetime | None = None
+    storefront_fulfillment: str | None = Field(
+        default=None, description="The storefront's reference for the shipment it was told of."
+    )
     open_exception_id: str | None = None
     exceptions_opened: int = Field(default=0, ge=0)
     unfulfilled_lines: tuple[OrderLine, ...] = Field(
@@ -616,6 +619,27 @@ class RuleChange(Model):
     rejected_by: str | None = None
     rejected_at: AwareDatetime | None = None
     rejection_reason: str | None = None
+
+
+class SyncState(Model):
+    """Where reconciliation of one store stands: orders the storefront changed before
+    ``checkpoint`` have been compared with the canonical record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    platform: Platform
+    store: str
+    checkpoint: AwareDatetime
+    last_run_at: AwareDatetime
+    pulled: int = Field(default=0, ge=0, description="Orders read from the storefront.")
+    repaired: int = Field(default=0, ge=0, description="Missing or newer ones recorded.")
+    max_lag_seconds: float = Field(
+        default=0, ge=0, description="How far behind the most lagging repaired order was."
+    )
+    unreadable: tuple[str, ...] = Field(
+        default=(), description="Storefront order ids refused by the adapter, with the reason."
+    )
 
 
 class AccessDenial(Model):

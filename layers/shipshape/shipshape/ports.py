@@ -31,6 +31,7 @@ from shipshape.models import (
     SideWrite,
     SkuMaster,
     StockLot,
+    SyncState,
 )
 
 
@@ -137,6 +138,18 @@ class RuleStore(ABC):
     ) -> None:
         """Atomically: ``approved`` becomes ``change`` (active), ``previous`` (the active one,
         if any) superseded; ``ConcurrentUpdate`` if anything moved since read."""
+
+
+class SyncLedger(ABC):
+    """Reconciliation checkpoints, one per client store."""
+
+    @abstractmethod
+    def sync_state(self, client_id: str, platform: str, store: str) -> SyncState | None: ...
+
+    @abstractmethod
+    def save_sync_state(self, state: SyncState, expected: SyncState | None) -> None:
+        """Store ``state`` only if the stored one is still ``expected`` (None: none stored);
+        ``ConcurrentUpdate`` otherwise, so two passes never move a checkpoint back."""
 
 
 class AccessLog(ABC):

@@ -20,6 +20,8 @@ Item layout in the orders table:
 - rule version: pk=RULES#<client_id>  sk=V#<version:06d>  doc=<RuleChange JSON>, status;
   the active one is also pointed at by sk=ACTIVE (version)
 - access denial: pk=DENIED#<client_id>  sk=<at ISO>#<uuid>  doc=<AccessDenial JSON>
+- reconciliation checkpoint: pk=SYNC#<client_id>  sk=<platform>#<store>  checkpoint (ISO),
+  doc=<SyncState JSON>
 - sparse index ``gsi1``: only accepted orders whose workflow has not yet acknowledged its
   start carry gsi1pk=PENDING_START and gsi1sk=<accepted-at ISO>; the first workflow step
   removes them, so the index holds exactly the orders the reconciler must look at.
@@ -52,6 +54,7 @@ from shipshape.models import (
     SkuMaster,
     StockChange,
     StockLot,
+    SyncState,
 )
 from shipshape.observability import business_metrics, logger
 from shipshape.ports import (
@@ -63,6 +66,7 @@ from shipshape.ports import (
     InventoryRepository,
     OrderRepository,
     RuleStore,
+    SyncLedger,
 )
 
 if TYPE_CHECKING:
@@ -285,6 +289,7 @@ class DynamoDBOrderRepository(
     AuditIndex,
     RuleStore,
     AccessLog,
+    SyncLedger,
 ):
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -834,6 +839,48 @@ class DynamoDBOrderRepository(
         self._write(items, ConcurrentUpdate(f"the active rules of {change.client_id} changed"))
 
     # --- access denials --------------------------------------------------------------------
+
+    # --- reconciliation checkpoints ------------------------------------------------------
+
+    def sync_state(self, client_id: str, platform: str, store: str) -> SyncState | None:
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": _s(f"SYNC#{client_id}"), "sk": _s(f"{platform}#{store}")},
+                ConsistentRead=True,
+            ).get("Item")
+        except ClientError as exc:
+            raise self._translate(exc) from exc
+        return SyncState.model_validate_json(item["doc"]["S"]) if item else None
+
+    def save_sync_state(self, state: SyncState, expected: SyncState | None) -> None:
+        guard: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if expected is None
+            else {
+                "ConditionExpression": "checkpoint = :expected",
+                "ExpressionAttributeValues": {":expected": _s(_utc(expected.checkpoint))},
+            }
+        )
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(f"SYNC#{state.client_id}"),
+                    "sk": _s(f"{state.platform.value}#{state.store}"),
+                    "entity": _s("sync_state"),
+                    "checkpoint": _s(_utc(state.checkpoint)),
+                    "doc": _s(state.model_dump_json()),
+                },
+                **guard,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConcurrentUpdate(
+                    f"another pass moved the checkpoint of {state.platform.value} store "
+                    f"{state.store}"
+                ) from None
+            raise self._translate(exc) from exc
 
     def record_denial(self, denial: AccessDenial) -> None:
         try:

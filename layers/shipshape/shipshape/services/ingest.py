@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from shipshape.config import ClientConfig
-from shipshape.errors import OrderCancelled, SignatureInvalid, UnsupportedPlatform
+from shipshape.config import ClientConfig, StoreConfig
+from shipshape.errors import (
+    OrderCancelled,
+    PayloadInvalid,
+    SignatureInvalid,
+    StorefrontRefused,
+    StorefrontUnavailable,
+    UnsupportedPlatform,
+)
 from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
@@ -35,6 +42,7 @@ from shipshape.ports import (
     ExecutionExists,
     OrderRepository,
     SecretStore,
+    StorefrontApi,
     TaskNotWaiting,
     WorkflowEngine,
 )
@@ -80,9 +88,14 @@ def ingest_webhook(
     workflow: WorkflowEngine,
     clock: Clock,
     exceptions: ExceptionRepository | None = None,
+    storefronts: StorefrontApi | None = None,
 ) -> IngestResult:
     """Accept one storefront delivery for ``client``. Raises client errors for bad requests
-    (before anything is written) and never writes a half order."""
+    (before anything is written) and never writes a half order.
+
+    A platform whose webhooks carry only the order id (BigCommerce) has the order fetched from
+    its API with the store's credential after the delivery is verified: what is recorded is
+    what the storefront's API says, never what an unauthenticated body claims."""
     adapter = adapter_for(platform)
     stores = client.stores_on(platform)
     if not stores:
@@ -104,28 +117,75 @@ def ingest_webhook(
         logger.error("no webhook secret available", extra={"client_id": client.client_id})
         raise SignatureInvalid("no webhook secret is available for this store")
     adapter.verify(delivery, keys)
-    incoming = adapter.normalize(delivery)
+    reference = adapter.order_reference(delivery)
+    if reference is None:
+        incoming = adapter.normalize(delivery)
+    else:
+        incoming = adapter.normalize_resource(_fetch(store, reference, storefronts), store.store)
+    return ingest_version(
+        client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
+        clock=clock, exceptions=exceptions, source="webhook",
+    )  # fmt: skip
 
+
+def ingest_version(
+    *,
+    client: ClientConfig,
+    store: StoreConfig,
+    incoming: StorefrontOrder,
+    repo: OrderRepository,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    exceptions: ExceptionRepository | None = None,
+    source: str,
+) -> IngestResult:
+    """Record one authenticated order version (from a webhook, or read from the storefront's
+    API by reconciliation): the one idempotent path every order version takes. ``source``
+    says which, in the log."""
     order_id = canonical_order_id(
-        client.client_id, platform, store.store, incoming.storefront_order_id
+        client.client_id, store.platform, store.store, incoming.storefront_order_id
     )
     result = retry_on_conflict(
-        5, lambda: _record_version(client, order_id, incoming, repo, clock, exceptions)
+        5, lambda: _record_version(client, order_id, incoming, repo, clock, exceptions, source)
     )
     order = result[1]
     if result[0].outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
         _after_write(order, workflow, result[2])
     logger.info(
-        "webhook ingested",
+        "order version ingested",
         extra={
             "order_id": order_id,
             "client_id": client.client_id,
-            "platform": platform.value,
+            "platform": incoming.platform.value,
+            "source": source,
             "outcome": result[0].outcome.value,
             "status": order.status.value,
         },
     )
     return result[0]
+
+
+def _fetch(store: StoreConfig, reference: str, storefronts: StorefrontApi | None) -> bytes:
+    """The order a pointer-only webhook names, from the storefront's API."""
+    if storefronts is None or not store.api_token_secret_name:
+        raise StorefrontUnavailable(
+            f"{store.platform.value} store {store.store} has no API credential configured "
+            "(api_token_secret_name): its webhooks name an order Shipshape cannot read"
+        )
+    try:
+        return storefronts.fetch_order(store, reference)
+    except StorefrontRefused as exc:
+        if exc.status == 404:
+            raise PayloadInvalid(f"data.id: the store has no order {reference}") from None
+        # Our credential or the store's set-up is wrong: the sender cannot fix that, and a
+        # retry after it is fixed must still work, so answer 503 (the platform retries).
+        logger.error(
+            "the storefront refused the order fetch",
+            extra={"store": store.store, "status": exc.status, "code": exc.code},
+        )
+        raise StorefrontUnavailable(
+            f"{store.platform.value} refused Shipshape's order read ({exc.status} {exc.code})"
+        ) from None
 
 
 def _record_version(
@@ -135,16 +195,17 @@ def _record_version(
     repo: OrderRepository,
     clock: Clock,
     exceptions: ExceptionRepository | None,
+    source: str,
 ) -> tuple[IngestResult, Order, str | None]:
     """Record one version; also returns a task token the cancellation must interrupt."""
     actor = Actor(kind="storefront", id=f"{incoming.platform.value}:{incoming.store}")
     existing = repo.get(order_id)
     if existing is None:
         try:
-            order = _create(client, order_id, incoming, repo, clock, actor)
+            order = _create(client, order_id, incoming, repo, clock, actor, source)
         except AlreadyExists:
             # A concurrent delivery created it first: decide again against what it wrote.
-            return _record_version(client, order_id, incoming, repo, clock, exceptions)
+            return _record_version(client, order_id, incoming, repo, clock, exceptions, source)
         result = IngestResult(order_id, IngestOutcome.CREATED, order.status, "order recorded")
         return result, order, None
 
@@ -171,7 +232,7 @@ def _record_version(
             existing,
             None,
         )
-    order, token = _update(client, existing, incoming, repo, clock, actor, exceptions)
+    order, token = _update(client, existing, incoming, repo, clock, actor, exceptions, source)
     result = IngestResult(order_id, IngestOutcome.UPDATED, order.status, "order updated")
     return result, order, token
 
@@ -191,6 +252,7 @@ def _create(
     repo: OrderRepository,
     clock: Clock,
     actor: Actor,
+    source: str,
 ) -> Order:
     now = clock.now()
     status = _initial_status(incoming)
@@ -231,6 +293,7 @@ def _create(
             "version": incoming.version,
             "storefront_updated_at": incoming.storefront_updated_at.isoformat(),
             "sync_lag_seconds": round((now - incoming.storefront_updated_at).total_seconds(), 3),
+            "source": source,
             "payment": incoming.payment.value,
             "rules_version": client.rules_version,
         },
@@ -247,6 +310,7 @@ def _update(
     clock: Clock,
     actor: Actor,
     exceptions: ExceptionRepository | None,
+    source: str,
 ) -> tuple[Order, str | None]:
     changes: dict[str, Any] = {
         name: getattr(incoming, name)
@@ -270,6 +334,7 @@ def _update(
         "sync_lag_seconds": round(
             (clock.now() - incoming.storefront_updated_at).total_seconds(), 3
         ),
+        "source": source,
     }
     to_status: OrderStatus | None = None
     action = "storefront_updated"

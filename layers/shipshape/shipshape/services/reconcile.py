@@ -1,0 +1,164 @@
+"""Reconciliation: the canonical record catches up with every storefront on its own.
+
+Webhooks get lost (a storefront gives up after its retries, an endpoint was down, a delivery
+was refused). On a schedule, each client store with an API credential is asked for the orders
+it changed since the store's checkpoint, and each one goes through the same idempotent ingest
+path as a webhook: an order already recorded at that version is a duplicate and writes
+nothing; a missing or newer one is recorded, and its audit event carries how far behind the
+canonical record was (``sync_lag_seconds``, what the Monday checklist reads).
+
+The window starts ``OVERLAP`` before the checkpoint: a storefront may stamp an order's update
+time a little before the change is visible through its API, and a duplicate costs one read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from shipshape.config import ClientConfig, ClientDirectory, StoreConfig
+from shipshape.errors import (
+    ClientRequestError,
+    ConcurrentUpdate,
+    StorefrontRefused,
+    StorefrontUnavailable,
+)
+from shipshape.models import SyncState
+from shipshape.observability import logger
+from shipshape.ports import (
+    Clock,
+    ExceptionRepository,
+    OrderRepository,
+    StorefrontApi,
+    SyncLedger,
+    WorkflowEngine,
+)
+from shipshape.services.ingest import IngestOutcome, ingest_version
+from shipshape.storefronts import adapter_for
+
+OVERLAP = timedelta(minutes=2)
+FIRST_LOOKBACK = timedelta(days=1)  # a store's first pass reads the last day
+
+
+@dataclass
+class StoreReport:
+    client_id: str
+    platform: str
+    store: str
+    outcome: str  # reconciled, skipped (no API credential), failed
+    pulled: int = 0
+    repaired: list[str] = field(default_factory=list)
+    max_lag_seconds: float = 0.0
+    unreadable: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def reconcile_all(
+    *,
+    clients: ClientDirectory,
+    repo: OrderRepository,
+    ledger: SyncLedger,
+    storefronts: StorefrontApi,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    exceptions: ExceptionRepository | None = None,
+) -> list[StoreReport]:
+    """One pass over every client's stores. A store that fails is reported and left for the
+    next pass; it never stops the others."""
+    reports = []
+    for client in clients.all():
+        for store in client.stores:
+            try:
+                report = reconcile_store(
+                    client=client, store=store, repo=repo, ledger=ledger,
+                    storefronts=storefronts, workflow=workflow, clock=clock,
+                    exceptions=exceptions,
+                )  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - one store's failure must not stop the rest
+                # The checkpoint did not move: the next pass reads the same window again.
+                logger.exception(
+                    "reconciliation of a store failed",
+                    extra={"client_id": client.client_id, "store": store.store},
+                )
+                report = StoreReport(
+                    client.client_id, store.platform.value, store.store, "failed",
+                    error=type(exc).__name__,
+                )  # fmt: skip
+            reports.append(report)
+    return reports
+
+
+def reconcile_store(
+    *,
+    client: ClientConfig,
+    store: StoreConfig,
+    repo: OrderRepository,
+    ledger: SyncLedger,
+    storefronts: StorefrontApi,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    exceptions: ExceptionRepository | None = None,
+) -> StoreReport:
+    report = StoreReport(client.client_id, store.platform.value, store.store, "reconciled")
+    if not store.api_token_secret_name:
+        report.outcome = "skipped"
+        report.error = "no API credential configured (api_token_secret_name)"
+        return report
+    adapter = adapter_for(store.platform)
+    previous = ledger.sync_state(client.client_id, store.platform.value, store.store)
+    until = clock.now()
+    since = previous.checkpoint - OVERLAP if previous else until - FIRST_LOOKBACK
+    try:
+        resources = storefronts.orders_updated_since(store, since, until)
+    except (StorefrontUnavailable, StorefrontRefused) as exc:
+        report.outcome, report.error = "failed", str(exc)
+        logger.warning(
+            "reconciliation could not read the store",
+            extra={"client_id": client.client_id, "store": store.store, "error": str(exc)},
+        )
+        return report
+    report.pulled = len(resources)
+    for resource in resources:
+        try:
+            incoming = adapter.normalize_resource(resource, store.store)
+        except ClientRequestError as exc:
+            # The same order a webhook would be refused for: recorded for review, not retried
+            # forever (the next pass reads it again only if the storefront changes it).
+            report.unreadable.append(str(exc)[:200])
+            continue
+        result = ingest_version(
+            client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
+            clock=clock, exceptions=exceptions, source="reconciliation",
+        )  # fmt: skip
+        if result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
+            lag = (clock.now() - incoming.storefront_updated_at).total_seconds()
+            report.repaired.append(result.order_id)
+            report.max_lag_seconds = max(report.max_lag_seconds, round(lag, 3))
+    state = SyncState(
+        client_id=client.client_id,
+        platform=store.platform,
+        store=store.store,
+        checkpoint=until,
+        last_run_at=until,
+        pulled=report.pulled,
+        repaired=len(report.repaired),
+        max_lag_seconds=report.max_lag_seconds,
+        unreadable=tuple(report.unreadable),
+    )
+    try:
+        ledger.save_sync_state(state, previous)
+    except ConcurrentUpdate:
+        # Another pass finished first and moved the checkpoint; what this one recorded is
+        # recorded all the same (ingest is idempotent).
+        logger.info("another pass moved the checkpoint", extra={"store": store.store})
+    if report.repaired:
+        logger.warning(
+            "reconciliation repaired orders the webhooks missed",
+            extra={
+                "client_id": client.client_id,
+                "store": store.store,
+                "order_ids": report.repaired,
+                "max_lag_seconds": report.max_lag_seconds,
+            },
+        )
+    return report
