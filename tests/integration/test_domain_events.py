@@ -101,6 +101,7 @@ def test_every_change_of_an_order_is_published_and_matches_its_schema(
     assert published_path == [e["to_status"] for e in status_changes]
     shipped = next(e for e in published if e["detail-type"] == "order-shipped.v1")["detail"]
     assert shipped["order_id"] == order_id and shipped["tracking_number"]
+    assert shipped["carrier"] and shipped["service"]
     # No customer data leaves in an event
     text = json.dumps(published)
     assert "Jane" not in text and "Market St" not in text and "97204" not in text

@@ -684,7 +684,11 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
                     "rolled_back_to": OrderStatus.PACKED.value},
         )  # fmt: skip
         raise
-    tracking = {"tracking_number": label.tracking_number, "service": label.service}
+    tracking = {
+        "tracking_number": label.tracking_number,
+        "carrier": label.carrier,
+        "service": label.service,
+    }
     writes: list[SideWrite] = list(stock.consume(order))
     if order.unfulfilled_lines:
         # A partial fulfilment ends in a state of its own, never in SHIPPED patched later.
