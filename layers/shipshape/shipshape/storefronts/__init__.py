@@ -11,6 +11,7 @@ from types import MappingProxyType
 from shipshape.errors import UnsupportedPlatform
 from shipshape.models import Platform
 from shipshape.storefronts.base import StorefrontAdapter, WebhookDelivery
+from shipshape.storefronts.bigcommerce import bigcommerce_adapter
 from shipshape.storefronts.generic import generic_adapter
 from shipshape.storefronts.shopify import shopify_adapter
 from shipshape.storefronts.woocommerce import WooCommercePing, woocommerce_adapter
@@ -20,6 +21,7 @@ ADAPTERS: Mapping[Platform, StorefrontAdapter] = MappingProxyType(
     {
         Platform.SHOPIFY: shopify_adapter,
         Platform.WOOCOMMERCE: woocommerce_adapter,
+        Platform.BIGCOMMERCE: bigcommerce_adapter,
         Platform.GENERIC: generic_adapter,
     }
 )

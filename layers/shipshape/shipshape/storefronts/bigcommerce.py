@@ -1,0 +1,517 @@
+"""BigCommerce order webhooks (pointer-only) and orders read from its v2 Orders API.
+
+A BigCommerce webhook carries no order, only a pointer to one::
+
+    {"store_id": "11111", "producer": "stores/abcde", "scope": "store/order/statusUpdated",
+     "data": {"type": "order", "id": 173331}, "hash": "...", "created_at": 1561479335}
+
+So a delivery is handled in three steps: ``verify`` it, read the order id with
+``order_reference``, fetch the order from the store's API, and map what the API returned with
+``normalize_resource``. What Shipshape records is always what the API says, never the body.
+
+Authentication. The HTTPS webhooks Shipshape subscribes to are created by the operator with
+``POST /stores/{store_hash}/v3/hooks``, whose ``headers`` object BigCommerce sends back
+unchanged with every delivery. The operator sets one secret header there::
+
+    "headers": {"X-Shipshape-Webhook-Token": "<the store's webhook secret>"}
+
+``verify`` compares that header in constant time with each accepted secret (several during a
+rotation: create the new hooks with the new token, then retire the old ones) and fails closed.
+BigCommerce's documented HTTPS webhooks carry no HMAC over the body Shipshape could check
+instead. (Newer BigCommerce documentation also describes Standard Webhooks signatures keyed
+with an app's client secret; Shipshape does not rely on them.) The body is not signed, so
+``verify`` also requires ``producer`` to name a store (``stores/<store hash>``): the caller
+chooses the store, and with it the secrets, from that claim (``claimed_store``), so a token
+opens only deliveries that name its own store.
+
+Scopes. Create one hook per accepted scope (below), not ``store/order/*``: every other order
+scope would be refused, and BigCommerce blocklists a destination whose share of 2xx answers
+falls under 90 %.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import IntEnum
+from hashlib import sha256
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+
+from shipshape.base import Model
+from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedPlatform, UnsupportedTopic
+from shipshape.models import (
+    Address,
+    CountryCode,
+    Customer,
+    OrderLine,
+    PaymentState,
+    Platform,
+    Quantity,
+    Sku,
+    StorefrontOrder,
+)
+from shipshape.storefronts.base import (
+    Amount,
+    StorefrontAdapter,
+    WebhookDelivery,
+    blank_to_none,
+    canonical,
+    epoch_ms,
+    full_name,
+    parse_payload,
+)
+
+TOKEN_HEADER = "X-Shipshape-Webhook-Token"  # noqa: S105 - a header name, not a secret
+
+SCOPES = frozenset({"store/order/created", "store/order/updated", "store/order/statusUpdated"})
+# Not accepted: ``store/order/archived``. Archiving is BigCommerce's delete, a housekeeping
+# action that changes neither the status nor the payment; a merchant stops an order by
+# cancelling it (status Cancelled fires ``store/order/statusUpdated``, accepted above). Taking
+# an archive for a cancellation could stop a paid order that was only tidied away, and as an
+# update it would say nothing the other scopes do not. An archived order read from the API
+# (``is_deleted``) is never started; one already in fulfilment carries on.
+
+_PRODUCER = re.compile(r"stores/([A-Za-z0-9]{1,64})")
+
+
+class StatusId(IntEnum):
+    """BigCommerce's order statuses (``status_id``; GET /v2/order_statuses). Stores can rename
+    the labels (``status``, ``custom_status``) but cannot add statuses, so only the id is read.
+    """
+
+    INCOMPLETE = 0  # the shopper reached the payment page but did not complete the transaction
+    PENDING = 1  # checkout started, not completed
+    SHIPPED = 2  # the merchant used Ship Items
+    PARTIALLY_SHIPPED = 3
+    REFUNDED = 4  # the merchant used Refund
+    CANCELLED = 5  # cancelled by the merchant
+    DECLINED = 6  # declined by the merchant (no payment, or other reasons)
+    AWAITING_PAYMENT = 7  # checkout complete, payment not yet confirmed
+    AWAITING_PICKUP = 8  # pulled, waiting for the customer to collect it
+    AWAITING_SHIPMENT = 9  # pulled and packed, waiting for a carrier
+    COMPLETED = 10  # shipped and received, or digital goods delivered
+    AWAITING_FULFILLMENT = 11  # checkout complete and payment confirmed
+    MANUAL_VERIFICATION_REQUIRED = 12  # on hold until something is confirmed by hand
+    DISPUTED = 13  # the shopper opened a (PayPal) dispute
+    PARTIALLY_REFUNDED = 14
+
+
+# Ready to fulfil: the statuses that mean "paid, for the warehouse to ship". Awaiting Pickup
+# is left out (the shopper collects it: nothing to ship), and so are the statuses after
+# shipping (2, 3, 10) and every status before payment (0, 1, 7, 12).
+_FULFIL_STATUSES = frozenset({StatusId.AWAITING_FULFILLMENT, StatusId.AWAITING_SHIPMENT})
+_CANCELLED_STATUSES = frozenset({StatusId.CANCELLED, StatusId.DECLINED})
+# BigCommerce counts these statuses as paid; read only when no gateway reported a payment.
+_PAID_STATUSES = frozenset(
+    {
+        StatusId.SHIPPED,
+        StatusId.PARTIALLY_SHIPPED,
+        StatusId.AWAITING_PICKUP,
+        StatusId.AWAITING_SHIPMENT,
+        StatusId.COMPLETED,
+        StatusId.AWAITING_FULFILLMENT,
+        StatusId.PARTIALLY_REFUNDED,
+    }
+)
+
+# ``date_modified`` has whole seconds. Two saves in one second get one timestamp, and the
+# second would be taken for a duplicate of the first; most often that is checkout, which moves
+# a new order from Incomplete to Awaiting Fulfillment at once. The version is therefore
+# date_modified in epoch ms plus the status's place in an order's life (under 1000, so a later
+# second always wins): within one second the later stage is the newer version. Two saves in
+# one second that keep the status (an address edit) remain indistinguishable.
+_LIFECYCLE_RANK: dict[StatusId, int] = {
+    StatusId.INCOMPLETE: 0,
+    StatusId.PENDING: 1,
+    StatusId.AWAITING_PAYMENT: 2,
+    StatusId.MANUAL_VERIFICATION_REQUIRED: 3,
+    StatusId.AWAITING_FULFILLMENT: 4,
+    StatusId.AWAITING_SHIPMENT: 5,
+    StatusId.AWAITING_PICKUP: 5,
+    StatusId.PARTIALLY_SHIPPED: 6,
+    StatusId.SHIPPED: 7,
+    StatusId.COMPLETED: 8,
+    StatusId.DISPUTED: 9,
+    StatusId.PARTIALLY_REFUNDED: 10,
+    StatusId.REFUNDED: 11,
+    StatusId.DECLINED: 12,
+    StatusId.CANCELLED: 12,
+}
+
+# ``payment_status`` as the v2 Orders API documents it ("" when no gateway took part: manual
+# and offline payment methods, orders made in the control panel or through the API).
+PaymentStatus = Literal[
+    "authorized",
+    "captured",
+    "capture pending",
+    "declined",
+    "held for review",
+    "paid",
+    "partially refunded",
+    "pending",
+    "refunded",
+    "void",
+    "void pending",
+    "",
+]
+
+_PAYMENT: dict[str, PaymentState] = {
+    "captured": PaymentState.PAID,
+    "paid": PaymentState.PAID,
+    # Money was taken and only part of it went back: the order still stands as paid.
+    "partially refunded": PaymentState.PAID,
+    "refunded": PaymentState.REFUNDED,
+    "void": PaymentState.VOIDED,
+    # The gateway refused the payment: no money will come from it.
+    "declined": PaymentState.VOIDED,
+    # Authorized is not captured: as for Shopify, nothing ships before the money is taken.
+    "authorized": PaymentState.PENDING,
+    "capture pending": PaymentState.PENDING,
+    "held for review": PaymentState.PENDING,
+    "pending": PaymentState.PENDING,
+    "void pending": PaymentState.PENDING,
+}
+
+
+def _rfc2822(value: object) -> object:
+    """``date_modified`` is RFC 2822 text ("Wed, 05 Dec 2018 20:16:55 +0000")."""
+    if not isinstance(value, str):
+        raise ValueError('must be an RFC 2822 date such as "Wed, 05 Dec 2018 20:16:55 +0000"')
+    try:
+        moment = parsedate_to_datetime(value)
+    except (ValueError, TypeError, OverflowError, IndexError):
+        raise ValueError(
+            'is not an RFC 2822 date such as "Wed, 05 Dec 2018 20:16:55 +0000"'
+        ) from None
+    # "-0000" means UTC with the local offset unknown; the parser leaves those naive.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+Id = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
+AddressId = Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)]
+Text = Annotated[str | None, BeforeValidator(blank_to_none)]
+SkuText = Annotated[Sku | None, BeforeValidator(blank_to_none)]
+Country = Annotated[CountryCode | None, BeforeValidator(blank_to_none)]
+Currency = Annotated[
+    Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None,
+    BeforeValidator(blank_to_none),
+]
+Rfc2822Datetime = Annotated[datetime, BeforeValidator(_rfc2822)]
+
+
+# --- the webhook, as BigCommerce delivers it ------------------------------------------------
+
+
+class _BigCommerceModel(Model):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _ProducerOnly(_BigCommerceModel):
+    producer: str
+
+
+class _ScopeOnly(_BigCommerceModel):
+    # Read first, so an unknown scope is reported as such rather than as a bad payload.
+    scope: str
+
+
+class WebhookData(_BigCommerceModel):
+    type: Literal["order"]
+    id: Id
+
+
+class BigCommerceWebhook(_BigCommerceModel):
+    """The body of an order webhook; ``hash``, ``store_id`` and ``created_at`` are not read
+    (deduplication is on the order version)."""
+
+    scope: str
+    producer: Annotated[str, StringConstraints(pattern=_PRODUCER.pattern)]
+    data: WebhookData
+
+
+# --- the order, as the v2 Orders API returns it (only the fields Shipshape reads) ----------
+
+
+class BillingAddress(_BigCommerceModel):
+    """The order's ``billing_address``: the buyer."""
+
+    first_name: Text = None
+    last_name: Text = None
+    company: Text = None
+    email: Text = None
+    phone: Text = None
+
+
+class BigCommerceOrder(_BigCommerceModel):
+    """GET /v2/orders/{id}. Amounts are decimal strings ("361.9500")."""
+
+    id: Id
+    status_id: StatusId
+    date_modified: Rfc2822Datetime
+    payment_status: PaymentStatus
+    # The transactional currency (what the shopper paid in; the amounts are in it) and the
+    # display currency; v2 orders set the second to the first.
+    default_currency_code: Currency = None
+    currency_code: Currency = None
+    total_inc_tax: Amount
+    is_deleted: bool = False
+    billing_address: BillingAddress = BillingAddress()
+
+
+class OrderProduct(_BigCommerceModel):
+    """One entry of GET /v2/orders/{id}/products; ``id`` is the order line's own id (what a
+    shipment names), not the catalogue product's (``product_id``)."""
+
+    id: Id
+    order_id: Id | None = None
+    order_address_id: AddressId | None = None  # which shipping address the line goes to
+    name: str = ""
+    sku: SkuText = None
+    type: Literal["physical", "digital"]
+    quantity: Quantity
+    price_inc_tax: Amount
+
+
+class ShippingAddress(_BigCommerceModel):
+    """One entry of GET /v2/orders/{id}/shipping_addresses. ``state`` is the full name
+    ("Texas"); address standardization turns it into a code where the country has them."""
+
+    id: Id
+    order_id: Id | None = None
+    first_name: Text = None
+    last_name: Text = None
+    company: Text = None
+    street_1: Text = None
+    street_2: Text = None
+    city: Text = None
+    state: Text = None
+    zip: Text = None
+    country_iso2: Country = None
+    email: Text = None
+    phone: Text = None
+
+
+class OrderBundle(_BigCommerceModel):
+    """The three API reads of one order, as the storefront API client returns them."""
+
+    order: BigCommerceOrder
+    products: list[OrderProduct]
+    shipping_addresses: list[ShippingAddress]
+
+
+# --- the adapter --------------------------------------------------------------------------
+
+
+class BigCommerceAdapter(StorefrontAdapter):
+    """Verifies BigCommerce ``store/order/*`` webhooks by their token header, names the order
+    they point to, and normalizes the order read from the v2 Orders API."""
+
+    platform = Platform.BIGCOMMERCE
+
+    def claimed_store(self, delivery: WebhookDelivery) -> str | None:
+        return _store_hash(delivery.body)
+
+    def verify(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
+        presented = delivery.header(TOKEN_HEADER)
+        if not presented:
+            raise SignatureInvalid(f"missing {TOKEN_HEADER} header")
+        if not _token_matches(presented, secrets):
+            raise SignatureInvalid(f"{TOKEN_HEADER} header does not match the store's secret")
+        # After the token: only a genuine sender learns that the body is what is wrong.
+        if _store_hash(delivery.body) is None:
+            raise SignatureInvalid(
+                "the delivery does not name its store: producer must be stores/<store hash>"
+            )
+
+    def order_reference(self, delivery: WebhookDelivery) -> str:
+        scope = parse_payload(_ScopeOnly, delivery.body).scope
+        if scope not in SCOPES:
+            raise UnsupportedTopic(
+                f"BigCommerce scope {scope!r} is not handled; expected one of {sorted(SCOPES)}"
+            )
+        return str(parse_payload(BigCommerceWebhook, delivery.body).data.id)
+
+    def normalize(self, delivery: WebhookDelivery) -> StorefrontOrder:
+        raise UnsupportedPlatform(
+            "BigCommerce webhooks carry only the order id: the order must be fetched from the "
+            "store's API (order_reference, then normalize_resource)"
+        )
+
+    def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
+        bundle = parse_payload(OrderBundle, resource)
+        order = bundle.order
+        _check_same_order(bundle)
+        lines, address_id = _shippable_lines(bundle.products)
+        where, shipping = _shipping_address(bundle.shipping_addresses, address_id)
+        currency = order.default_currency_code or order.currency_code
+        if currency is None:
+            raise PayloadInvalid("order.default_currency_code and order.currency_code are empty")
+        payment = _payment(order)
+        cancelled = order.status_id in _CANCELLED_STATUSES
+        return canonical(
+            lambda: StorefrontOrder(
+                platform=self.platform,
+                store=store,
+                storefront_order_id=str(order.id),
+                # BigCommerce shows shoppers the order id as the order number.
+                order_number=str(order.id),
+                version=epoch_ms(order.date_modified) + _LIFECYCLE_RANK[order.status_id],
+                storefront_updated_at=order.date_modified,
+                payment=payment,
+                ready_to_fulfil=(
+                    order.status_id in _FULFIL_STATUSES
+                    and payment is PaymentState.PAID
+                    and not order.is_deleted
+                ),
+                cancelled=cancelled,
+                currency=currency,
+                total=order.total_inc_tax,
+                customer=_customer(order.billing_address, shipping),
+                shipping_address=_address(shipping, where, order.billing_address),
+                lines=lines,
+            )
+        )
+
+
+bigcommerce_adapter = BigCommerceAdapter()
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def _store_hash(body: bytes) -> str | None:
+    """The store hash in ``producer`` ("stores/abcde" -> "abcde"), or None. Unauthenticated."""
+    try:
+        producer = _ProducerOnly.model_validate_json(body).producer
+    except ValidationError:
+        return None
+    match = _PRODUCER.fullmatch(producer)
+    return match.group(1) if match else None
+
+
+def _token_matches(presented: str, secrets: Sequence[bytes]) -> bool:
+    """Constant time, whatever the lengths: compare SHA-256 digests of both sides, and every
+    secret, not just until the first match."""
+    offered = sha256(presented.encode("utf-8", "surrogatepass")).digest()
+    matched = False
+    for secret in secrets:
+        # An empty secret is a configuration mistake; it must never open anything.
+        matched |= bool(secret) and hmac.compare_digest(sha256(secret).digest(), offered)
+    return matched
+
+
+# --- mapping ------------------------------------------------------------------------------
+
+
+def _payment(order: BigCommerceOrder) -> PaymentState:
+    """The gateway's ``payment_status`` when there is one; otherwise the status says it (a
+    merchant moving a bank-transfer order to Awaiting Fulfillment has confirmed the money)."""
+    if order.payment_status:
+        return _PAYMENT[order.payment_status]
+    if order.status_id is StatusId.REFUNDED:
+        return PaymentState.REFUNDED
+    if order.status_id in _PAID_STATUSES:
+        return PaymentState.PAID
+    return PaymentState.PENDING
+
+
+def _check_same_order(bundle: OrderBundle) -> None:
+    # The three reads are separate calls: a line or address of another order must not ship.
+    for index, product in enumerate(bundle.products):
+        if product.order_id is not None and product.order_id != bundle.order.id:
+            raise PayloadInvalid(f"products[{index}].order_id is not order {bundle.order.id}")
+    for index, address in enumerate(bundle.shipping_addresses):
+        if address.order_id is not None and address.order_id != bundle.order.id:
+            raise PayloadInvalid(
+                f"shipping_addresses[{index}].order_id is not order {bundle.order.id}"
+            )
+
+
+def _shippable_lines(products: Sequence[OrderProduct]) -> tuple[tuple[OrderLine, ...], int | None]:
+    """The physical lines, and the one shipping address they go to (None: not said)."""
+    lines: list[OrderLine] = []
+    destinations: set[int] = set()
+    for index, product in enumerate(products):
+        # Digital products (downloads) have nothing to pick; they may also have no SKU.
+        if product.type == "digital":
+            continue
+        if product.sku is None:
+            raise PayloadInvalid(f"products[{index}].sku is empty; Shipshape needs a SKU to pick")
+        if product.order_address_id:
+            destinations.add(product.order_address_id)
+        lines.append(
+            OrderLine(
+                line_id=str(product.id),
+                sku=product.sku,
+                title=product.name,
+                quantity=product.quantity,
+                unit_price=product.price_inc_tax,
+            )
+        )
+    if not lines:
+        raise PayloadInvalid("products: no physical product; nothing to fulfil")
+    if len(destinations) > 1:
+        raise PayloadInvalid(
+            f"products: the order ships to {len(destinations)} addresses; Shipshape fulfils "
+            "one shipping address per order"
+        )
+    return tuple(lines), next(iter(destinations), None)
+
+
+def _shipping_address(
+    addresses: Sequence[ShippingAddress], address_id: int | None
+) -> tuple[int, ShippingAddress | None]:
+    """The address the physical lines go to, and its index in ``shipping_addresses``."""
+    if address_id is not None:
+        for index, address in enumerate(addresses):
+            if address.id == address_id:
+                return index, address
+        raise PayloadInvalid(
+            f"products: order_address_id {address_id} is not among shipping_addresses"
+        )
+    if len(addresses) > 1:
+        raise PayloadInvalid(
+            "shipping_addresses: several addresses and no product says which one it ships to"
+        )
+    # No address at all: the workflow's address validation owns that problem.
+    return 0, addresses[0] if addresses else None
+
+
+def _customer(billing: BillingAddress, shipping: ShippingAddress | None) -> Customer:
+    name = full_name(billing.first_name, billing.last_name)
+    if name is None and shipping is not None:
+        name = full_name(shipping.first_name, shipping.last_name)
+    return Customer(
+        name=name,
+        email=billing.email or (shipping.email if shipping else None),
+        phone=billing.phone or (shipping.phone if shipping else None),
+    )
+
+
+def _address(
+    shipping: ShippingAddress | None, index: int, billing: BillingAddress
+) -> Address | None:
+    if shipping is None:
+        return None
+    if shipping.country_iso2 is None:
+        raise PayloadInvalid(
+            f"shipping_addresses[{index}].country_iso2 is empty; Shipshape cannot ship without one"
+        )
+    return Address(
+        name=full_name(shipping.first_name, shipping.last_name),
+        company=shipping.company,
+        # Incomplete fields still enter the record: address validation owns that problem, and
+        # refusing would only make the same order fail again on every delivery.
+        line1=shipping.street_1 or "",
+        line2=shipping.street_2,
+        city=shipping.city or "",
+        region=shipping.state,
+        postal_code=shipping.zip,
+        country_code=shipping.country_iso2,
+        phone=shipping.phone or billing.phone,
+    )
