@@ -710,3 +710,286 @@ def test_the_strategies_cover_the_fixtures() -> None:
             topic = sender.topics[-1] if "cancel" in fixture else sender.topics[0]
             headers = sender.signed_headers(body, b"whsec_properties_0123456789", topic)
             assert sender.adapter.normalize(delivery(headers, body)).lines
+
+
+# --- BigCommerce: pointer-only webhooks and the API bundle they lead to -------------------
+# BigCommerce authenticates a delivery by a token header, not a signature, and its order comes
+# from the API, not the body; so it has its own properties here rather than a Sender above.
+
+BIGCOMMERCE = adapter_for(Platform.BIGCOMMERCE)
+BIGCOMMERCE_TOKEN = "x-shipshape-webhook-token"  # as the HTTP edge hands it over
+BIGCOMMERCE_STORE = "q8kz3m1v4w"
+BIGCOMMERCE_WEBHOOKS = (
+    "bigcommerce/store_order_created.json",
+    "bigcommerce/store_order_status_updated.json",
+)
+BIGCOMMERCE_BUNDLE = "bigcommerce/order_awaiting_fulfillment.json"
+# From BigCommerce's documentation of the v2 order, independently of the adapter's tables.
+BIGCOMMERCE_GATEWAY_PAYMENT = {
+    "captured": PaymentState.PAID, "paid": PaymentState.PAID,
+    "partially refunded": PaymentState.PAID, "refunded": PaymentState.REFUNDED,
+    "void": PaymentState.VOIDED, "declined": PaymentState.VOIDED,
+    "authorized": PaymentState.PENDING, "capture pending": PaymentState.PENDING,
+    "held for review": PaymentState.PENDING, "pending": PaymentState.PENDING,
+    "void pending": PaymentState.PENDING,
+}  # fmt: skip
+BIGCOMMERCE_PAID_STATUSES = {2, 3, 8, 9, 10, 11, 14}  # "paid" statuses, per BigCommerce
+
+
+@st.composite
+def mutated_bigcommerce(draw: st.DrawFn, fixtures: tuple[str, ...]) -> bytes:
+    """A real BigCommerce document with one to three values replaced or removed."""
+    document = json.loads(load_event(draw(st.sampled_from(fixtures))))
+    for _ in range(draw(st.integers(1, 3))):
+        slots = list(json_slots(document))
+        if not slots:
+            break
+        container, key = draw(st.sampled_from(slots))
+        if isinstance(container, dict) and draw(st.booleans()):
+            del container[key]
+        else:
+            container[key] = draw(json_values)
+    return json.dumps(document).encode()
+
+
+def hostile_bigcommerce_bodies(fixtures: tuple[str, ...]) -> st.SearchStrategy[bytes]:
+    return st.one_of(
+        st.binary(max_size=300),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        mutated_bigcommerce(fixtures),
+    )
+
+
+bigcommerce_hostile_headers = st.dictionaries(
+    st.sampled_from([BIGCOMMERCE_TOKEN, "content-type", "x-auth-token"])
+    | st.text(min_size=1, max_size=20).map(str.lower),
+    st.one_of(
+        st.text(max_size=80),
+        st.sampled_from(["", " ", "\t", "Bearer x", "null", BIGCOMMERCE_STORE]),
+        digest_b64(),
+    ),
+    max_size=4,
+)
+
+
+def test_bigcommerce_verify_refuses_any_delivery_without_the_token() -> None:
+    @PROPERTY
+    @given(
+        headers=bigcommerce_hostile_headers,
+        body=hostile_bigcommerce_bodies(BIGCOMMERCE_WEBHOOKS),
+        secrets=st.lists(webhook_secrets, min_size=1, max_size=2),
+    )
+    def check(headers: dict[str, str], body: bytes, secrets: list[bytes]) -> None:
+        # Given a delivery that does not carry one of the store's tokens
+        # When it is verified
+        with pytest.raises(ClientRequestError) as refused:
+            BIGCOMMERCE.verify(delivery(headers, body), secrets)
+        # Then it is refused as not authentic, and the message carries no secret
+        assert type(refused.value) is SignatureInvalid
+        for secret in secrets:
+            assert secret.decode() not in str(refused.value)
+
+    check()
+
+
+def test_bigcommerce_a_token_changed_in_any_character_no_longer_verifies() -> None:
+    @PROPERTY
+    @given(
+        secret=webhook_secrets,
+        where=st.integers(min_value=0),
+        other=st.characters(codec="utf-8", exclude_characters="\r\n"),
+        fixture=st.sampled_from(BIGCOMMERCE_WEBHOOKS),
+    )
+    def check(secret: bytes, where: int, other: str, fixture: str) -> None:
+        # Given a genuine delivery, which verifies with its token
+        body = load_event(fixture)
+        token = secret.decode()
+        BIGCOMMERCE.verify(delivery({BIGCOMMERCE_TOKEN: token}, body), [secret])
+        # When one character of the token is different
+        index = where % len(token)
+        assume(other != token[index])
+        changed = token[:index] + other + token[index + 1 :]
+        # Then it is refused, and the message holds neither token
+        with pytest.raises(SignatureInvalid) as refused:
+            BIGCOMMERCE.verify(delivery({BIGCOMMERCE_TOKEN: changed}, body), [secret])
+        assert token not in str(refused.value)
+        assert changed.strip() not in str(refused.value) or not changed.strip()
+
+    check()
+
+
+def test_bigcommerce_reads_any_webhook_body_as_an_order_id_or_a_typed_error() -> None:
+    @PROPERTY
+    @given(body=hostile_bigcommerce_bodies(BIGCOMMERCE_WEBHOOKS))
+    def check(body: bytes) -> None:
+        # Given a verified delivery whose body may be anything
+        sent = delivery({BIGCOMMERCE_TOKEN: "t"}, body)
+        # When the store it claims and the order it points to are read
+        claimed = BIGCOMMERCE.claimed_store(sent)
+        try:
+            reference = BIGCOMMERCE.order_reference(sent)
+        # Then the order is refused with a typed client error...
+        except (PayloadInvalid, UnsupportedTopic) as refused:
+            assert str(refused)
+        # ...or it is a positive order id
+        else:
+            assert reference is not None and reference.isdigit() and int(reference) >= 1
+        # and the claim is a store hash or nothing, never an exception
+        assert claimed is None or (claimed.isalnum() and claimed.isascii())
+
+    check()
+
+
+def test_bigcommerce_normalizes_any_resource_to_an_order_or_payload_invalid() -> None:
+    @PROPERTY
+    @given(resource=hostile_bigcommerce_bodies((BIGCOMMERCE_BUNDLE,)))
+    def check(resource: bytes) -> None:
+        # Given whatever the API client hands over, most of it a real bundle mutated
+        # When it is normalized
+        try:
+            order = BIGCOMMERCE.normalize_resource(resource, BIGCOMMERCE_STORE)
+        # Then it is refused as an invalid payload (never another exception)...
+        except PayloadInvalid as refused:
+            assert str(refused)
+        # ...or it is a canonical order of this platform and store
+        else:
+            assert isinstance(order, StorefrontOrder)
+            assert (order.platform, order.store) == (Platform.BIGCOMMERCE, BIGCOMMERCE_STORE)
+
+    check()
+
+
+def rfc2822(moment: datetime) -> str:
+    """BigCommerce's date_modified: "Thu, 26 Nov 2026 15:15:27 +0000"."""
+    return moment.strftime("%a, %d %b %Y %H:%M:%S %z")
+
+
+@st.composite
+def bigcommerce_bundles(draw: st.DrawFn) -> dict[str, Any]:
+    order_id = draw(st.integers(1, 2**53))
+    address_id = draw(st.integers(1, 2**31))
+
+    def product(physical: bool) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries(
+            {"id": st.integers(1, 2**53), "order_id": st.just(order_id),
+             "order_address_id": st.just(address_id if physical else 0),
+             "name": names, "sku": skus if physical else st.just("") | skus,
+             "type": st.just("physical" if physical else "digital"), "quantity": quantities,
+             "price_inc_tax": money.map(lambda m: f"{m:.4f}")}
+        )  # fmt: skip
+
+    physical = draw(st.lists(product(True), min_size=1, max_size=4))
+    digital = draw(st.lists(product(False), max_size=2))
+    return {
+        "order": {
+            "id": order_id,
+            "status_id": draw(st.integers(0, 14)),
+            "date_modified": rfc2822(draw(moments)),
+            "payment_status": draw(st.sampled_from(["", *sorted(BIGCOMMERCE_GATEWAY_PAYMENT)])),
+            "default_currency_code": draw(st.sampled_from(["GBP", "EUR", "USD"])),
+            "currency_code": "GBP",
+            "total_inc_tax": f"{draw(money):.4f}",
+            "is_deleted": draw(st.booleans()),
+            "billing_address": {
+                "first_name": draw(names), "last_name": draw(names), "company": "",
+                "email": draw(names), "phone": draw(names),
+            },
+        },
+        "products": draw(st.permutations(physical + digital)),
+        "shipping_addresses": [
+            {
+                "id": address_id, "order_id": order_id, "first_name": draw(names),
+                "last_name": draw(names), "company": draw(st.just("") | names),
+                "street_1": draw(names), "street_2": draw(st.just("") | names),
+                "city": draw(names), "state": draw(st.just("") | names), "zip": draw(names),
+                "country_iso2": draw(countries), "email": draw(names),
+                "phone": draw(st.just("") | names),
+            }
+        ],
+    }  # fmt: skip
+
+
+def bigcommerce_payment(order: dict[str, Any]) -> PaymentState:
+    if order["payment_status"]:
+        return BIGCOMMERCE_GATEWAY_PAYMENT[order["payment_status"]]
+    if order["status_id"] == 4:
+        return PaymentState.REFUNDED
+    if order["status_id"] in BIGCOMMERCE_PAID_STATUSES:
+        return PaymentState.PAID
+    return PaymentState.PENDING
+
+
+def test_bigcommerce_normalize_keeps_every_field_of_any_valid_bundle() -> None:
+    @PROPERTY
+    @given(bundle=bigcommerce_bundles())
+    def check(bundle: dict[str, Any]) -> None:
+        # Given any valid order as the API returns it
+        sent, address = bundle["order"], bundle["shipping_addresses"][0]
+        billing = sent["billing_address"]
+        # When it is normalized
+        order = BIGCOMMERCE.normalize_resource(json_bytes(bundle), BIGCOMMERCE_STORE)
+        # Then the fields land where Shipshape reads them
+        modified = datetime.strptime(sent["date_modified"], "%a, %d %b %Y %H:%M:%S %z")
+        payment = bigcommerce_payment(sent)
+        assert order.storefront_order_id == order.order_number == str(sent["id"])
+        assert order.storefront_updated_at == modified
+        assert epoch_ms(modified) <= order.version < epoch_ms(modified) + 1000
+        assert order.payment is payment
+        assert order.cancelled is (sent["status_id"] in (5, 6))
+        assert order.ready_to_fulfil is (
+            sent["status_id"] in (9, 11) and payment is PaymentState.PAID
+            and not sent["is_deleted"]
+        )  # fmt: skip
+        assert (order.currency, order.total) == (
+            sent["default_currency_code"],
+            Decimal(sent["total_inc_tax"]),
+        )
+        assert order.customer == Customer(
+            name=f"{billing['first_name']} {billing['last_name']}",
+            email=billing["email"], phone=billing["phone"],
+        )  # fmt: skip
+        assert order.shipping_address is not None
+        assert order.shipping_address.model_dump() == {
+            "name": f"{address['first_name']} {address['last_name']}",
+            "company": address["company"] or None, "line1": address["street_1"],
+            "line2": address["street_2"] or None, "city": address["city"],
+            "region": address["state"] or None, "postal_code": address["zip"],
+            "country_code": address["country_iso2"],
+            "phone": address["phone"] or billing["phone"],
+        }  # fmt: skip
+        # Only physical products are picked, in the order the API lists them
+        assert order.lines == tuple(
+            OrderLine(line_id=str(p["id"]), sku=p["sku"], title=p["name"],
+                      quantity=p["quantity"], unit_price=Decimal(p["price_inc_tax"]))
+            for p in bundle["products"] if p["type"] == "physical"
+        )  # fmt: skip
+
+    check()
+
+
+def test_bigcommerce_a_later_save_always_has_a_greater_version() -> None:
+    @PROPERTY
+    @given(
+        first=utc_moments,
+        later_by=st.integers(1, 10**9),
+        statuses=st.tuples(st.integers(0, 14), st.integers(0, 14)),
+    )
+    def check(first: datetime, later_by: int, statuses: tuple[int, int]) -> None:
+        # Given the same order saved twice, the second save at least a second later, each
+        # save in any status
+        second = first + timedelta(seconds=later_by)
+        assume(second.year < 2100)
+
+        def version(moment: datetime, status_id: int) -> int:
+            bundle = json.loads(load_event(BIGCOMMERCE_BUNDLE))
+            bundle["order"].update(
+                date_modified=rfc2822(moment.replace(tzinfo=UTC)), status_id=status_id
+            )
+            return BIGCOMMERCE.normalize_resource(json_bytes(bundle), BIGCOMMERCE_STORE).version
+
+        # When both are read from the API and normalized
+        # Then the later save has the greater version, whatever the two statuses
+        assert version(first, statuses[0]) < version(second, statuses[1])
+
+    check()
