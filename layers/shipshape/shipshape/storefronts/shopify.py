@@ -183,32 +183,45 @@ class ShopifyAdapter(StorefrontAdapter):
             raise PayloadInvalid(f"missing {SHOP_DOMAIN_HEADER} header")
 
         order = parse_payload(ShopifyOrder, delivery.body)
-        cancelled = order.cancelled_at is not None or topic == CANCELLED_TOPIC
-        return canonical(
-            lambda: StorefrontOrder(
-                platform=self.platform,
-                store=store,
-                storefront_order_id=str(order.id),
-                order_number=order.name,
-                # Shopify bumps updated_at on every change; it is the only ordering it offers.
-                version=epoch_ms(order.updated_at),
-                storefront_updated_at=order.updated_at,
-                payment=_PAYMENT[order.financial_status],
-                ready_to_fulfil=order.financial_status == "paid" and not cancelled,
-                cancelled=cancelled,
-                currency=order.currency,
-                total=order.total_price,
-                customer=_customer(order),
-                shipping_address=_address(order.shipping_address),
-                lines=_shippable_lines(order.line_items),
-            )
-        )
+        # The topic says "cancelled" before the resource may: trust whichever says it first.
+        return _canonical_order(order, store, cancelled_by_topic=topic == CANCELLED_TOPIC)
+
+    def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
+        """An order read from the Admin API (the REST Order resource, the same shape the
+        webhooks carry): with no topic, cancellation is read from ``cancelled_at`` alone."""
+        return _canonical_order(parse_payload(ShopifyOrder, resource), store)
 
 
 shopify_adapter = ShopifyAdapter()
 
 
 # --- mapping ------------------------------------------------------------------------------
+
+
+def _canonical_order(
+    order: ShopifyOrder, store: str, *, cancelled_by_topic: bool = False
+) -> StorefrontOrder:
+    """The one mapping of a Shopify order, whether a webhook carried it or the API read it."""
+    cancelled = order.cancelled_at is not None or cancelled_by_topic
+    return canonical(
+        lambda: StorefrontOrder(
+            platform=Platform.SHOPIFY,
+            store=store,
+            storefront_order_id=str(order.id),
+            order_number=order.name,
+            # Shopify bumps updated_at on every change; it is the only ordering it offers.
+            version=epoch_ms(order.updated_at),
+            storefront_updated_at=order.updated_at,
+            payment=_PAYMENT[order.financial_status],
+            ready_to_fulfil=order.financial_status == "paid" and not cancelled,
+            cancelled=cancelled,
+            currency=order.currency,
+            total=order.total_price,
+            customer=_customer(order),
+            shipping_address=_address(order.shipping_address),
+            lines=_shippable_lines(order.line_items),
+        )
+    )
 
 
 def _shippable_lines(items: Sequence[ShopifyLineItem]) -> tuple[OrderLine, ...]:

@@ -196,32 +196,41 @@ class WooCommerceAdapter(StorefrontAdapter):
         if store is None:
             raise PayloadInvalid(f"missing {SOURCE_HEADER} header")
 
-        order = parse_payload(WooOrder, delivery.body)
-        return canonical(
-            lambda: StorefrontOrder(
-                platform=self.platform,
-                store=store,
-                storefront_order_id=str(order.id),
-                order_number=order.number,
-                # date_modified_gmt moves on every save; it is the only ordering WooCommerce has.
-                version=epoch_ms(order.date_modified_gmt),
-                storefront_updated_at=order.date_modified_gmt,
-                payment=_payment(order),
-                ready_to_fulfil=order.status == "processing",
-                cancelled=order.status in _CANCELLED_STATUSES,
-                currency=order.currency,
-                total=order.total,
-                customer=_customer(order),
-                shipping_address=_address(order.shipping, order.billing),
-                lines=_lines(order.line_items),
-            )
-        )
+        return _canonical_order(parse_payload(WooOrder, delivery.body), store)
+
+    def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
+        """An order read from the REST API v3 (the same shape the webhooks carry); the status
+        says whether it is cancelled, as it does in a webhook."""
+        return _canonical_order(parse_payload(WooOrder, resource), store)
 
 
 woocommerce_adapter = WooCommerceAdapter()
 
 
 # --- mapping ------------------------------------------------------------------------------
+
+
+def _canonical_order(order: WooOrder, store: str) -> StorefrontOrder:
+    """The one mapping of a WooCommerce order, whether a webhook carried it or the API read it."""
+    return canonical(
+        lambda: StorefrontOrder(
+            platform=Platform.WOOCOMMERCE,
+            store=store,
+            storefront_order_id=str(order.id),
+            order_number=order.number,
+            # date_modified_gmt moves on every save; it is the only ordering WooCommerce has.
+            version=epoch_ms(order.date_modified_gmt),
+            storefront_updated_at=order.date_modified_gmt,
+            payment=_payment(order),
+            ready_to_fulfil=order.status == "processing",
+            cancelled=order.status in _CANCELLED_STATUSES,
+            currency=order.currency,
+            total=order.total,
+            customer=_customer(order),
+            shipping_address=_address(order.shipping, order.billing),
+            lines=_lines(order.line_items),
+        )
+    )
 
 
 def _payment(order: WooOrder) -> PaymentState:
