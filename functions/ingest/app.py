@@ -61,6 +61,7 @@ def handle_receive_webhook(platform: str, client_id: str) -> Response[WebhookAcc
         workflow=deps.workflow,
         clock=deps.clock,
         exceptions=deps.exceptions,
+        storefronts=deps.storefronts,
     )
     metrics.add_metric(name=f"Webhook{result.outcome.value.title()}", unit="Count", value=1)
     accepted = result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED)

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 
 from shipshape_local import faults, metering
 from shipshape_local.delivery import Delivery, QueueMapping, StreamMapping
+from shipshape_local.fakestore import FakeStorefronts, dev_credentials
 from shipshape_local.faults import FaultInjector, FaultRates
 from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas, load_handler
 from shipshape_local.metering import METER, ExecutionCount
@@ -445,6 +446,7 @@ class EmbeddedRuntime:
         seed: Path | None = SEED,
         faults: FaultRates | None = None,
         fault_seed: int = 0,
+        storefront_read_timeout: float = 2.0,
     ) -> None:
         self.template = Template()
         self.clock = clock or ManualClock()
@@ -459,6 +461,10 @@ class EmbeddedRuntime:
         self.names: dict[str, str] = {}  # logical id -> physical name or ARN
         self.attributes: dict[tuple[str, str], str] = {}  # (logical id, attribute) -> value
         self.delivery = Delivery(invoke=self.lambdas.invoke)
+        # The storefronts' APIs (write-back, reconciliation, BigCommerce orders) are the fake
+        # storefront server's: nothing the embedded runtime runs reaches a real storefront.
+        self.storefronts: FakeStorefronts | None = None
+        self.storefront_read_timeout = storefront_read_timeout
         self._published: list[dict[str, Any]] = []
         self.env: dict[str, str] = {}
         self._mock: Any = None
@@ -524,6 +530,9 @@ class EmbeddedRuntime:
         self._create_queues()
         self._create_event_buses()
         self._create_event_sources()
+        self.storefronts = FakeStorefronts(
+            dev_credentials(self.config_dir, DEV_SECRETS), clock=self.clock.now
+        ).start()
         self._configure_processes()
         if self.seed is not None:
             self._seed_inventory(self.seed)
@@ -537,6 +546,9 @@ class EmbeddedRuntime:
         self.delivery.stop()
         if self._mock is not None:
             self.settle()
+        if self.storefronts is not None:
+            self.storefronts.close()
+            self.storefronts = None
         _INJECTOR[0] = None
         self.lambdas.injector = None
         self.lambdas.meter = None
@@ -829,6 +841,9 @@ class EmbeddedRuntime:
             env.update(spec.environment)
         env = {k: str(self._resolve(v)) for k, v in env.items()}
         env["SHIPSHAPE_CLIENT_CONFIG_DIR"] = str(self.config_dir)
+        assert self.storefronts is not None
+        env["SHIPSHAPE_STOREFRONT_API_URL"] = self.storefronts.url
+        env["SHIPSHAPE_STOREFRONT_READ_TIMEOUT_SECONDS"] = str(self.storefront_read_timeout)
         self.env = env
         os.environ.update(env)
         # The logger was created before stdout was routed; point it at the capture.

@@ -193,7 +193,7 @@ def test_no_customer_pii_or_secret_in_any_log_line(
     ingested = {
         (entry["order_id"], entry["client_id"])
         for entry in structured
-        if entry["message"] == "webhook ingested"
+        if entry["message"] == "order version ingested"
     }
     shipped_id, generic_id, invalid_id = order_ids
     assert ingested == {

@@ -59,21 +59,23 @@ def write_client(
 @pytest.mark.parametrize(
     ("client_id", "platform", "on_call"),
     [
-        ("acme-outdoors", Platform.SHOPIFY, "olivia.lead"),
-        ("kite-and-kin", Platform.GENERIC, "ops-on-call"),
-        ("nordlicht", Platform.WOOCOMMERCE, "ops-on-call"),
+        ("acme-outdoors", (Platform.SHOPIFY,), "olivia.lead"),
+        ("kite-and-kin", (Platform.GENERIC, Platform.BIGCOMMERCE), "ops-on-call"),
+        ("nordlicht", (Platform.WOOCOMMERCE,), "ops-on-call"),
     ],
 )
-def test_repository_client_files_load(client_id: str, platform: Platform, on_call: str) -> None:
+def test_repository_client_files_load(
+    client_id: str, platform: tuple[Platform, ...], on_call: str
+) -> None:
     # Given a client file shipped in the repository
     path = CLIENTS_DIR / f"{client_id}.toml"
 
     # When it is loaded
     client = load_client_file(path)
 
-    # Then it names its client, its store's platform, and an owner for every status
+    # Then it names its client, its stores' platforms, and an owner for every status
     assert client.client_id == client_id
-    assert [store.platform for store in client.stores] == [platform]
+    assert tuple(store.platform for store in client.stores) == platform
     assert set(client.status_owners) == set(OrderStatus)
     assert client.owner_of(OrderStatus.ON_HOLD) == on_call
     assert client.owner_of(OrderStatus.RECEIVED) == "client-success"

@@ -89,8 +89,11 @@ class _StorefrontsOnFirstUse:
 @cache
 def _storefronts() -> StorefrontApi:
     from shipshape.adapters.storefront_http import HttpStorefrontApi
+    from shipshape.storefronts.api import StorefrontHttp
 
-    return HttpStorefrontApi(container().secrets)
+    deps = container()
+    http = StorefrontHttp(read_timeout=deps.settings.storefront_read_timeout_seconds)
+    return HttpStorefrontApi(deps.secrets, http=http)
 
 
 def _build() -> Container:

@@ -141,7 +141,10 @@ class StoreConfig(Model):
     platform: Platform
     store: str = Field(
         min_length=1,
-        description="Shopify shop domain, WooCommerce site URL, or the generic sender's name.",
+        description=(
+            "Shopify shop domain, WooCommerce site URL, BigCommerce store hash, or the generic "
+            "sender's name."
+        ),
     )
     webhook_secret_name: str = Field(min_length=1)
     previous_webhook_secret_name: str | None = Field(
@@ -349,6 +352,7 @@ class Settings(Model):
     idempotency_table: str = ""
     notifications_topic_arn: str = ""
     event_bus_name: str = ""
+    storefront_read_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
     rules_ttl_seconds: float = 30.0

@@ -122,6 +122,11 @@ def ingest_webhook(
         incoming = adapter.normalize(delivery)
     else:
         incoming = adapter.normalize_resource(_fetch(store, reference, storefronts), store.store)
+        if incoming.storefront_order_id != reference:
+            raise PayloadInvalid(
+                f"data.id: the store answered order {incoming.storefront_order_id} for "
+                f"order {reference}"
+            )
     return ingest_version(
         client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
         clock=clock, exceptions=exceptions, source="webhook",

@@ -68,6 +68,9 @@ class OrderView(Model):
     qa: tuple[QaResult, ...]
     documents: tuple[str, ...]
     label: Label | None
+    storefront_fulfillment: str | None = Field(
+        description="The storefront's reference for the shipment it was told of, once told."
+    )
     voided_labels: tuple[Label, ...]
     rejected_services: tuple[str, ...]
     overrides: tuple[Override, ...]
