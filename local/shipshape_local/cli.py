@@ -22,12 +22,18 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with EmbeddedRuntime() as rt:
         door = FrontDoorServer(rt, host=args.host, port=args.port).start()
+        # Streams and queues are delivered as Lambda's pollers would: domain events reach the
+        # bus and shipped orders their (fake) storefront while it serves.
+        rt.delivery.start()
         console.print(f"[bold]Shipshape[/] embedded stack serving on {door.url}")
         tokens = ", ".join(rt.dev.get("operators", {}))
         for line in (
             "  POST /webhooks/{platform}/{client_id}   storefront webhooks (signed)",
             "  POST /warehouse/{client_id}/events      warehouse events (bearer token)",
             "  GET  /orders/{order_id}[/audit]         ops API (operator token)",
+            f"Storefront APIs (write-back, reconciliation, BigCommerce): {rt.storefronts.url}"
+            if rt.storefronts
+            else "",
             f"Development operator tokens (local/shipshape_local/dev-secrets.toml): {tokens}",
             f"Try: curl -H 'Authorization: Bearer dev-token-lead' {door.url}/orders/<order_id>",
             "Ctrl-C stops it; everything is in memory and goes with it.",

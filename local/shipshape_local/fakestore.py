@@ -1412,6 +1412,19 @@ class FakeStorefronts:
 
     # --- lifecycle
 
+    def reset(
+        self, credentials: Mapping[tuple[str, str], str], *, clock: Clock | None = None
+    ) -> None:
+        """Forget every store, fault and logged request, and serve ``credentials`` from now
+        on: a fresh fake on the same server (starting and stopping one costs more than a
+        test's whole set-up)."""
+        with self._lock:
+            self._credentials = dict(credentials)
+            self._clock = clock or (lambda: datetime.now(UTC))
+            self._stores.clear()
+            self._rules.clear()
+            self._log.clear()
+
     def start(self) -> Self:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self

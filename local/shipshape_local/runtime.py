@@ -530,9 +530,8 @@ class EmbeddedRuntime:
         self._create_queues()
         self._create_event_buses()
         self._create_event_sources()
-        self.storefronts = FakeStorefronts(
-            dev_credentials(self.config_dir, DEV_SECRETS), clock=self.clock.now
-        ).start()
+        self.storefronts = _fake_storefronts()
+        self.storefronts.reset(dev_credentials(self.config_dir, DEV_SECRETS), clock=self.clock.now)
         self._configure_processes()
         if self.seed is not None:
             self._seed_inventory(self.seed)
@@ -547,7 +546,7 @@ class EmbeddedRuntime:
         if self._mock is not None:
             self.settle()
         if self.storefronts is not None:
-            self.storefronts.close()
+            self.storefronts.reset({})  # the server stays up for the next runtime
             self.storefronts = None
         _INJECTOR[0] = None
         self.lambdas.injector = None
@@ -1134,6 +1133,17 @@ class EmbeddedRuntime:
                 return True
             time.sleep(interval)
         return condition()
+
+
+_FAKE_STOREFRONTS: list[FakeStorefronts] = []
+
+
+def _fake_storefronts() -> FakeStorefronts:
+    """The process's fake storefront server, started on first use and shared by every runtime
+    (each resets it): its thread is a daemon and ends with the process."""
+    if not _FAKE_STOREFRONTS:
+        _FAKE_STOREFRONTS.append(FakeStorefronts({}).start())
+    return _FAKE_STOREFRONTS[0]
 
 
 def _access_log_format(template: Template) -> str:

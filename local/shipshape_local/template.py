@@ -15,7 +15,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub...) into their
     long form ({"Ref": ...}, {"Fn::GetAtt": [...]}) instead of failing on them."""
 

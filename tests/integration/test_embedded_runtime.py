@@ -118,8 +118,21 @@ def test_sample_events_for_sam_local_invoke_are_accepted_by_their_handlers(
     accepted = runtime.run_function("IngestFunction", webhook)
     reconciled = runtime.run_function("StarterFunction", schedule)
 
-    # Then the signed webhook is accepted (its signature matches the dev secret) and the
-    # scheduled reconciler runs
+    stream = json.loads((events / "publisher_audit_stream.json").read_text())
+    shipped = json.loads((events / "writeback_order_shipped.json").read_text())
+    pulled = runtime.run_function(
+        "ReconcilerFunction", json.loads((events / "reconciler_schedule.json").read_text())
+    )
+    published = runtime.run_function("PublisherFunction", stream)
+    written_back = runtime.run_function("WriteBackFunction", shipped)
+
+    # Then the signed webhook is accepted (its signature matches the dev secret), the
+    # scheduled reconcilers run, the audit record is published as its events, and the
+    # shipped event is taken (its order is unknown here: nothing to tell a storefront)
     assert accepted["statusCode"] == 202, accepted["body"]
     assert json.loads(accepted["body"])["outcome"] == "created"
     assert reconciled["failed"] == []
+    assert pulled["failed"] == 0
+    assert published == {"batchItemFailures": []}
+    assert {e["detail-type"] for e in runtime.published_events()} >= {"order-status-changed.v1"}
+    assert written_back == {"batchItemFailures": []}
