@@ -189,10 +189,13 @@ def test_a_dropped_webhook_is_repaired_by_the_next_reconciliation_pass(
 ) -> None:
     fake = runtime.storefronts
     assert fake is not None
-    # Given a first pass that finds the shop in sync
+    # Given an order the shop changed before Shipshape went live for it, and the store's first
+    # pass, which only sets its checkpoint
+    fake.shopify(ACME_SHOP).put_order(paid_shopify_order(acme, clock, order_id=5_600_009))
+    clock.advance(timedelta(minutes=3))  # longer ago than the passes' overlap
     first = runtime.run_function("ReconcilerFunction", {"source": "aws.scheduler"})
     acme_pass = next(s for s in first["stores"] if s["platform"] == "shopify")
-    assert acme_pass["outcome"] == "reconciled" and acme_pass["repaired"] == []
+    assert acme_pass["outcome"] == "started" and acme_pass["repaired"] == []
 
     # And then a paid order whose webhook never arrives (dropped on purpose)
     clock.advance(timedelta(minutes=1))
@@ -206,7 +209,7 @@ def test_a_dropped_webhook_is_repaired_by_the_next_reconciliation_pass(
     # Then the order is recorded through the ingest path, with how far behind it was
     acme_pass = next(s for s in second["stores"] if s["platform"] == "shopify")
     assert acme_pass["outcome"] == "reconciled"
-    assert len(acme_pass["repaired"]) == 1
+    assert len(acme_pass["repaired"]) == 1  # not the order from before go-live
     order_id = acme_pass["repaired"][0]
     assert acme_pass["max_lag_seconds"] == 240.0  # paid 4 minutes before the pass found it
     received = _trail(runtime, order_id)[0]

@@ -9,10 +9,13 @@ canonical record was (``sync_lag_seconds``, what the Monday checklist reads).
 
 The window starts ``OVERLAP`` before the checkpoint: a storefront may stamp an order's update
 time a little before the change is visible through its API, and a duplicate costs one read.
+A store's first pass only sets its checkpoint: what the storefront changed before Shipshape
+went live for it (orders the merchant fulfilled another way) is not Shipshape's to fulfil.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,7 +40,6 @@ from shipshape.services.ingest import IngestOutcome, ingest_version
 from shipshape.storefronts import adapter_for
 
 OVERLAP = timedelta(minutes=2)
-FIRST_LOOKBACK = timedelta(days=1)  # a store's first pass reads the last day
 
 
 @dataclass
@@ -45,7 +47,7 @@ class StoreReport:
     client_id: str
     platform: str
     store: str
-    outcome: str  # reconciled, skipped (no API credential), failed
+    outcome: str  # reconciled, started (first pass: checkpoint set), skipped, failed
     pulled: int = 0
     repaired: list[str] = field(default_factory=list)
     max_lag_seconds: float = 0.0
@@ -107,7 +109,16 @@ def reconcile_store(
     adapter = adapter_for(store.platform)
     previous = ledger.sync_state(client.client_id, store.platform.value, store.store)
     until = clock.now()
-    since = previous.checkpoint - OVERLAP if previous else until - FIRST_LOOKBACK
+    if previous is None:
+        first = SyncState(
+            client_id=client.client_id, platform=store.platform, store=store.store,
+            checkpoint=until, last_run_at=until,
+        )  # fmt: skip
+        with contextlib.suppress(ConcurrentUpdate):  # another first pass set it
+            ledger.save_sync_state(first, None)
+        report.outcome = "started"
+        return report
+    since = previous.checkpoint - OVERLAP
     try:
         resources = storefronts.orders_updated_since(store, since, until)
     except (StorefrontUnavailable, StorefrontRefused) as exc:
