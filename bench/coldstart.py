@@ -38,8 +38,9 @@ LIMIT = 1.5
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the timestamp SAM's zips give every file
 # Services whose clients a function's code creates, by IAM action prefix (kms, logs and
 # xray are used by AWS on the function's behalf, not through a client in the code).
+# (sqs is not one: the publisher's on-failure queue is sent to by Lambda with its role.)
 CLIENT_SERVICES = {"dynamodb": "dynamodb", "states": "stepfunctions", "sns": "sns",
-                   "secretsmanager": "secretsmanager"}  # fmt: skip
+                   "secretsmanager": "secretsmanager", "events": "events"}  # fmt: skip
 
 # SAM policy templates the template uses, by the service they grant.
 SAM_POLICY_TEMPLATES = {"SNSPublishMessagePolicy": "sns"}

@@ -14,15 +14,22 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shipshape.bootstrap import aws_client, container
+from shipshape.bootstrap import aws_client
+from shipshape.config import Settings
 from shipshape.events import from_stream_record, put_batches, put_entries
 from shipshape.observability import logger, metrics
+
+
+def _bus() -> str:
+    # Only the bus name: building the whole container (repositories, adapters, client
+    # directory) would cost this function cold-start time for nothing it uses.
+    return Settings.from_environment().event_bus_name
 
 
 @event_source(data_class=DynamoDBStreamEvent)
 @metrics.log_metrics
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[str, Any]:
-    bus = container().settings.event_bus_name
+    bus = _bus()
     records = list(event.raw_event.get("Records", []))
     entries: list[dict[str, Any]] = []
     origin: list[int] = []  # the stream record each entry came from, to report a failure
