@@ -7,15 +7,19 @@ from pathlib import Path
 import pytest
 
 from shipshape.config import ClientConfig, ClientDirectory, load_client_file
+from shipshape.services.fulfillment import StepContext
 from tests.fakes import (
     CarrierStub,
     InMemoryOrderRepository,
     NotifierRecorder,
+    RecordingWarehouseChannel,
     RecordingWorkflow,
+    SettableClock,
     seed_inventory,
 )
 
 CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:fulfillment:ord"
 
 
 @pytest.fixture
@@ -49,3 +53,19 @@ def carrier() -> CarrierStub:
 @pytest.fixture
 def notifier() -> NotifierRecorder:
     return NotifierRecorder()
+
+
+@pytest.fixture
+def ctx(
+    repo: InMemoryOrderRepository,
+    clock: SettableClock,
+    acme: ClientConfig,
+    carrier: CarrierStub,
+    notifier: NotifierRecorder,
+) -> StepContext:
+    """The workflow steps' context for Acme on the in-memory fakes; ``clock`` is each test
+    module's own (the moment its story starts)."""
+    return StepContext(
+        repo, clock, acme, carrier, notifier, repo, RecordingWarehouseChannel(),
+        execution_name=EXECUTION,
+    )  # fmt: skip

@@ -78,11 +78,9 @@ from shipshape.services.fulfillment import (
 from shipshape.services.ingest import ingest_webhook
 from shipshape.services.queries import Operator
 from tests.fakes import (
-    CarrierStub,
     FixedSecrets,
     InMemoryOrderRepository,
     NotifierRecorder,
-    RecordingWarehouseChannel,
     RecordingWorkflow,
     SettableClock,
 )
@@ -747,20 +745,6 @@ def test_a_new_field_in_a_detail_still_validates_against_its_version() -> None:
 @pytest.fixture
 def clock() -> SettableClock:
     return SettableClock(AT)
-
-
-@pytest.fixture
-def ctx(
-    repo: InMemoryOrderRepository,
-    clock: SettableClock,
-    acme: ClientConfig,
-    carrier: CarrierStub,
-    notifier: NotifierRecorder,
-) -> StepContext:
-    return StepContext(
-        repo, clock, acme, carrier, notifier, repo, RecordingWarehouseChannel(),
-        execution_name="arn:aws:states:us-east-1:123456789012:execution:fulfillment:ord",
-    )  # fmt: skip
 
 
 @pytest.fixture

@@ -41,17 +41,16 @@ from tests.fakes import (
     FixedSecrets,
     InMemoryOrderRepository,
     NotifierRecorder,
-    RecordingWarehouseChannel,
     RecordingWorkflow,
     SettableClock,
 )
 from tests.helpers import load_event, sign_shopify, webhook_delivery
+from tests.unit.conftest import EXECUTION
 
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"
 SECRET = b"dev-shpss-acme-outdoors-current"
 START = datetime(2026, 11, 20, 15, 42, 10, tzinfo=UTC)
-EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:fulfillment:ord"
 
 PICK_TOKEN = "token-await-pick-1"
 PACK_TOKEN = "token-await-pack-1"
@@ -118,20 +117,6 @@ def status_before(status: OrderStatus) -> OrderStatus:
 @pytest.fixture
 def clock() -> SettableClock:
     return SettableClock(START)
-
-
-@pytest.fixture
-def ctx(
-    repo: InMemoryOrderRepository,
-    clock: SettableClock,
-    acme: ClientConfig,
-    carrier: CarrierStub,
-    notifier: NotifierRecorder,
-) -> StepContext:
-    return StepContext(
-        repo, clock, acme, carrier, notifier, repo, RecordingWarehouseChannel(),
-        execution_name=EXECUTION,
-    )  # fmt: skip
 
 
 Deliver = Callable[..., WorkflowState]
