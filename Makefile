@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: dev pilot bench demo test lint typecheck static unit integration format serve build deploy lock clean chromium
+.PHONY: dev pilot bench mutate demo test lint typecheck static unit integration format serve build deploy lock clean chromium
 
 dev: $(STAMP)
 
@@ -43,6 +43,11 @@ demo: dev
 ## and its cost per 1,000 orders; one table of figures against their floors and targets.
 bench: dev
 	$(BIN)/python bench/run.py
+
+## Mutation testing of the safety-critical code (not part of `make test`): the surviving
+## mutants by file and line, and a report in mutation-report/; fails below 90 % killed.
+mutate: dev
+	$(BIN)/python scripts/mutate.py
 
 ## Everything CI checks: lint, types, template and ASL, then the test suite.
 test: dev lint typecheck static chromium
