@@ -146,20 +146,26 @@ ERRORS: dict[str, dict[str, str]] = {
         "503": "A dependency is unavailable; retry (nothing was lost).",
     },
     "warehouse": {
-        "401": "The bearer token is missing or not this client's.",
-        "404": "No such client or order.",
+        "401": "The bearer token is missing or not this client's, or no such client (one answer).",
+        "404": "No such order.",
         "409": "The order is not waiting for this event, or the event_id was reused.",
-        "413": "The body is over API Gateway's 10 MB limit.",
+        "413": "The body is over 256 KiB.",
         "422": "The event is malformed or would make stock untrue.",
         "503": "A dependency is unavailable; retry (nothing was lost).",
     },
     "ops": {
         "401": "No valid operator token (API Gateway), or no operator identity.",
-        "403": "The operator may not act on this client (recorded for the client's review).",
-        "404": "No such client, order, exception, rule change or override.",
+        "403": "The operator's role may not do this, on a client they serve.",
+        "404": (
+            "No such client, order, exception, rule change or override among the operator's "
+            "clients: another client's gets the same answer (recorded for that client's review)."
+        ),
         "409": "The state changed: already claimed or resolved, or a conflicting change.",
-        "413": "The body is over API Gateway's 10 MB limit.",
-        "422": "A parameter or the body is invalid; the message names each field.",
+        "413": "The body is over 64 KiB, or a rule change would outgrow its stored record.",
+        "422": (
+            "A parameter or the body is invalid (too long, too deep, a number over 38 digits); "
+            "the message names each field and its limit."
+        ),
         "503": "A dependency is unavailable; retry (nothing was lost).",
     },
     "dashboard": {

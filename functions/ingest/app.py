@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.base import Model
 from shipshape.bootstrap import container
 from shipshape.errors import UnsupportedPlatform
-from shipshape.http import install_error_handlers, json_response, raw_body
+from shipshape.http import PathId, api_resolver, json_response, raw_body
 from shipshape.models import OrderStatus, Platform
 from shipshape.observability import logger, metrics
 from shipshape.services.ingest import IngestOutcome, ingest_webhook
 from shipshape.storefronts import WooCommercePing
 from shipshape.storefronts.base import WebhookDelivery
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = api_resolver()
 
 
 class WebhookAcceptedResponse(Model):
@@ -40,7 +39,9 @@ def handle_woocommerce_ping(exc: WooCommercePing) -> Response[WebhookPingRespons
 
 
 @app.post("/webhooks/<platform>/<client_id>")
-def handle_receive_webhook(platform: str, client_id: str) -> Response[WebhookAcceptedResponse]:
+def handle_receive_webhook(
+    platform: PathId, client_id: PathId
+) -> Response[WebhookAcceptedResponse]:
     deps = container()
     try:
         known_platform = Platform(platform)

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape import web as dashboard
 from shipshape.base import Model
 from shipshape.bootstrap import container
-from shipshape.errors import Forbidden, Unauthorized
-from shipshape.http import ErrorBody, install_error_handlers, json_response
+from shipshape.errors import Forbidden, NotAmongYours, Unauthorized, UnknownClient
+from shipshape.http import (
+    ErrorBody,
+    PathId,
+    QueryId,
+    api_resolver,
+    json_response,
+    no_store_by_default,
+)
 from shipshape.models import (
     AccessDenial,
     AwayPeriod,
@@ -62,9 +69,14 @@ from shipshape.services.queries import (
     operator_from_claims,
 )
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+# Operators send notes, resolutions and rule patches of a few KB. A rule change is stored
+# whole in one DynamoDB item (400 KB at most), with the rules it makes and its release notes.
+app = api_resolver(max_body_bytes=64 * 1024)
 app.include_router(dashboard.router)
+
+
+# Rule versions are stored under six-digit sort keys (V#000001), so their order holds.
+RuleVersion = Annotated[int, Path(ge=1, le=999_999)]
 
 
 class ExceptionQueue(Model):
@@ -85,24 +97,57 @@ def _operator() -> Operator:
     return operator_from_claims(claims)
 
 
+@app.exception_handler(NotAmongYours)  # type: ignore[untyped-decorator]
+def _not_among_yours(exc: NotAmongYours) -> Response[ErrorBody]:
+    """Not among the operator's clients: 404, the same for a client or order that does not
+    exist and for another client's, so no answer tells which ids exist. An attempt on a
+    client that exists is recorded for that client's review (who, what, when) first."""
+    return _not_found(exc)
+
+
 @app.exception_handler(Forbidden)  # type: ignore[untyped-decorator]
 def _forbidden(exc: Forbidden) -> Response[ErrorBody]:
-    """Refused: recorded for the client's review (who, what, when), then answered 403."""
+    """The operator's role may not do this on a client they serve: 403, naming the role. A
+    Forbidden that names a client refuses scope, and is answered as a client not among the
+    operator's (404) would be."""
+    if exc.client_id:
+        refusal = UnknownClient(f"no client {exc.client_id!r} among yours", client_id=exc.client_id)
+        return _not_found(refusal)
+    logger.warning(
+        "access refused", extra={"operator": _operator().subject, "path": app.current_event.path}
+    )
+    return json_response(403, ErrorBody(error="Forbidden", message=str(exc)))
+
+
+def _not_found(exc: NotAmongYours) -> Response[ErrorBody]:
+    if exc.client_id:
+        _record_refusal(exc.client_id)
+    logger.info("request refused", extra={"error": type(exc).__name__, "status": 404})
+    return json_response(404, ErrorBody(error=type(exc).__name__, message=str(exc)))
+
+
+def _record_refusal(client_id: str) -> None:
+    """Record an operator's attempt on a client's data for that client's access review, if
+    the client exists. An id no client has is answered without a write: a record under any
+    name a caller picks, one a request, would grow without bound and fill the review."""
     event = app.current_event
     operator = _operator()
+    deps = container()
+    try:
+        deps.clients.file_config(client_id)
+    except UnknownClient:
+        return
     logger.warning(
         "access refused",
-        extra={"operator": operator.subject, "client_id": exc.client_id, "path": event.path},
+        extra={"operator": operator.subject, "client_id": client_id, "path": event.path},
     )
-    if exc.client_id:
-        container().access_log.record_denial(
-            AccessDenial(
-                at=container().clock.now(), subject=operator.subject,
-                roles=tuple(sorted(operator.roles)), client_id=exc.client_id,
-                method=event.http_method, path=event.path, reason=str(exc),
-            )
-        )  # fmt: skip
-    return json_response(403, ErrorBody(error="Forbidden", message=str(exc)))
+    deps.access_log.record_denial(
+        AccessDenial(
+            at=deps.clock.now(), subject=operator.subject, roles=tuple(sorted(operator.roles)),
+            client_id=client_id, method=event.http_method, path=event.path,
+            reason=f"operator {operator.subject} does not serve client {client_id}",
+        )
+    )  # fmt: skip
 
 
 @app.get("/me")
@@ -136,7 +181,7 @@ def handle_get_checklist(client: Annotated[str, Query(min_length=1, max_length=6
 
 
 @app.get("/rules/<client_id>")
-def handle_get_rules(client_id: str) -> RulesHistory:
+def handle_get_rules(client_id: PathId) -> RulesHistory:
     deps = container()
     return rules_history(deps.rule_store, deps.clients, client_id, _operator())
 
@@ -151,7 +196,7 @@ def handle_list_rule_changes(
 
 @app.post("/rules/<client_id>/changes")
 def handle_propose_rule_change(
-    client_id: str, proposal: Annotated[ProposeRuleChangeRequest, Body()]
+    client_id: PathId, proposal: Annotated[ProposeRuleChangeRequest, Body()]
 ) -> Response[RuleChangeView]:
     deps = container()
     change = propose_rule_change(
@@ -161,13 +206,13 @@ def handle_propose_rule_change(
 
 
 @app.post("/rules/<client_id>/changes/<version>/approve")
-def handle_approve_rule_change(client_id: str, version: int) -> RuleChangeView:
+def handle_approve_rule_change(client_id: PathId, version: RuleVersion) -> RuleChangeView:
     deps = container()
     return approve_rule_change(deps.rule_store, deps.clock, client_id, version, _operator())
 
 
 @app.post("/rules/<client_id>/changes/<version>/activate")
-def handle_activate_rule_change(client_id: str, version: int) -> RuleChangeView:
+def handle_activate_rule_change(client_id: PathId, version: RuleVersion) -> RuleChangeView:
     deps = container()
     return activate_rule_change(
         deps.rule_store, deps.clients, deps.clock, client_id, version, _operator()
@@ -176,7 +221,7 @@ def handle_activate_rule_change(client_id: str, version: int) -> RuleChangeView:
 
 @app.post("/rules/<client_id>/changes/<version>/reject")
 def handle_reject_rule_change(
-    client_id: str, version: int, review: Annotated[ReviewRequest, Body()]
+    client_id: PathId, version: RuleVersion, review: Annotated[ReviewRequest, Body()]
 ) -> RuleChangeView:
     deps = container()
     return reject_rule_change(deps.rule_store, deps.clock, client_id, version, _operator(), review)
@@ -184,7 +229,7 @@ def handle_reject_rule_change(
 
 @app.post("/orders/<order_id>/overrides")
 def handle_request_override(
-    order_id: str, override: Annotated[OverrideRequest, Body()]
+    order_id: PathId, override: Annotated[OverrideRequest, Body()]
 ) -> Response[OrderView]:
     deps = container()
     order = request_override(
@@ -196,14 +241,14 @@ def handle_request_override(
 
 @app.post("/orders/<order_id>/overrides/<override_id>/approve")
 def handle_approve_override(
-    order_id: str, override_id: str, review: Annotated[OverrideReview, Body()]
+    order_id: PathId, override_id: PathId, review: Annotated[OverrideReview, Body()]
 ) -> OrderView:
     return _review(order_id, override_id, review, approve=True)
 
 
 @app.post("/orders/<order_id>/overrides/<override_id>/reject")
 def handle_reject_override(
-    order_id: str, override_id: str, review: Annotated[OverrideReview, Body()]
+    order_id: PathId, override_id: PathId, review: Annotated[OverrideReview, Body()]
 ) -> OrderView:
     return _review(order_id, override_id, review, approve=False)
 
@@ -219,8 +264,8 @@ def _review(order_id: str, override_id: str, review: OverrideReview, approve: bo
 
 @app.get("/exceptions")
 def handle_list_exceptions(
-    client: Annotated[str | None, Query()] = None,
-    owner: Annotated[str | None, Query()] = None,
+    client: QueryId = None,
+    owner: QueryId = None,
     type: Annotated[ExceptionType | None, Query()] = None,
     status: Annotated[ExceptionStatus | None, Query()] = None,
     overdue: Annotated[bool | None, Query()] = None,
@@ -236,7 +281,7 @@ def handle_list_exceptions(
 
 
 @app.post("/exceptions/<exception_id>/claim")
-def handle_claim_exception(exception_id: str) -> ExceptionView:
+def handle_claim_exception(exception_id: PathId) -> ExceptionView:
     deps = container()
     return claim_exception(
         repo=deps.repo, exceptions=deps.exceptions, clock=deps.clock,
@@ -246,19 +291,22 @@ def handle_claim_exception(exception_id: str) -> ExceptionView:
 
 @app.post("/exceptions/<exception_id>/resolve")
 def handle_resolve_exception(
-    exception_id: str, resolution: Annotated[ResolveExceptionRequest, Body()]
+    exception_id: PathId, resolution: Annotated[ResolveExceptionRequest, Body()]
 ) -> Response[ExceptionView]:
     deps = container()
     resolved = resolve_exception(
         repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
         clock=deps.clock, exception_id=exception_id, operator=_operator(), request=resolution,
     )  # fmt: skip
-    metrics.add_metric(name="ExceptionsResolved", unit="Count", value=1)
+    if resolved.awaiting_approval is None:  # a cancel waits for a second operator first
+        metrics.add_metric(name="ExceptionsResolved", unit="Count", value=1)
     return json_response(202, resolved)
 
 
 @app.put("/owners/<person>/away")
-def handle_mark_owner_away(person: str, period: Annotated[MarkAwayRequest, Body()]) -> AwayPeriod:
+def handle_mark_owner_away(
+    person: PathId, period: Annotated[MarkAwayRequest, Body()]
+) -> AwayPeriod:
     deps = container()
     return mark_away(
         away=deps.away, clients=deps.clients, operator=_operator(), person=person, request=period
@@ -266,17 +314,17 @@ def handle_mark_owner_away(person: str, period: Annotated[MarkAwayRequest, Body(
 
 
 @app.get("/orders/<order_id>")
-def handle_get_order(order_id: str) -> OrderView:
+def handle_get_order(order_id: PathId) -> OrderView:
     return get_order(container().repo, order_id, _operator())
 
 
 @app.get("/orders/<order_id>/audit")
-def handle_get_order_audit(order_id: str) -> AuditTrail:
+def handle_get_order_audit(order_id: PathId) -> AuditTrail:
     return get_audit_trail(container().repo, order_id, _operator())
 
 
 @app.get("/orders/<order_id>/documents/<name>")
-def handle_get_order_document(order_id: str, name: str) -> Response[str]:
+def handle_get_order_document(order_id: PathId, name: PathId) -> Response[str]:
     """A pick list or packing manifest as printable HTML, exactly as it was sent."""
     document = get_document(container().repo, order_id, name, _operator())
     return Response(
@@ -294,5 +342,6 @@ def handle_get_order_document(order_id: str, name: str) -> Response[str]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
+@no_store_by_default
 def lambda_handler(event: dict, context: LambdaContext) -> dict:  # type: ignore[type-arg]
     return app.resolve(event, context)

@@ -1,5 +1,9 @@
 """POST /warehouse/{client_id}/events: pick scans and pack data from the client's warehouse.
 
+The sender's bearer token is checked before its body is read, and a client id nobody
+configured is answered exactly as a wrong token is, so the route tells nobody without a token
+which client ids exist or what the body takes.
+
 Warehouse systems resend events; each (client, event_id) is processed once (Powertools
 idempotency) and a resend gets the first answer back, marked as a duplicate.
 """
@@ -12,6 +16,11 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.idempotency import (
@@ -28,8 +37,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.bootstrap import aws_client, container
-from shipshape.errors import Unauthorized
-from shipshape.http import ErrorBody, install_error_handlers, json_response
+from shipshape.errors import Unauthorized, UnknownClient
+from shipshape.http import ErrorBody, PathId, api_resolver, json_response
 from shipshape.observability import logger, metrics
 from shipshape.services.warehouse import (
     WarehouseDelivery,
@@ -38,8 +47,7 @@ from shipshape.services.warehouse import (
     handle_warehouse_event,
 )
 
-app = APIGatewayHttpResolver(enable_validation=True)
-install_error_handlers(app)
+app = api_resolver()
 
 
 def _mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
@@ -98,27 +106,47 @@ def handle_event_in_progress(exc: IdempotencyAlreadyInProgressError) -> Response
     )
 
 
+REFUSED = "warehouse token is not valid for this client"
+
+
 def _authenticate(client_id: str) -> None:
     deps = container()
-    client = deps.clients.get(client_id)
     presented = app.current_event.headers.get("authorization", "")
     scheme, _, token = presented.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing bearer token in the Authorization header")
     try:
+        client = deps.clients.get(client_id)
+    except UnknownClient:
+        raise Unauthorized(REFUSED) from None
+    try:
         expected = deps.secrets.get(client.warehouse_token_secret_name)
     except KeyError:
         logger.error("warehouse token secret unavailable", extra={"client_id": client_id})
-        raise Unauthorized("warehouse token is not valid for this client") from None
+        raise Unauthorized(REFUSED) from None
     if not hmac.compare_digest(token.strip().encode(), expected):
-        raise Unauthorized("warehouse token is not valid for this client")
+        raise Unauthorized(REFUSED)
 
 
-@app.post("/warehouse/<client_id>/events")
+def _authenticated(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    _authenticate(app.current_event.path_parameters.get("client_id", ""))
+    return next_middleware(app)
+
+
+@app.post(
+    "/warehouse/<client_id>/events",
+    # Powertools validates a route's request before the route's own middlewares run. This
+    # route runs the same validation, Powertools' own middlewares, after the token check.
+    enable_validation=False,
+    middlewares=[
+        _authenticated,
+        OpenAPIRequestValidationMiddleware(),  # type: ignore[no-untyped-call]
+        OpenAPIResponseValidationMiddleware(),
+    ],
+)
 def handle_post_warehouse_event(
-    client_id: str, event: Annotated[WarehouseEvent, Body()]
+    client_id: PathId, event: Annotated[WarehouseEvent, Body()]
 ) -> Response[WarehouseEventAccepted]:
-    _authenticate(client_id)
     accept = _accept_once(container().settings.idempotency_table)
     accepted = accept(delivery=WarehouseDelivery(client_id=client_id, event=event))
     if accepted.duplicate:

@@ -6,7 +6,8 @@ the ops API) on the embedded runtime. Time is the runtime's manual clock: the si
 it in ticks, and within a tick it lets every workflow reach its next wait before it goes on,
 so the same seed gives the same run. People and the warehouse act on that clock: pickers and
 packers after a delay, owners claim and resolve exceptions after theirs (some too late, so
-the sweeper escalates), one owner is away for the first days.
+the sweeper escalates; a cancellation waits for a second operator's approval), one owner is
+away for the first days.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from shipshape_local.warehouse import WarehouseSimulator
 PILOT_START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday
 TICK = timedelta(minutes=15)
 LEAD = "dev-token-lead"
+SECOND_LEAD = "dev-token-lead-2"  # approves what the first lead asked for (a cancellation)
 OPERATOR_TOKENS = {
     "acme-outdoors": "dev-token-acme-operator",
     "nordlicht": "dev-token-nordlicht-operator",
@@ -798,6 +800,40 @@ class Pilot:
         if status >= 400:
             self.counts[f"resolution refused: {str(answer.get('message', ''))[:80]}"] += 1
             self.at(self.clock.now() + timedelta(hours=2), lambda: self._resolve(order))
+            return
+        if answer.get("awaiting_approval"):
+            # A cancellation waits for a second operator, who approves it a little later.
+            override_id = str(answer["awaiting_approval"])
+            second = self._auth(SECOND_LEAD if auth == self._auth(LEAD) else LEAD)
+            self.at(self.clock.now() + timedelta(minutes=30),
+                    lambda: self._approve(order, override_id, second))  # fmt: skip
+            return
+        self._after({order.order_id: before})
+
+    def _approve(
+        self, order: PlannedOrder, override_id: str, auth: dict[str, str],
+        attempt: int = 1, before: int = -1,
+    ) -> None:  # fmt: skip
+        """A second operator approves a cancellation; after "try again shortly" (5xx) they
+        approve again, which the ops API treats as a repeat of the first."""
+        before = self._seq(order.order_id) if before < 0 else before
+        path = f"/orders/{order.order_id}/overrides/{override_id}/approve"
+        body = json.dumps({"note": "pilot: second operator agrees"}).encode()
+        with self._about(order):
+            status, answer = self.api.send("POST", path, auth, body)
+        self.counts[f"approve {status}"] += 1
+        if status >= 500:
+            again = self.clock.now() + timedelta(minutes=min(60, 5 * attempt))
+            self.at(again, lambda: self._approve(order, override_id, auth, attempt + 1, before))
+            return
+        if status >= 400:
+            # The order moved on meanwhile (the storefront cancelled it, say).
+            self.counts[f"approval refused: {str(answer.get('message', ''))[:80]}"] += 1
+            record = self._peek(order.order_id)
+            if record is not None and record.status.value in FINAL:
+                self._next(order, record)
+            else:
+                self.at(self.clock.now() + timedelta(hours=2), lambda: self._resolve(order))
             return
         self._after({order.order_id: before})
 

@@ -1017,6 +1017,10 @@ class EmbeddedRuntime:
         return self.api_event(route, params, raw_path, query, lowered, body)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        # An HTTP API route is a method and a path, and "if no routes match a request, API
+        # Gateway returns {"message":"Not Found"} to the client"; a path served for another
+        # method (HEAD or OPTIONS on a GET route, TRACE anywhere) is a 404 too, never a 405.
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html#http-api-develop-routes.evaluation
         for route in self._routes:
             if route.method != method:
                 continue
@@ -1154,6 +1158,6 @@ def _access_log_format(template: Template) -> str:
 
 
 def _gateway_error(status: int, message: str) -> HttpResponse:
-    return HttpResponse(
-        status, {"content-type": "application/json"}, json.dumps({"message": message}).encode()
-    )
+    """An answer of API Gateway's own, byte for byte as it sends it: {"message":"Not Found"}."""
+    body = json.dumps({"message": message}, separators=(",", ":")).encode()
+    return HttpResponse(status, {"content-type": "application/json"}, body)

@@ -349,9 +349,19 @@ def test_operators_are_kept_to_their_clients_and_refusals_are_recorded(
     ]  # fmt: skip
     answers = [call(runtime, m, p, NORDLICHT_OPERATOR, b) for m, p, b in attempts]
 
-    # Then each is 403, nothing changed, and each refusal is recorded for Acme's review
-    assert [a.status for a in answers] == [403] * len(attempts), [a.body for a in answers]
-    assert all("does not serve client acme-outdoors" in a.json()["message"] for a in answers)
+    # Then to Nordlicht's operator none of it exists (404, as for made-up ids), nothing
+    # changed, and each refusal is recorded for Acme's review
+    assert [a.status for a in answers] == [404] * len(attempts), [a.body for a in answers]
+    not_theirs = {
+        "error": "OrderNotFound", "message": f"no order {order_id} among your clients",
+    }  # fmt: skip
+    no_client = {"error": "UnknownClient", "message": "no client 'acme-outdoors' among yours"}
+    no_exception = {
+        "error": "ExceptionNotFound", "message": f"no exception {exception_id} among your clients",
+    }  # fmt: skip
+    assert [a.json() for a in answers] == [
+        not_theirs, not_theirs, no_exception, no_client, no_client, no_client, not_theirs,
+    ]  # fmt: skip
     assert open_exception(runtime, order_id)["claimed_by"] is None
     assert order_of(runtime, order_id)["overrides"] == []
     client = boto3.client("dynamodb", region_name=REGION)

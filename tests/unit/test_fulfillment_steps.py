@@ -162,7 +162,13 @@ def accepted(deliver: Deliver) -> WorkflowState:
 
 
 def cancel(deliver: Deliver) -> None:
-    deliver("shopify/orders_cancelled.json", "orders/cancelled")
+    # Stamped 20 s after Shipshape's clock starts: the fixture's own stamp is hours later,
+    # and a stamp from Shipshape's future is refused.
+    deliver(
+        "shopify/orders_cancelled.json",
+        "orders/cancelled",
+        edit=lambda p: p.update(updated_at="2026-11-20T10:42:30-05:00"),
+    )
 
 
 def stored(repo: InMemoryOrderRepository, order_id: str) -> Order:

@@ -82,6 +82,13 @@ def clock() -> SettableClock:
     return SettableClock(NOW)
 
 
+def hear_later(clock: SettableClock, fixture: str) -> None:
+    """Move Shipshape's clock to 2.5 s after ``fixture`` was stamped: Shopify sends a later
+    event once it has happened, and a stamp from Shipshape's future is refused."""
+    stamp = datetime.fromisoformat(json.loads(load_event(fixture))["updated_at"])
+    clock.advance(stamp + timedelta(seconds=2.5) - clock.now())
+
+
 @pytest.fixture
 def secrets() -> FixedSecrets:
     return FixedSecrets({SECRET_NAME: SECRET, PREVIOUS_SECRET_NAME: PREVIOUS_SECRET})
@@ -193,12 +200,16 @@ def test_pending_order_is_received_then_accepted_when_paid(
 
 
 def test_newer_version_of_an_accepted_order_records_the_changed_fields(
-    ingest: Ingest, repo: InMemoryOrderRepository, workflow: RecordingWorkflow
+    ingest: Ingest,
+    repo: InMemoryOrderRepository,
+    workflow: RecordingWorkflow,
+    clock: SettableClock,
 ) -> None:
     # Given an accepted order
     paid = ingest(shopify_delivery(PAID))
 
     # When the merchant edits the shipping address (orders/updated)
+    hear_later(clock, UPDATED)
     result = ingest(shopify_delivery(UPDATED))
 
     # Then the record carries the new address, still accepted, with one more audit event
@@ -236,9 +247,10 @@ def test_same_delivery_again_is_a_duplicate_and_writes_nothing(
 
 
 def test_older_version_after_a_newer_one_is_stale(
-    ingest: Ingest, repo: InMemoryOrderRepository
+    ingest: Ingest, repo: InMemoryOrderRepository, clock: SettableClock
 ) -> None:
     # Given the orders/updated version is recorded first (webhooks arrive out of order)
+    hear_later(clock, UPDATED)
     newer = ingest(shopify_delivery(UPDATED))
     recorded_version = stored(repo, newer.order_id).version
 
@@ -287,12 +299,16 @@ def test_delivery_that_loses_the_create_race_is_a_duplicate(
 
 
 def test_cancellation_of_a_received_order_cancels_it(
-    ingest: Ingest, repo: InMemoryOrderRepository, workflow: RecordingWorkflow
+    ingest: Ingest,
+    repo: InMemoryOrderRepository,
+    workflow: RecordingWorkflow,
+    clock: SettableClock,
 ) -> None:
     # Given an order received but not paid
     received = ingest(shopify_delivery(PENDING))
 
     # When the storefront cancels it
+    hear_later(clock, CANCELLED)
     result = ingest(shopify_delivery(CANCELLED))
 
     # Then it is cancelled, owned by client success, and no workflow was ever started
@@ -328,6 +344,7 @@ def test_cancellation_fails_the_task_token_the_workflow_waits_on(
     workflow.wait("token-pick-1")
 
     # When the storefront cancels the order
+    hear_later(clock, CANCELLED)
     result = ingest(shopify_delivery(CANCELLED))
 
     # Then the order is cancelled and the wait is failed with the error the ASL catches

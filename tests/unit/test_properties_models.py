@@ -5,13 +5,19 @@ claims, client configuration files and proposed rule changes: whatever arrives i
 valid model (which survives its own JSON round trip) or a typed refusal, never a crash. A
 refusal at the HTTP edge is a pydantic ``ValidationError`` (the resolver answers it 422 as
 ``RequestInvalid``) or one of the project's ``ClientRequestError`` subclasses.
+
+Hostile bodies (integers of thousands of digits, nesting thousands deep, strings past the
+body limit, NaN) are read as the routes read them, by the edge's JSON reader: each is refused
+naming the limit it broke, or reads as a document within every limit.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
+import re
 import string
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -32,16 +38,35 @@ from shipshape.config import (
     load_client_file,
 )
 from shipshape.errors import ClientRequestError, PayloadInvalid
-from shipshape.http import PayloadTooLarge, raw_body
-from shipshape.models import OrderId, Platform, RuleChange, canonical_order_id
+from shipshape.http import (
+    JSON_BODY_LIMIT,
+    JSON_MAX_DEPTH,
+    JSON_MAX_DIGITS,
+    PayloadTooLarge,
+    RequestInvalid,
+    raw_body,
+    read_json,
+)
+from shipshape.models import (
+    NOTE_MAX_LENGTH,
+    ExceptionType,
+    OrderId,
+    Platform,
+    QaGate,
+    RuleChange,
+    canonical_order_id,
+)
 from shipshape.ports import RuleStore
-from shipshape.rules import due_at
+from shipshape.rules import MAX_REMEDIATION_STEPS, due_at
 from shipshape.services.away import MarkAwayRequest
 from shipshape.services.exceptions import ResolveExceptionRequest
 from shipshape.services.governance import (
+    PATCH_MAX_DEPTH,
+    RULE_VERSION_MAX_BYTES,
     ProposeRuleChangeRequest,
     ReviewRequest,
     RulesInvalid,
+    RulesTooLarge,
     propose_rule_change,
 )
 from shipshape.services.overrides import OverrideRequest, OverrideReview
@@ -186,6 +211,95 @@ def test_any_body_is_a_model_or_a_validation_error(name: str) -> None:
         except ValidationError as refused:
             assert refused.errors()
         # ...or it is a model that reads back as itself from its own JSON
+        else:
+            assert adapter.validate_json(adapter.dump_json(value)) == value
+
+    check()
+
+
+# --- hostile bodies, read as every route reads its JSON body ---------------------------------
+
+HOLE = "\x00hostile\x00"
+# Raw JSON text no model takes: each is valid JSON that Python's own parser either cannot read
+# (over 4,300 digits, nesting past its recursion limit) or reads into what nothing here stores.
+hostile_json = st.one_of(
+    st.integers(JSON_MAX_DIGITS + 1, 6_000).map(lambda n: "9" * n),
+    st.integers(JSON_MAX_DIGITS + 1, 6_000).map(lambda n: "-" + "1" * n),
+    st.integers(JSON_MAX_DEPTH - 2, 30_000).map(lambda n: "[" * n + "]" * n),
+    st.integers(JSON_MAX_DEPTH - 2, 3_000).map(lambda n: '{"a":' * n + "0" + "}" * n),
+    st.integers(1_000, JSON_BODY_LIMIT + 10).map(lambda n: '"' + "x" * n + '"'),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1" * 400 + ".5"]),
+)
+REFUSALS = re.compile(
+    rf"body: nested more than {JSON_MAX_DEPTH} levels deep; the limit is {JSON_MAX_DEPTH}"
+    rf"|body: a number has (?P<digits>\d+) digits; the limit is {JSON_MAX_DIGITS}"
+    r"|body: a number is out of range; the limit is 1\.79769e\+308"
+    r"|body: (NaN|Infinity|-Infinity) is not a JSON number"
+    rf"|body is (?P<size>\d+) bytes; the limit is {JSON_BODY_LIMIT}"
+)
+
+
+@st.composite
+def hostile_bodies(draw: st.DrawFn, name: str) -> str:
+    """A valid body with one value replaced by hostile JSON, or hostile JSON alone."""
+    document = json.loads(json.dumps(draw(st.sampled_from(VALID_BODIES[name]))))
+    slots = list(json_slots(document))
+    if not slots or draw(st.booleans()):
+        return str(draw(hostile_json))
+    container, key = draw(st.sampled_from(slots))
+    container[key] = HOLE
+    return json.dumps(document).replace(json.dumps(HOLE), draw(hostile_json), 1)
+
+
+def depth_and_leaves(document: Any) -> tuple[int, list[Any]]:
+    """How many levels arrays and objects nest, and every value that is neither."""
+    depth, level, leaves = 0, [document], []
+    while level:
+        leaves += [node for node in level if not isinstance(node, dict | list)]
+        containers = [node for node in level if isinstance(node, dict | list)]
+        if not containers:
+            break
+        depth += 1
+        level = [c for n in containers for c in (n.values() if isinstance(n, dict) else n)]
+    return depth, leaves
+
+
+@each_model
+def test_any_hostile_body_is_refused_naming_the_limit_or_read_within_every_limit(
+    name: str,
+) -> None:
+    adapter = MODELS[name]
+
+    @PROPERTY
+    @example(text="[" * 100_000 + "]" * 100_000)
+    @example(text='{"event_id": ' + "9" * 5_000 + "}")
+    @given(text=hostile_bodies(name))
+    def check(text: str) -> None:
+        # Given a body with an integer of thousands of digits, nesting thousands deep, a
+        # string past the body limit, or a number no model takes
+        # When the edge reads it as a route's JSON body
+        try:
+            document = read_json(text, JSON_BODY_LIMIT)
+        # Then it is refused as the sender's mistake, naming the limit it broke...
+        except (RequestInvalid, PayloadTooLarge) as refused:
+            matched = REFUSALS.fullmatch(str(refused))
+            assert matched, str(refused)
+            assert int(matched["digits"] or JSON_MAX_DIGITS + 1) > JSON_MAX_DIGITS
+            assert int(matched["size"] or JSON_BODY_LIMIT + 1) > JSON_BODY_LIMIT
+            return
+        # ...or it is a document within every limit, which the model takes or refuses
+        depth, leaves = depth_and_leaves(document)
+        assert depth <= JSON_MAX_DEPTH
+        assert len(text.encode()) <= JSON_BODY_LIMIT
+        for leaf in leaves:
+            if isinstance(leaf, int) and not isinstance(leaf, bool):
+                assert len(str(abs(leaf))) <= JSON_MAX_DIGITS
+            if isinstance(leaf, float):
+                assert math.isfinite(leaf)
+        try:
+            value = adapter.validate_python(document)
+        except ValidationError as refused:
+            assert refused.errors()
         else:
             assert adapter.validate_json(adapter.dump_json(value)) == value
 
@@ -429,6 +543,101 @@ def test_an_accepted_rule_change_gives_rules_the_sla_clock_can_run_on(client_id:
             for rule in config.rules.exceptions.values():
                 owner, due = due_at(config.calendar, rule, NOW)
                 assert owner and due > NOW - timedelta(seconds=1)
+
+    check()
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    """``leaf`` inside ``depth`` levels of arrays and objects, alternating."""
+    for level in range(depth):
+        leaf = [leaf] if level % 2 else {"owner": leaf}
+    return leaf
+
+
+def test_a_rule_patch_of_any_depth_is_refused_naming_changes_or_proposed() -> None:
+    clients = ClientDirectory(CLIENTS_DIR)
+
+    @PROPERTY
+    @given(
+        depth=st.integers(1, JSON_MAX_DEPTH),
+        section=st.sampled_from(GOVERNED_SECTIONS),
+        leaf=st.sampled_from(["ops", None, 1, ""]),
+    )
+    def check(depth: int, section: str, leaf: Any) -> None:
+        # Given a patch nested ``depth`` levels (the edge lets up to 32 through)
+        patch = {section: nested(depth - 1, leaf)}
+        store = RuleStoreInMemory()
+        # When a lead proposes it
+        try:
+            request = ProposeRuleChangeRequest(summary="Deep", base_version=1, changes=patch)
+            propose_rule_change(store, clients, SettableClock(NOW), "acme-outdoors", LEAD, request)
+        # Then a patch deeper than any governed section is refused naming the field and the
+        # limit, before anything walks it...
+        except ValidationError as refused:
+            assert depth > PATCH_MAX_DEPTH
+            [error] = refused.errors()
+            assert error["loc"] == ("changes",)
+            assert f"the limit is {PATCH_MAX_DEPTH}" in error["msg"]
+        # ...and any other is proposed or refused as a client error, never a crash
+        except ClientRequestError:
+            assert store.changes == []
+        else:
+            assert depth <= PATCH_MAX_DEPTH
+
+    check()
+
+
+REMEDIATIONS = [("rules", "exceptions", kind.value) for kind in ExceptionType] + [
+    ("fulfilment", "gates", gate.value) for gate in QaGate
+]
+
+
+def test_a_rule_change_is_stored_within_one_dynamodb_item_or_refused_as_too_large() -> None:
+    clients = ClientDirectory(CLIENTS_DIR)
+
+    @PROPERTY
+    @example(rules=len(REMEDIATIONS), steps=MAX_REMEDIATION_STEPS, size=NOTE_MAX_LENGTH)
+    @example(rules=1, steps=1, size=300_000)
+    @given(
+        rules=st.integers(1, len(REMEDIATIONS)),
+        steps=st.integers(1, MAX_REMEDIATION_STEPS + 1),
+        size=st.integers(1, NOTE_MAX_LENGTH + 1),
+    )
+    def check(rules: int, steps: int, size: int) -> None:
+        # Given remediation steps of any size and count for some of the client's rules (the
+        # domain, called directly, has no body limit)
+        patch: dict[str, Any] = {}
+        for section, kind, name in REMEDIATIONS[:rules]:
+            patch.setdefault(section, {}).setdefault(kind, {})[name] = {
+                "remediation": [f"{n}".ljust(size, "x") for n in range(steps)]
+            }
+        request = ProposeRuleChangeRequest(summary="Long steps", base_version=1, changes=patch)
+        store = RuleStoreInMemory()
+        # When a lead proposes it
+        try:
+            propose_rule_change(store, clients, SettableClock(NOW), "acme-outdoors", LEAD, request)
+        # Then a step or a list past its limit is refused naming the field and the limit...
+        except RulesInvalid as refused:
+            assert store.changes == []
+            assert size > NOTE_MAX_LENGTH or steps > MAX_REMEDIATION_STEPS, str(refused)
+            assert re.search(
+                rf"remediation(\.\d+)?: \w+ should have at most "
+                rf"({NOTE_MAX_LENGTH} characters|{MAX_REMEDIATION_STEPS} items)",
+                str(refused),
+            ), str(refused)[:300]
+        # ...a version too large for one item naming the stored size and the limit...
+        except RulesTooLarge as refused:
+            assert store.changes == []
+            matched = re.fullmatch(
+                rf"changes: the rules version would be (\d+) bytes stored; "
+                rf"the limit is {RULE_VERSION_MAX_BYTES}",
+                str(refused),
+            )
+            assert matched and int(matched[1]) > RULE_VERSION_MAX_BYTES, str(refused)
+        # ...or what is stored fits one DynamoDB item (400 KB) with room for its approval
+        else:
+            (change,) = store.changes
+            assert len(change.model_dump_json().encode()) <= RULE_VERSION_MAX_BYTES < 400 * 1024
 
     check()
 

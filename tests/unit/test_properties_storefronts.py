@@ -423,7 +423,7 @@ def generic_orders(draw: st.DrawFn) -> dict[str, Any]:
         "order": {
             "id": draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}", fullmatch=True)),
             "number": draw(maybe_names),
-            "version": draw(st.integers(0, 2**53)),
+            "version": draw(st.integers(1, 2**63 - 1)),
             "updated_at": draw(moments).isoformat(),
             "payment_status": draw(st.sampled_from(["pending", "paid", "refunded", "voided"])),
             "currency": draw(st.sampled_from(["GBP", "EUR", "USD"])),

@@ -243,7 +243,9 @@ def test_missing_required_field_is_named(path: tuple[str | int, ...], named: str
         ("total", 87.45, 'order.total: Value error, must be a decimal string such as "24.00"'),
         ("total", "-1.00", "order.total: Input should be greater than or equal to 0"),
         ("total", "NaN", "order.total: "),
-        ("version", -1, "order.version: Input should be greater than or equal to 0"),
+        ("version", 0, "order.version: Input should be greater than or equal to 1"),
+        ("version", 2**63, "order.version: Input should be less than or equal to 9223372036854"),
+        ("version", 10**100, "order.version: Input should be less than or equal to "),
         ("updated_at", "2026-11-20T15:15:32", "order.updated_at: Value error, timestamp must"),
         ("currency", "gbp", "order.currency: String should match pattern"),
         ("payment_status", "settled", "order.payment_status: Input should be "),
@@ -454,6 +456,21 @@ def test_any_of_several_v1_entries_may_match() -> None:
     generic_adapter.verify(delivery, [SECRET])
 
     # Then the matching entry is enough, and the unknown v0 scheme is ignored
+
+
+def test_a_matching_v1_entry_is_enough_wherever_it_stands() -> None:
+    # Given a sender mid-rotation that lists its new signature first and then one made with a
+    # secret Shipshape no longer holds
+    body = load_event("generic/order_upsert_paid.json")
+    new = sign_generic(body, SECRET, NOW).split("v1=")[1]
+    retired = sign_generic(body, b"whsec_kk_retired_long_ago", NOW).split("v1=")[1]
+    delivery = generic_delivery(
+        body, headers={"Shipshape-Signature": f"t={NOW},v1={new},v1={retired}"}
+    )
+
+    # When it is verified with the current secret
+    # Then it passes: an entry that matches no secret after the one that matched undoes nothing
+    assert generic_adapter.verify(delivery, [SECRET]) is None
 
 
 # --- the clock -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -28,8 +28,17 @@ from pydantic import (
 
 from shipshape.base import Model
 from shipshape.errors import ConfigurationError, UnknownClient
-from shipshape.models import ClientId, CountryCode, OrderStatus, Platform, QaGate
-from shipshape.rules import ClientRules, calendar_for
+from shipshape.models import (
+    NAME_MAX_LENGTH,
+    AddressText,
+    ClientId,
+    CountryCode,
+    OrderStatus,
+    PersonName,
+    Platform,
+    QaGate,
+)
+from shipshape.rules import MAX_PEOPLE, ClientRules, Remediation, calendar_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -67,11 +76,19 @@ class PartialPolicy(StrEnum):
     BACKORDER = "backorder"  # hold what is reserved; wait for stock, then ship it all
 
 
+# As the warehouse names them in its events (StockReceivedEvent.warehouse, a bin's zone).
+WarehouseName = Annotated[str, Field(min_length=1, max_length=32)]
+ServiceName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+MAX_WAREHOUSES = 50
+MAX_SERVICES = 20  # a carrier's services a client ships with, not its whole catalogue
+MAX_ZONES = 100
+
+
 class GateRule(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    owner: str = Field(min_length=1)
-    remediation: tuple[str, ...] = Field(min_length=1)
+    owner: PersonName
+    remediation: Remediation
 
 
 DEFAULT_GATES: dict[QaGate, GateRule] = {
@@ -112,18 +129,22 @@ class FulfilmentConfig(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     partial_policy: PartialPolicy = PartialPolicy.HOLD_ALL
-    warehouses: tuple[str, ...] = Field(min_length=1, description="In order of preference.")
-    ship_from_postal_code: str = Field(min_length=1)
+    warehouses: tuple[WarehouseName, ...] = Field(
+        min_length=1, max_length=MAX_WAREHOUSES, description="In order of preference."
+    )
+    ship_from_postal_code: AddressText = Field(min_length=1)
     ship_from_country: CountryCode
     min_shelf_life_days: int = Field(default=0, ge=0, description="For lot-tracked SKUs.")
     weight_tolerance_percent: float = Field(default=10, gt=0, le=100)
     packaging_allowance_grams: int = Field(default=500, ge=0)
     max_box_to_items_volume: float = Field(default=8.0, ge=1)
     promised_transit_days: int = Field(default=5, ge=1)
-    services: tuple[str, ...] = Field(default=("ground", "express", "postal"), min_length=1)
-    picker_zones: dict[str, tuple[str, ...]] = Field(
-        default_factory=dict, description="Zones a picker works; absent: every zone."
+    services: tuple[ServiceName, ...] = Field(
+        default=("ground", "express", "postal"), min_length=1, max_length=MAX_SERVICES
     )
+    picker_zones: dict[
+        PersonName, Annotated[tuple[WarehouseName, ...], Field(max_length=MAX_ZONES)]
+    ] = Field(default_factory=dict, description="Zones a picker works; absent: every zone.")
     gates: dict[QaGate, GateRule] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -202,8 +223,11 @@ class ClientConfig(Model):
     rules_version: str = Field(
         default="1", pattern=r"^[1-9][0-9]{0,5}$", description="1 in the file; then governed."
     )
-    status_owners: dict[OrderStatus, str] = Field(default_factory=dict)
-    pickers: tuple[str, ...] = Field(min_length=1)
+    # A blank owner is refused below, naming the status it leaves without one.
+    status_owners: dict[OrderStatus, Annotated[str, Field(max_length=NAME_MAX_LENGTH)]] = Field(
+        default_factory=dict
+    )
+    pickers: tuple[PersonName, ...] = Field(min_length=1, max_length=MAX_PEOPLE)
     rules: ClientRules
     fulfilment: FulfilmentConfig
 

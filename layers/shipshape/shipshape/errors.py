@@ -33,8 +33,12 @@ class Unauthorized(ClientRequestError):
 
 
 class Forbidden(ClientRequestError):
-    """The caller is known but may not act on this resource. ``client_id`` names the client
-    whose data was refused, so the refusal is recorded for that client's review."""
+    """The caller is known and serves the client, but their role may not do this (a viewer
+    acting, an operator doing a lead's part, an author approving their own change).
+
+    A refusal for a client the caller does not serve is ``NotAmongYours``, not this. A
+    ``client_id`` here marks a scope refusal still raised as Forbidden: the ops API answers
+    it as ``NotAmongYours`` would (404), recording it only if the client exists."""
 
     status = 403
 
@@ -47,10 +51,26 @@ class NotFound(ClientRequestError):
     status = 404
 
 
-class UnknownClient(ClientRequestError):
-    """No client with this id is configured."""
+class NotAmongYours(ClientRequestError):
+    """Not found among the caller's clients: no such client or order, or another client's.
+
+    Both get this one answer, 404 with the same words (``no order X among your clients``),
+    so no refusal tells which ids exist: order ids are a hash of public facts, and a 403 for
+    "exists, not yours" next to a 404 for "no such thing" would confirm another client's
+    orders and client ids. ``client_id`` names the client whose data was asked for, so the
+    refusal is still recorded for that client's access review; the ops API records it only
+    if that client exists (a made-up id writes nothing), and it is None when there is
+    nothing to record."""
 
     status = 404
+
+    def __init__(self, message: str, *, client_id: str | None = None) -> None:
+        super().__init__(message)
+        self.client_id = client_id
+
+
+class UnknownClient(NotAmongYours):
+    """No client with this id is configured (or, to an operator, none among theirs)."""
 
 
 class UnsupportedPlatform(ClientRequestError):
@@ -59,8 +79,8 @@ class UnsupportedPlatform(ClientRequestError):
     status = 404
 
 
-class OrderNotFound(ClientRequestError):
-    status = 404
+class OrderNotFound(NotAmongYours):
+    """No order with this id (or, to an operator, none among their clients')."""
 
 
 class PayloadInvalid(ClientRequestError):

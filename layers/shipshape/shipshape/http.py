@@ -1,16 +1,25 @@
-"""The HTTP edge shared by the API functions: error bodies and the one place that maps
-domain errors to status codes."""
+"""The HTTP edge shared by the API functions: error bodies, the one place that maps domain
+errors to status codes, and the limits every request is held to before a handler sees it."""
 
 from __future__ import annotations
 
 import base64
+import json
+import math
+import sys
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from shipshape.base import Model
@@ -25,6 +34,98 @@ class ErrorBody(Model):
 
 class PayloadTooLarge(ClientRequestError):
     status = 413
+
+
+class RequestInvalid(ClientRequestError):
+    """The body cannot be read as JSON this API takes (the name the resolver's validation
+    refusals carry too)."""
+
+    status = 422
+
+
+# --- limits on what a request may carry ---------------------------------------------------
+
+# Every id in a path or query (client, order, exception, person, document) is at most this
+# long; the longest real one is a client id or owner name of 63 characters. A longer value is
+# refused before it becomes a DynamoDB key (partition keys hold 2,048 bytes, sort keys 1,024,
+# and a longer one is a server error) or is quoted back in a refusal.
+ID_MAX_LENGTH = 64
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH)]
+QueryId = Annotated[str | None, Query(min_length=1, max_length=ID_MAX_LENGTH)]
+
+# JSON bodies, as every route reads them (``read_json``).
+JSON_BODY_LIMIT = 256 * 1024  # bytes: as the webhooks' default, room for 1,000 pick scans
+JSON_MAX_DEPTH = 32  # levels of arrays and objects; no body here needs 10
+JSON_MAX_DIGITS = 38  # in an integer: what DynamoDB keeps exactly, past any field's bounds
+PROBLEMS_SHOWN = 10  # invalid fields named in one refusal
+
+
+def api_resolver(*, max_body_bytes: int = JSON_BODY_LIMIT) -> APIGatewayHttpResolver:
+    """The resolver of an API function: requests validated against each route's models,
+    JSON bodies read by ``read_json`` (so every route gets its limits), refusals answered with
+    the error body."""
+    app = APIGatewayHttpResolver(
+        enable_validation=True,
+        json_body_deserializer=partial(read_json, limit=max_body_bytes),
+    )
+    install_error_handlers(app)
+    return app
+
+
+def read_json(text: str, limit: int) -> Any:
+    """The body as JSON, within the edge's limits. Python's own parser, left to itself, fails
+    on an integer of over 4,300 digits (ValueError) and on nesting past the interpreter's
+    recursion limit (RecursionError), which the resolver would answer 500: both are refused
+    here as the sender's mistake, and so is what no model here takes (NaN, infinities)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise PayloadTooLarge(f"body is {size} bytes; the limit is {limit}")
+    try:
+        document = json.loads(
+            text, parse_int=_integer, parse_float=_finite, parse_constant=_not_a_number
+        )
+    except RecursionError:
+        raise RequestInvalid(_TOO_DEEP) from None
+    if _nested_deeper_than(document, JSON_MAX_DEPTH):
+        raise RequestInvalid(_TOO_DEEP)
+    return document
+
+
+_TOO_DEEP = f"body: nested more than {JSON_MAX_DEPTH} levels deep; the limit is {JSON_MAX_DEPTH}"
+
+
+def _integer(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > JSON_MAX_DIGITS:
+        raise RequestInvalid(f"body: a number has {digits} digits; the limit is {JSON_MAX_DIGITS}")
+    return int(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise RequestInvalid(f"body: a number is out of range; the limit is {sys.float_info.max:g}")
+    return value
+
+
+def _not_a_number(name: str) -> Any:
+    raise RequestInvalid(f"body: {name} is not a JSON number")
+
+
+def _nested_deeper_than(document: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (level by level, without
+    recursion: a document that parsed can still be too deep to walk recursively)."""
+    level = [document] if isinstance(document, dict | list) else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return bool(level)
 
 
 def json_response[M: BaseModel](
@@ -47,12 +148,16 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid_request(exc: RequestValidationError) -> Response[ErrorBody]:
-        # The same body shape as every other refusal, naming each field and what it needs.
+        # The same body shape as every other refusal, naming each field and what it needs
+        # (the first few: a body of thousands of bad values gets a short answer, not a long one).
+        errors = exc.errors()
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err.get('loc', ())) or 'request'}: "
             f"{err.get('msg') or err.get('type')}"
-            for err in exc.errors()
+            for err in errors[:PROBLEMS_SHOWN]
         )
+        if len(errors) > PROBLEMS_SHOWN:
+            problems += f" (and {len(errors) - PROBLEMS_SHOWN} more)"
         return json_response(422, ErrorBody(error="RequestInvalid", message=problems))
 
     @app.exception_handler(ValueError)  # type: ignore[untyped-decorator]
@@ -112,3 +217,30 @@ def raw_body(event: APIGatewayProxyEventV2, limit: int) -> bytes:
     if len(data) > limit:
         raise PayloadTooLarge(f"body is {len(data)} bytes; the limit is {limit}")
     return data
+
+
+# --- caching of answers ------------------------------------------------------------------------
+
+# What an API answers is a view of orders, their customers and exceptions, or a refusal naming
+# them: no browser cache, shared proxy or back button may keep a copy.
+NO_STORE = "no-store"
+
+
+@lambda_handler_decorator
+def no_store_by_default(
+    handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]],
+    event: dict[str, Any],
+    context: LambdaContext,
+) -> dict[str, Any]:
+    """Every answer of the decorated API handler is ``Cache-Control: no-store`` unless its
+    route chose a caching policy of its own (the dashboard's page and assets do).
+
+    At the handler rather than as a resolver middleware (``app.use``): Powertools runs the
+    exception handlers outside its middleware stack and validates the request before it, so
+    a middleware never sees the refusals (403, 404, 422), which name orders and clients too.
+    """
+    response = handler(event, context)
+    headers = response.setdefault("headers", {})
+    if not any(name.lower() == "cache-control" for name in headers):
+        headers["Cache-Control"] = NO_STORE
+    return response

@@ -25,6 +25,26 @@ Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
 
+MAX_VERSION = 2**63 - 1
+# A storefront order version: positive, and within a signed 64-bit integer, so DynamoDB (38
+# digits), JSON readers and every comparison hold it exactly. Versions derived from update
+# times (epoch milliseconds) fit until the year 292278994; anything larger is not a version.
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+
+# A person or team as a client's rules, pickers and packers name them: as long as an id in a
+# path or a query (http.ID_MAX_LENGTH), so each one can be asked for by name.
+NAME_MAX_LENGTH = 64
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH)]
+# What people write for people (a note, a reason, a remediation step): a paragraph, as the
+# dashboard's note field takes (maxlength 2000), not a document.
+NOTE_MAX_LENGTH = 2000
+Note = Annotated[str, StringConstraints(max_length=NOTE_MAX_LENGTH)]
+# A barcode as the SKU master holds it, so as a scan must read to match it. GS1-128 carries
+# at most 48 data characters (GS1 General Specifications, GS1-128 symbol characteristics);
+# Code 128 outside GS1 has no maximum of its own (ISO/IEC 15417), hence the room.
+BARCODE_MAX_LENGTH = 64
+Barcode = Annotated[str, StringConstraints(max_length=BARCODE_MAX_LENGTH)]
+
 
 def _must_be_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
@@ -116,6 +136,11 @@ class ExceptionStatus(StrEnum):
 # --- the canonical order, as every storefront adapter produces it -----------------------
 
 
+# An address's fields are as long as the storefront made them, since a valid order is never
+# refused and the platforms differ: Shopify holds 255 characters a field, WooCommerce keeps
+# order addresses in TEXT columns of up to 65,535 bytes (its wc_order_addresses table), and
+# BigCommerce's orders API declares no maximum (orders.v2 shippingAddress_Base). The webhook
+# body limit bounds them all. What an operator enters is bounded: ``CorrectedAddress``.
 class Address(Model):
     model_config = ConfigDict(frozen=True)
 
@@ -128,6 +153,32 @@ class Address(Model):
     postal_code: str | None = None
     country_code: CountryCode
     phone: str | None = None
+
+
+# What an operator may type into an address field: as much as Shopify, the tightest of the
+# platforms, holds in any (255 characters, its hard limit: Shopify/active_shipping#290), and
+# a name as long as Shopify's first and last names joined, as its orders carry it.
+ADDRESS_FIELD_MAX_LENGTH = 255
+ADDRESS_NAME_MAX_LENGTH = 2 * ADDRESS_FIELD_MAX_LENGTH + 1
+AddressText = Annotated[str, StringConstraints(max_length=ADDRESS_FIELD_MAX_LENGTH)]
+
+
+class CorrectedAddress(Address):
+    """A shipping address an operator enters: a resolution's correction, or the value of a
+    ``shipping_address`` override. Each field is as long as Shopify allows (255 characters,
+    a name 511): room for a real order's own, which the dashboard keeps in a correction."""
+
+    # from_attributes: an Address handed over in code is held to the same limits.
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    name: Annotated[str, StringConstraints(max_length=ADDRESS_NAME_MAX_LENGTH)] | None = None
+    company: AddressText | None = None
+    line1: AddressText
+    line2: AddressText | None = None
+    city: AddressText
+    region: AddressText | None = None
+    postal_code: AddressText | None = None
+    phone: AddressText | None = None
 
 
 class Customer(Model):
@@ -164,7 +215,7 @@ class StorefrontOrder(Model):
     store: str = Field(min_length=1, max_length=255)
     storefront_order_id: str = Field(min_length=1, max_length=64)
     order_number: str | None = None
-    version: int = Field(ge=0, description="Monotonic per order: newer versions compare greater.")
+    version: Version = Field(description="Monotonic per order: newer versions compare greater.")
     storefront_updated_at: AwareDatetime
     payment: PaymentState
     ready_to_fulfil: bool = Field(description="The platform says fulfilment may start now.")
@@ -196,7 +247,7 @@ class PickScan(Model):
     model_config = ConfigDict(frozen=True)
 
     sku: Sku
-    barcode: str | None = None
+    barcode: Barcode | None = None
     quantity: Quantity = 1
 
 
@@ -236,7 +287,7 @@ class SkuMaster(Model):
     title: str = ""
     active: bool = True
     lot_tracked: bool = False
-    barcode: str = Field(min_length=1, max_length=64)
+    barcode: Barcode = Field(min_length=1)
     unit_weight_grams: int = Field(gt=0, le=1_000_000)
     length_mm: int = Field(gt=0, le=10_000)
     width_mm: int = Field(gt=0, le=10_000)
@@ -471,6 +522,10 @@ class Order(Model):
         default=(), description="What could not be reserved yet (units missing per line)."
     )
     stock_consumed: bool = False
+    consumed_lots: tuple[str, ...] = Field(
+        default=(),
+        description="Lots already used by a shipment used in groups: sku|warehouse|lot.",
+    )
     excluded_lots: tuple[str, ...] = Field(
         default=(), description="Lots a QA gate refused for this order: sku|warehouse|lot."
     )

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from shipshape.base import Model
-from shipshape.models import ExceptionType
+from shipshape.models import NAME_MAX_LENGTH, ExceptionType, Note
 from shipshape.sla import BusinessCalendar, WorkingHours
 
 __all__ = ["ClientRules", "ExceptionRule", "ExceptionType", "calendar_for", "due_at"]
@@ -23,6 +23,16 @@ OwnerName = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ]
 BusinessHours = Annotated[float, Field(gt=0, le=24 * 30)]
+
+# Each rules version is stored whole in one DynamoDB item, and every notification carries the
+# steps of its rule: the counts are a client's whole organisation, with room to spare.
+MAX_PEOPLE = 500  # people without a team; members of one team; pickers
+MAX_TEAMS = 100
+MAX_ESCALATION_LEVELS = 10  # each level is one more missed SLA
+MAX_REMEDIATION_STEPS = 20  # a checklist someone follows while the SLA runs
+MAX_CLOSED_DATES = 1000  # years of closures one by one; holidays come from the calendar
+Remediation = Annotated[tuple[Note, ...], Field(min_length=1, max_length=MAX_REMEDIATION_STEPS)]
+People = Annotated[tuple[OwnerName, ...], Field(max_length=MAX_PEOPLE)]
 
 
 class EscalationLevel(Model):
@@ -38,10 +48,12 @@ class ExceptionRule(Model):
     owner: OwnerName
     sla_hours: BusinessHours
     escalation: tuple[EscalationLevel, ...] = Field(
-        min_length=1, description="Who takes over, level by level, when the SLA is missed."
+        min_length=1,
+        max_length=MAX_ESCALATION_LEVELS,
+        description="Who takes over, level by level, when the SLA is missed.",
     )
-    remediation: tuple[str, ...] = Field(
-        min_length=1, description="The steps the owner follows; sent with every notification."
+    remediation: Remediation = Field(
+        description="The steps the owner follows; sent with every notification."
     )
 
     @property
@@ -64,17 +76,18 @@ class Schedule(Model):
     days: frozenset[int] = frozenset({1, 2, 3, 4, 5})
     start: time = time(9, 0)
     end: time = time(17, 0)
-    holiday_country: str | None = None
-    holiday_subdivision: str | None = None
-    extra_closed_dates: frozenset[date] = frozenset()
+    # Codes of the holidays library (the longest it knows today has 17 characters).
+    holiday_country: Annotated[str, Field(max_length=NAME_MAX_LENGTH)] | None = None
+    holiday_subdivision: Annotated[str, Field(max_length=NAME_MAX_LENGTH)] | None = None
+    extra_closed_dates: frozenset[date] = Field(default=frozenset(), max_length=MAX_CLOSED_DATES)
 
 
 class ClientRules(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     working_hours: Schedule = Schedule()
-    teams: dict[OwnerName, tuple[OwnerName, ...]] = Field(default_factory=dict)
-    people: tuple[OwnerName, ...] = Field(
+    teams: dict[OwnerName, People] = Field(default_factory=dict, max_length=MAX_TEAMS)
+    people: People = Field(
         default=(), description="People who own or escalate but belong to no team."
     )
     away_reassign_after_hours: BusinessHours = Field(

@@ -17,7 +17,7 @@ from shipshape.models import Actor, AuditEvent, AwayPeriod, ExceptionStatus, Ord
 from shipshape.observability import logger
 from shipshape.ports import AwayRegistry, Clock, ExceptionRepository, Notifier, OrderRepository
 from shipshape.rules import ExceptionRule, due_at
-from shipshape.services.queries import Operator
+from shipshape.services.queries import Operator, served_client
 from shipshape.services.records import load
 
 REASSIGNER = Actor(kind="system", id="away-reassignment")
@@ -34,7 +34,7 @@ class InvalidAwayPeriod(ClientRequestError):
 class MarkAwayRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
-    client_id: str
+    client_id: str = Field(min_length=1, max_length=64)
     starts_at: datetime
     ends_at: datetime
     note: str = Field(default="", max_length=500)
@@ -71,14 +71,10 @@ def mark_away(
     person: str,
     request: MarkAwayRequest,
 ) -> AwayPeriod:
-    if not operator.may_see(request.client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {request.client_id}",
-            client_id=request.client_id,
-        )
+    # Scope before role: a role refusal (403) would tell that the client exists.
+    client = served_client(clients, operator, request.client_id)
     if not operator.roles & {"operator", "lead"}:
         raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
-    client = clients.get(request.client_id)
     people = client.rules.known_owners() | set(client.pickers)
     if person not in people or person in client.rules.teams:
         raise UnknownOwner(f"{person} is not a person in {client.client_id}'s rules or pickers")

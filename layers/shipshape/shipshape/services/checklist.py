@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
-from shipshape.errors import Forbidden
 from shipshape.models import (
     AuditEvent,
     Order,
@@ -27,7 +26,7 @@ from shipshape.models import (
     stage,
 )
 from shipshape.ports import AuditIndex, Clock, ExceptionRepository, OrderRepository, RuleStore
-from shipshape.services.queries import Operator
+from shipshape.services.queries import Operator, served_client
 
 WEEK = timedelta(days=7)
 SYNC_LAG_LIMIT_SECONDS = 15 * 60
@@ -71,11 +70,7 @@ def monday_checklist(
     client_id: str,
     seed: int | None = None,
 ) -> Checklist:
-    client = clients.get(client_id)
-    if not operator.may_see(client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {client_id}", client_id=client_id
-        )
+    client = served_client(clients, operator, client_id)
     now = clock.now()
     week = audit.audit_events_of_client(client_id, now - WEEK, now)
     known = exceptions.exceptions_of_client(client_id, OPEN_LIMIT)

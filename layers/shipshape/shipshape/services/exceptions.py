@@ -8,11 +8,24 @@ until an operator resolves it through the ops API. Resolutions:
   must validate); this is also how the workflow *continues with corrected data*;
 - ``partial``: a stock shortage is answered by shipping the lines given now; the rest is
   recorded on the order and it ends COMPLETED_PARTIAL;
-- ``cancel``: stop fulfilment; the order is cancelled;
+- ``cancel``: ask to stop fulfilment. It is recorded as the order's pending ``status:
+  CANCELLED`` override, and the exception stays open, claimed by whoever asked. A second
+  operator approves it (the order is cancelled, the exception closes as a cancel and the
+  workflow stops) or rejects it (the exception is resolved another way). A cancellation loses
+  the client a sale and the customer their parcel, and the override route already asks two
+  people for it, so an exception is no way around that. A cancellation from the storefront
+  needs no approval here, because it is the client's own decision;
 - ``quarantine``: hold the order as an automation failure until someone releases it;
 - ``release``: leave quarantine; only when the order has every required field;
 - ``waive``: a lead accepts a failed QA gate (with the client's approval, in the note); the
   workflow goes on after the gate and the gate's result records who waived it.
+
+An address comes only with a resolution that corrects an address that cannot be shipped to:
+the retry of an ``address_invalid`` exception, or the release of a quarantined order whose
+address of record is invalid. It is standardized (services/addresses.py) and stored with its
+standardized form, the address the label is bought for. With any other resolution an address
+would send a valid order's parcel somewhere else on one operator's word. That is refused
+with 422, pointing to the ``shipping_address`` override, which a second operator approves.
 
 Where the workflow resumes is decided here (``resume_at``, a state name) together with the
 rollback the retry needs (a failed pick is picked again from the start, a refused label is
@@ -30,19 +43,29 @@ from pydantic import ConfigDict, Field
 
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
-from shipshape.errors import ClientRequestError, ConcurrentUpdate, Forbidden, OrderCancelled
+from shipshape.errors import (
+    ClientRequestError,
+    ConcurrentUpdate,
+    Forbidden,
+    NotAmongYours,
+    OrderCancelled,
+)
 from shipshape.models import (
     Actor,
     Address,
     AuditEvent,
+    CorrectedAddress,
     ExceptionStatus,
     ExceptionType,
+    Note,
     Order,
     OrderException,
     OrderLine,
     OrderStatus,
+    OverrideField,
     PaymentState,
     QaGate,
+    Quantity,
     SideWrite,
 )
 from shipshape.observability import logger
@@ -57,8 +80,9 @@ from shipshape.ports import (
 )
 from shipshape.services.addresses import standardize
 from shipshape.services.away import first_available
-from shipshape.services.fulfillment import release_writes
-from shipshape.services.queries import Operator
+from shipshape.services.fulfillment import release_ahead, release_writes
+from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
+from shipshape.services.queries import Operator, served_client
 from shipshape.services.records import load, stamped
 
 # Step errors (by class name, as the state machine reports them) and the exception they open.
@@ -102,8 +126,9 @@ ACTING_ROLES = frozenset({"operator", "lead"})
 _EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
 
 
-class ExceptionNotFound(ClientRequestError):
-    status = 404
+class ExceptionNotFound(NotAmongYours):
+    """No such exception among the operator's clients (none at all, or another client's:
+    one answer for both)."""
 
 
 class AlreadyClaimed(ClientRequestError):
@@ -128,6 +153,12 @@ class WorkflowStoppedWaiting(ClientRequestError):
     status = 409
 
 
+class AddressNotAllowed(ClientRequestError):
+    """The resolution carries an address but is not about the address; nothing was changed."""
+
+    status = 422
+
+
 class OpenExceptionRequest(Model):
     model_config = ConfigDict(extra="ignore")
 
@@ -138,21 +169,30 @@ class OpenExceptionRequest(Model):
     error: dict[str, Any]
 
 
+# An order line's id as its storefront numbers it: Shopify, WooCommerce and BigCommerce use
+# integers (at most 19 digits), Shipshape's own format ids of up to 64 characters.
+LINE_ID_MAX_LENGTH = 64
+
+
 class ShipLine(Model):
     model_config = ConfigDict(extra="forbid")
 
-    line_id: str
-    quantity: int = Field(ge=1)
+    line_id: str = Field(min_length=1, max_length=LINE_ID_MAX_LENGTH)
+    quantity: Quantity = Field(description="No more than the line's own quantity.")
 
 
 class ResolveExceptionRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
-    note: str = Field(min_length=3, max_length=2000, description="Why; kept in the audit trail.")
-    address: Address | None = Field(default=None, description="A corrected shipping address.")
+    note: Note = Field(min_length=3, description="Why; kept in the audit trail.")
+    address: CorrectedAddress | None = Field(
+        default=None, description="A corrected shipping address."
+    )
     ship_lines: list[ShipLine] | None = Field(
-        default=None, description="For partial: the lines and quantities that ship now."
+        default=None,
+        max_length=1000,
+        description="For partial: the lines and quantities that ship now.",
     )
 
 
@@ -175,12 +215,22 @@ class ExceptionView(Model):
     claimed_by: str | None
     resolved_by: str | None
     resolution: dict[str, Any] | None
+    awaiting_approval: str | None = Field(
+        default=None,
+        description="In the answer to a cancel: the order's pending override that a second "
+        "operator approves (POST /orders/{order_id}/overrides/{id}/approve) or rejects.",
+    )
 
     @classmethod
-    def of(cls, exception: OrderException, now: Any) -> ExceptionView:
+    def of(
+        cls, exception: OrderException, now: Any, awaiting_approval: str | None = None
+    ) -> ExceptionView:
         return cls(
-            **exception.model_dump(include=set(cls.model_fields) - {"overdue"}),
+            **exception.model_dump(
+                include=set(cls.model_fields) - {"overdue", "awaiting_approval"}
+            ),
             overdue=exception.is_open and exception.due_at < now,
+            awaiting_approval=awaiting_approval,
         )
 
 
@@ -352,12 +402,10 @@ def _scoped(
 ) -> OrderException:
     well_formed = _EXCEPTION_ID.fullmatch(exception_id) is not None
     found = exceptions.get_exception(exception_id) if well_formed else None
-    if found is None:
-        raise ExceptionNotFound(f"no exception {exception_id}")
-    if not operator.may_see(found.client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {found.client_id}",
-            client_id=found.client_id,
+    if found is None or not operator.may_see(found.client_id):
+        raise ExceptionNotFound(
+            f"no exception {exception_id} among your clients",
+            client_id=found.client_id if found is not None else None,
         )
     return found
 
@@ -383,12 +431,7 @@ def list_exceptions(
 ) -> list[ExceptionView]:
     """The operator's queue: exceptions of the clients they serve, filtered."""
     if client_id is not None:
-        if not operator.may_see(client_id):
-            raise Forbidden(
-                f"operator {operator.subject} does not serve client {client_id}",
-                client_id=client_id,
-            )
-        client_ids = [clients.get(client_id).client_id]
+        client_ids = [served_client(clients, operator, client_id).client_id]
     else:
         client_ids = [c.client_id for c in clients.all() if operator.may_see(c.client_id)]
     now = clock.now()
@@ -467,8 +510,57 @@ def _address_problems(address: Address | None) -> list[str]:
     return standardize(address)[1]
 
 
-def _accept(exception: OrderException, order: Order, request: ResolveExceptionRequest) -> None:
-    """The exception's acceptance criteria: a resolution must fix what it is about."""
+_REDIRECT = (
+    "to send the parcel to another address, request a shipping_address override "
+    "(POST /orders/{order_id}/overrides), which a second operator approves"
+)
+
+
+def _correction(
+    exception: OrderException, order: Order, request: ResolveExceptionRequest
+) -> tuple[Address, Address] | None:
+    """The address a resolution corrects the order's to, raw and standardized, or None.
+
+    Only an address that cannot be shipped to is corrected this way; anything else would be
+    one operator redirecting a parcel."""
+    if request.address is None:
+        return None
+    redirect = _REDIRECT.format(order_id=order.order_id)
+    if exception.type is ExceptionType.ADDRESS_INVALID:
+        if request.action != "retry":
+            raise AddressNotAllowed(
+                f"address: only a retry corrects the address of an address_invalid exception, "
+                f"not {request.action}; send it without one"
+            )
+    elif exception.type is ExceptionType.AUTOMATION_FAILURE and request.action == "release":
+        if not _address_problems(order.shipping_address):
+            raise AddressNotAllowed(
+                "address: the order's address of record is valid, and releasing a quarantine "
+                f"does not change it; {redirect}"
+            )
+    else:
+        raise AddressNotAllowed(
+            f"address: a {exception.type.value} exception is not about the shipping address, "
+            f"so its resolution may not change it; {redirect}"
+        )
+    if order.label is not None:
+        raise ActionNotAllowed(
+            f"order {order.order_id} has a label bought for its address of record; the "
+            "address cannot change under it"
+        )
+    standardized, problems = standardize(request.address)
+    if standardized is None:
+        raise AcceptanceCriteriaNotMet(
+            "the corrected address is still invalid: " + "; ".join(problems)
+        )
+    return request.address, standardized
+
+
+def _accept(
+    exception: OrderException, order: Order, request: ResolveExceptionRequest
+) -> tuple[Address, Address] | None:
+    """The exception's acceptance criteria: a resolution must fix what it is about. Returns
+    the corrected address (raw and standardized) the resolution brings, if any."""
     quarantined = exception.type is ExceptionType.AUTOMATION_FAILURE
     if request.action == "release" and not quarantined:
         raise ActionNotAllowed("release is for quarantined orders; use retry")
@@ -476,7 +568,7 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
         raise ActionNotAllowed("a quarantined order is released (with its required fields)")
     if request.action == "quarantine" and quarantined:
         raise ActionNotAllowed("the order is already quarantined")
-    address = request.address or order.shipping_address
+    correction = _correction(exception, order, request)
     if (
         request.action == "retry"
         and exception.type is ExceptionType.PAYMENT_MISMATCH
@@ -486,14 +578,14 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
             f"the storefront still shows payment {order.payment.value}; retry once it is paid, "
             "or cancel"
         )
-    if request.action == "retry" and exception.type is ExceptionType.ADDRESS_INVALID:
-        if request.address is None:
-            raise AcceptanceCriteriaNotMet("retrying an invalid address needs a corrected address")
-        problems = _address_problems(request.address)
-        if problems:
-            raise AcceptanceCriteriaNotMet(
-                "the corrected address is still invalid: " + "; ".join(problems)
-            )
+    if (
+        request.action == "retry"
+        and exception.type is ExceptionType.ADDRESS_INVALID
+        and correction is None
+        and _address_problems(order.shipping_address)
+    ):
+        # Without a correction, only an address fixed meanwhile (an approved override) will do.
+        raise AcceptanceCriteriaNotMet("retrying an invalid address needs a corrected address")
     if request.action == "partial":
         _partial_lines(exception, order, request)
     if request.action == "waive" and (
@@ -501,7 +593,10 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
     ):
         raise ActionNotAllowed("waive is for a failed QA gate; use retry or cancel")
     if request.action == "release":
-        missing = [f"shipping_address: {p}" for p in _address_problems(address)]
+        missing = (
+            [] if correction is not None
+            else [f"shipping_address: {p}" for p in _address_problems(order.shipping_address)]
+        )  # fmt: skip
         if not order.lines:
             missing.append("lines: none")
         if order.payment is not PaymentState.PAID:
@@ -511,6 +606,7 @@ def _accept(exception: OrderException, order: Order, request: ResolveExceptionRe
                 "the order cannot leave quarantine without its required fields: "
                 + "; ".join(missing)
             )
+    return correction
 
 
 def _partial_lines(
@@ -591,12 +687,22 @@ def resolve_exception(
     order = load(repo, exception.order_id)
     if order.status is OrderStatus.CANCELLED:
         raise ActionNotAllowed(f"order {order.order_id} was cancelled; nothing to resolve")
-    _accept(exception, order, request)
+    correction = _accept(exception, order, request)
+    if request.action == "cancel":
+        return _ask_to_cancel(exceptions, clock, exception, order, actor, request)
+    waiting = pending_cancel(order)
+    if waiting is not None:
+        raise ActionNotAllowed(
+            f"order {order.order_id} has a cancellation waiting for a second operator "
+            f"(override {waiting.override_id}); approve or reject it first"
+        )
 
     changes: dict[str, Any] = {"open_exception_id": None}
     detail: dict[str, Any] = {"action": request.action, "note": request.note}
-    if request.address is not None:
-        changes["shipping_address"] = request.address
+    if correction is not None:
+        # Raw and standardized together: the label is bought for the standardized one, so
+        # the record and the label cannot tell different addresses.
+        changes["shipping_address"], changes["standardized_address"] = correction
         detail["corrected"] = ["shipping_address"]
     if request.action == "partial":
         shipped, rest = _partial_lines(exception, order, request)
@@ -614,6 +720,11 @@ def resolve_exception(
     writes: list[SideWrite] = []
     if request.action == "retry" and rollback_to is not None:
         rollback, writes = _rollback(order, exception.step)
+        if writes:
+            # A rollback that gives stock back: what would not fit the resolution's own
+            # transaction goes back first. The others (a re-pick, a repack) keep it held.
+            order = release_ahead(repo, clock, clients.get(order.client_id), order, actor)
+            rollback, writes = _rollback(order, exception.step)
         changes.update(rollback)
         detail["rolled_back_to"] = resume.value
     if request.action == "waive":
@@ -628,6 +739,53 @@ def resolve_exception(
     )
     _resume(workflow, resolved, request, operator)
     return ExceptionView.of(resolved, clock.now())
+
+
+def _ask_to_cancel(
+    exceptions: ExceptionRepository,
+    clock: Clock,
+    exception: OrderException,
+    order: Order,
+    actor: Actor,
+    request: ResolveExceptionRequest,
+) -> ExceptionView:
+    """Record the cancellation as the order's pending status override, with the exception
+    claimed by whoever asked, in one transaction; the workflow keeps waiting."""
+    waiting = pending_cancel(order)
+    if waiting is not None:
+        if waiting.requested_by == actor.id and waiting.reason == request.note:
+            # The same request again (its answer was lost): it is recorded already.
+            return ExceptionView.of(exception, clock.now(), awaiting_approval=waiting.override_id)
+        raise ActionNotAllowed(
+            f"order {order.order_id} already has a cancellation waiting for a second operator "
+            f"(override {waiting.override_id}, asked by {waiting.requested_by})"
+        )
+    now = clock.now()
+    override = pending_override(
+        order, OverrideField.STATUS, OrderStatus.CANCELLED.value, request.note, actor.id, now
+    )
+    claimed = exception.model_copy(
+        update={
+            "status": ExceptionStatus.CLAIMED,
+            "claimed_by": actor.id,
+            "claimed_at": exception.claimed_at or now,
+            "version": exception.version + 1,
+        }
+    )
+    exceptions.write_exception(
+        order.model_copy(
+            update={"overrides": (*order.overrides, override), "audit_seq": order.audit_seq + 1}
+        ),
+        claimed,
+        _event(order, clock, "override_requested", actor, claimed, requested_detail(override)),
+        expected_seq=order.audit_seq,
+        expected_version=exception.version,
+    )
+    logger.info(
+        "cancellation awaits a second operator",
+        extra={"order_id": order.order_id, "client_id": order.client_id},
+    )
+    return ExceptionView.of(claimed, now, awaiting_approval=override.override_id)
 
 
 def resume_point(exception: OrderException, action: str) -> tuple[str, OrderStatus | None]:

@@ -30,6 +30,7 @@ from shipshape.errors import (
 from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
+    Allocation,
     Order,
     OrderLine,
     OrderStatus,
@@ -200,8 +201,41 @@ def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
 def reserve_inventory(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
     """Reserve every line in one conditional transaction, or apply the client's partial
     policy: ship what is in stock (ship_partial), hold what is reserved and open
-    inventory_short (hold_all), or hold it and wait for stock (backorder)."""
+    inventory_short (hold_all), or hold it and wait for stock (backorder).
+
+    An order touching more lots than one transaction holds is reserved in groups of lots
+    first, each group recorded on the order with its audit event; the last transaction is
+    the one above. A group that loses a race reads and plans again, keeping what the earlier
+    groups hold: the outcome is what one transaction would have reached with the stock left
+    (reserved, or the client's policy for what is short), and every unit held is on the
+    order's record, so nothing needs undoing and a cancel gives it all back."""
     return retry_on_conflict(6, lambda: _reserve_once(ctx, state))
+
+
+def _final_writes(
+    ctx: StepContext, order: Order, plan: stock.ReservationPlan, writes: list[SideWrite]
+) -> int:
+    """How many items besides the order and its event the plan's last transaction writes."""
+    waits = ctx.client.fulfilment.partial_policy is PartialPolicy.BACKORDER and plan.short
+    marks = stock.backorder_marks(order, plan.short, ctx.clock.now()) if waits else []
+    return len(writes) + len(marks)
+
+
+def _reserve_part(
+    ctx: StepContext, order: Order, plan: stock.ReservationPlan, group: tuple[Allocation, ...]
+) -> None:
+    """Reserve one group of lots ahead of the rest, recorded with the order."""
+    record(
+        ctx.repo, ctx.clock, ctx.client, order, action="inventory_reserved_in_part",
+        actor=WORKFLOW,
+        changes={"warehouse": plan.warehouse, "reservation": (*order.reservation, *group)},
+        detail={
+            "warehouse": plan.warehouse,
+            "reserved": stock.allocations_detail(group),
+            "reason": f"more than {stock.MAX_SIDE_WRITES} stock lots: reserved in groups",
+        },
+        writes=list(stock.reserve(order, group)),
+    )  # fmt: skip
 
 
 def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
@@ -237,6 +271,11 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
             for mark in stock.backorder_marks(order, order.short_lines, since, remove=True)
             if mark.sku not in waiting
         ]
+    if _final_writes(ctx, order, plan, writes) > stock.MAX_SIDE_WRITES:
+        group = plan.group_ahead()
+        if group:
+            _reserve_part(ctx, order, plan, group)
+            return _reserve_once(ctx, state)
     detail: dict[str, Any] = {
         "warehouse": plan.warehouse,
         "reserved": stock.allocations_detail(plan.added),
@@ -268,7 +307,13 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
             writes=writes,
         )  # fmt: skip
         return outcome
-    if policy is PartialPolicy.BACKORDER:
+    marks_fit = _final_writes(ctx, order, plan, writes) <= stock.MAX_SIDE_WRITES
+    if policy is PartialPolicy.BACKORDER and not marks_fit:
+        # So many SKUs short that their places in the stock queues do not fit one transaction
+        # with the order: what is reserved is held, and ops decide (the hold_all route).
+        detail["not_backordered"] = f"more than {stock.MAX_SIDE_WRITES} SKUs to wait for"
+        summary += "; too many SKUs short to wait for stock"
+    if policy is PartialPolicy.BACKORDER and marks_fit:
         since = since or ctx.clock.now()
         writes += stock.backorder_marks(order, plan.short, since)
         new, event = build(
@@ -689,6 +734,7 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         "carrier": label.carrier,
         "service": label.service,
     }
+    order = _consume_ahead(ctx, order)
     writes: list[SideWrite] = list(stock.consume(order))
     if order.unfulfilled_lines:
         # A partial fulfilment ends in a state of its own, never in SHIPPED patched later.
@@ -710,6 +756,24 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         detail=tracking, writes=writes, order=order,
     )  # fmt: skip
     return state
+
+
+def _consume_ahead(ctx: StepContext, order: Order) -> Order:
+    """Use the stock of an order touching more lots than the shipping transaction holds in
+    groups first, each recorded on the order (``consumed_lots``) with its audit event; a retry
+    after an interruption goes on from the lots not yet used. The last group is used in the
+    shipping transaction itself."""
+    while len(stock.consume(order)) > stock.MAX_SIDE_WRITES:
+        group = stock.lot_groups(stock.held(order))[0]
+        lots = tuple(dict.fromkeys(stock.allocation_lot(a) for a in group))
+        order = record(
+            ctx.repo, ctx.clock, ctx.client, order, action="stock_consumed_in_part",
+            actor=WORKFLOW, changes={"consumed_lots": (*order.consumed_lots, *lots)},
+            detail={"consumed": stock.allocations_detail(group),
+                    "reason": f"more than {stock.MAX_SIDE_WRITES} stock lots: used in groups"},
+            writes=list(stock.consume(order, group)),
+        )  # fmt: skip
+    return order
 
 
 def _once(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -791,13 +855,15 @@ def cancel_order(ctx: StepContext, request: CancelRequest) -> WorkflowState:
     order = load(ctx.repo, request.order_id)
     if order.status is OrderStatus.CANCELLED:
         return request
+    actor = Actor(kind="operator", id=request.actor)
+    order = release_ahead(ctx.repo, ctx.clock, ctx.client, order, actor)
     record(
         ctx.repo,
         ctx.clock,
         ctx.client,
         order,
         action="order_cancelled",
-        actor=Actor(kind="operator", id=request.actor),
+        actor=actor,
         to_status=OrderStatus.CANCELLED,
         changes={"task_token": None, "awaiting": None, "pending_start": False, **released(order)},
         detail={
@@ -816,15 +882,36 @@ def released(order: Order) -> dict[str, Any]:
 
 
 def released_detail(order: Order) -> dict[str, Any]:
-    if order.stock_consumed or not order.reservation:
-        return {}
-    return {"stock_released": stock.allocations_detail(order.reservation)}
+    held = stock.held(order)
+    return {"stock_released": stock.allocations_detail(held)} if held else {}
 
 
 def release_writes(order: Order) -> list[SideWrite]:
-    """Stock back to available and backorder marks removed, written with the order change."""
+    """Stock back to available and backorder marks removed, written with the order change.
+    At most ``MAX_SIDE_WRITES`` once ``release_ahead`` has run."""
     writes: list[SideWrite] = list(stock.release_all(order))
     since = stock.backordered_since(order)
     if since is not None and order.short_lines:
         writes += stock.backorder_marks(order, order.short_lines, since, remove=True)
     return writes
+
+
+def release_ahead(
+    repo: OrderRepository, clock: Clock, client: ClientConfig, order: Order, actor: Actor
+) -> Order:
+    """Before a change that gives back everything the order holds (a cancel, a retry that
+    starts the reservation again): give back, in groups of lots, what would not fit that
+    change's own transaction. Each group leaves the order's reservation with its audit event,
+    so a retry of the change, after an interruption or a lost race, goes on from what is still
+    held. Returns the order as now recorded; ``release_writes`` of it fits one transaction."""
+    while len(release_writes(order)) > stock.MAX_SIDE_WRITES:
+        group = stock.lot_groups(stock.held(order))[0]
+        gone = set(group)
+        order = record(
+            repo, clock, client, order, action="stock_released_in_part", actor=actor,
+            changes={"reservation": tuple(a for a in order.reservation if a not in gone)},
+            detail={"stock_released": stock.allocations_detail(group),
+                    "reason": f"more than {stock.MAX_SIDE_WRITES} stock lots: released in groups"},
+            writes=list(stock.release(order, group)),
+        )  # fmt: skip
+    return order

@@ -10,9 +10,9 @@ release notes, and every order records the version in force when it was received
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
 from shipshape.base import Model
 from shipshape.config import GOVERNED_SECTIONS, ClientConfig, ClientDirectory
@@ -20,7 +20,7 @@ from shipshape.errors import ClientRequestError, Forbidden, NotFound
 from shipshape.models import RuleChange, RuleChangeStatus
 from shipshape.ports import Clock, RuleStore
 from shipshape.rules import due_at
-from shipshape.services.queries import Operator
+from shipshape.services.queries import Operator, refuse_unless_served, served_client
 from shipshape.sla import BusinessTimeOutOfRange
 
 
@@ -41,15 +41,51 @@ class RuleChangeNotFound(NotFound):
     pass
 
 
+class RulesTooLarge(ClientRequestError):
+    """The rules version would not fit in the one record that stores it."""
+
+    status = 413
+
+
+# The deepest governed value (rules.exceptions.<type>.escalation[n].owner) is 5 levels into a
+# patch; merge_patch and release_notes walk a patch recursively, so its depth is bounded.
+PATCH_MAX_DEPTH = 8
+# A rules version is stored as one DynamoDB item (400 KB at most): its patch, the whole rules
+# it makes and their release notes. What it gains later (approval, activation, a rejection
+# note of up to 2,000 characters) fits in what is left.
+RULE_VERSION_MAX_BYTES = 384 * 1024
+
+
+def _within_depth(patch: dict[str, Any]) -> dict[str, Any]:
+    level: list[Any] = [patch]
+    for _ in range(PATCH_MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return patch
+    raise ValueError(
+        f"nested more than {PATCH_MAX_DEPTH} levels deep; the limit is {PATCH_MAX_DEPTH}"
+    )
+
+
+RulesPatch = Annotated[dict[str, Any], AfterValidator(_within_depth)]
+
+
 class ProposeRuleChangeRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = Field(min_length=3, max_length=500, description="Why; the release note.")
-    base_version: int = Field(ge=1, description="The active version this change is based on.")
-    changes: dict[str, Any] = Field(
+    base_version: int = Field(
+        ge=1, le=999_999, description="The active version this change is based on."
+    )
+    changes: RulesPatch = Field(
         min_length=1,
         description="A JSON merge patch over status_owners, pickers, rules and fulfilment "
-        "(null removes a key).",
+        f"(null removes a key), at most {PATCH_MAX_DEPTH} levels deep.",
     )
 
 
@@ -157,11 +193,14 @@ def _validated(base: ClientConfig, document: dict[str, Any], now: datetime) -> C
     return config
 
 
-def _problems(exc: ValidationError, prefix: str = "") -> str:
-    return "; ".join(
+def _problems(exc: ValidationError, prefix: str = "", shown: int = 10) -> str:
+    """The first ``shown`` problems, and how many more there are."""
+    errors = exc.errors()
+    text = "; ".join(
         f"{prefix}{'.'.join(str(p) for p in err['loc']) or 'rules'}: {err['msg']}"
-        for err in exc.errors()
+        for err in errors[:shown]
     )
+    return text + (f" (and {len(errors) - shown} more)" if len(errors) > shown else "")
 
 
 def _check_sections(changes: dict[str, Any]) -> None:
@@ -174,10 +213,8 @@ def _check_sections(changes: dict[str, Any]) -> None:
 
 
 def _acting(operator: Operator, client_id: str, *, lead: bool = False) -> None:
-    if not operator.may_see(client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {client_id}", client_id=client_id
-        )
+    # Scope before role: a role refusal (403) would tell that the client exists.
+    refuse_unless_served(operator, client_id)
     if lead and "lead" not in operator.roles:
         raise Forbidden(f"operator {operator.subject} needs the lead role for this")
     if not operator.roles & {"operator", "lead"}:
@@ -187,11 +224,7 @@ def _acting(operator: Operator, client_id: str, *, lead: bool = False) -> None:
 def rules_history(
     store: RuleStore, clients: ClientDirectory, client_id: str, operator: Operator
 ) -> RulesHistory:
-    config = clients.get(client_id)
-    if not operator.may_see(client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {client_id}", client_id=client_id
-        )
+    config = served_client(clients, operator, client_id)
     return RulesHistory(
         client_id=client_id,
         active_version=int(config.rules_version),
@@ -224,7 +257,7 @@ def propose_rule_change(
     """Validate the change as a whole configuration and store it as the next version."""
     _acting(operator, client_id)
     _check_sections(request.changes)
-    current = clients.get(client_id)
+    current = served_client(clients, operator, client_id)
     active = int(current.rules_version)
     if request.base_version != active:
         raise RuleChangeConflict(
@@ -244,6 +277,12 @@ def propose_rule_change(
         document=after, release_notes=tuple(notes), proposed_by=operator.subject,
         proposed_at=clock.now(),
     )  # fmt: skip
+    size = len(change.model_dump_json().encode())
+    if size > RULE_VERSION_MAX_BYTES:
+        raise RulesTooLarge(
+            f"changes: the rules version would be {size} bytes stored; the limit is "
+            f"{RULE_VERSION_MAX_BYTES}"
+        )
     store.save_rule_change(change, expected=None)
     return RuleChangeView.of(change)
 

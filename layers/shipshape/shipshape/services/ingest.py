@@ -46,7 +46,12 @@ from shipshape.ports import (
     TaskNotWaiting,
     WorkflowEngine,
 )
-from shipshape.services.fulfillment import release_writes, released, released_detail
+from shipshape.services.fulfillment import (
+    release_ahead,
+    release_writes,
+    released,
+    released_detail,
+)
 from shipshape.services.records import build, record, retry_on_conflict, workflow_input
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
@@ -146,7 +151,9 @@ def ingest_version(
 ) -> IngestResult:
     """Record one authenticated order version (from a webhook, or read from the storefront's
     API by reconciliation): the one idempotent path every order version takes. ``source``
-    says which, in the log."""
+    says which, in the log. ``PayloadInvalid`` (nothing written) for a version stamped further
+    ahead of ``clock`` than clock skew explains: it would outrank every real change after it."""
+    adapter_for(incoming.platform).check_not_ahead(incoming, clock.now())
     order_id = canonical_order_id(
         client.client_id, store.platform, store.store, incoming.storefront_order_id
     )
@@ -317,6 +324,10 @@ def _update(
     exceptions: ExceptionRepository | None,
     source: str,
 ) -> tuple[Order, str | None]:
+    if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
+        # Stock held in more lots than the cancel's own transaction holds goes back in groups
+        # first; a redelivered cancel finds the version unrecorded and goes on from there.
+        existing = release_ahead(repo, clock, client, existing, actor)
     changes: dict[str, Any] = {
         name: getattr(incoming, name)
         for name in STOREFRONT_FIELDS

@@ -5,6 +5,12 @@ A reservation is computed here and written by the caller as ``StockChange`` writ
 order change that causes it: one DynamoDB transaction holds the order, its audit event and
 every lot it touches, each lot conditional on staying at or above zero. Two orders racing for
 the last unit cannot both win; the loser reads again and plans again with what is left.
+
+A transaction holds at most ``TRANSACTION_ITEMS``. An order touching more lots than fit
+(``MAX_SIDE_WRITES``) is reserved, used and released in groups of lots (``lot_groups``): each
+group is its own transaction with the order and an audit event, and the order records what
+each group did (``reservation``, ``consumed_lots``), so stock and record never disagree and an
+interrupted step resumes from what is recorded.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from shipshape.models import (
 )
 from shipshape.ports import InventoryRepository
 
-# A DynamoDB transaction holds at most 100 items: the order, its audit event and the rest.
-MAX_STOCK_WRITES = 96
+TRANSACTION_ITEMS = 100  # DynamoDB's limit on the items of one transaction
+# What one transaction leaves for stock lots and backorder marks: the order and its audit
+# event are always in it, and a change that closes or opens an exception writes that too.
+MAX_SIDE_WRITES = TRANSACTION_ITEMS - 3
 
 
 def lot_key(sku: str, warehouse: str, lot: str) -> str:
@@ -45,6 +53,13 @@ class ReservationPlan:
     @property
     def complete(self) -> bool:
         return not self.short
+
+    def group_ahead(self) -> tuple[Allocation, ...]:
+        """The first group of new allocations to reserve before the rest (lots the plan also
+        releases from stay for the plan's own transaction); empty when nothing is new."""
+        releasing = {allocation_lot(a) for a in self.released}
+        groups = lot_groups(a for a in self.added if allocation_lot(a) not in releasing)
+        return groups[0] if groups else ()
 
     def stock_changes(self, client_id: str) -> list[StockChange]:
         return merge(
@@ -67,14 +82,31 @@ def merge(changes: Iterable[StockChange]) -> list[StockChange]:
         total = totals[(c.client_id, c.sku, c.warehouse, c.lot)]
         total[0] += c.available
         total[1] += c.reserved
-    merged = [
+    return [
         StockChange(client_id=k[0], sku=k[1], warehouse=k[2], lot=k[3], available=a, reserved=r)
         for k, (a, r) in totals.items()
         if a or r
     ]
-    if len(merged) > MAX_STOCK_WRITES:
-        raise ValueError(f"an order may touch at most {MAX_STOCK_WRITES} stock lots at once")
-    return merged
+
+
+def allocation_lot(allocation: Allocation) -> str:
+    return lot_key(allocation.sku, allocation.warehouse, allocation.lot)
+
+
+def lot_groups(
+    allocations: Iterable[Allocation], size: int = MAX_SIDE_WRITES
+) -> list[tuple[Allocation, ...]]:
+    """The allocations in groups touching at most ``size`` lots each, every allocation of a
+    lot in one group (a transaction may touch an item once). Lots go in key order, so two
+    orders reserving the same lots in groups contend for them in the same order."""
+    by_lot: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in allocations:
+        by_lot[allocation_lot(allocation)].append(allocation)
+    keys = sorted(by_lot)
+    return [
+        tuple(a for key in keys[start : start + size] for a in by_lot[key])
+        for start in range(0, len(keys), size)
+    ]
 
 
 def _eligible(lot: StockLot, order: Order, today: date) -> bool:
@@ -182,18 +214,31 @@ def read_stock(inventory: InventoryRepository, order: Order) -> dict[str, list[S
     return {sku: inventory.stock_of(order.client_id, sku) for sku in {ln.sku for ln in order.lines}}
 
 
+def held(order: Order) -> list[Allocation]:
+    """What is still reserved for the order: its reservation less the lots already used."""
+    if order.stock_consumed:
+        return []
+    return [a for a in order.reservation if allocation_lot(a) not in order.consumed_lots]
+
+
 def release_all(order: Order) -> list[StockChange]:
     """Give back everything held for the order (cancel, or a gate that refused the lots)."""
-    if order.stock_consumed:
-        return []
-    return merge(_change(order.client_id, a, a.quantity, -a.quantity) for a in order.reservation)
+    return release(order, held(order))
 
 
-def consume(order: Order) -> list[StockChange]:
-    """The reserved units left the building: they stop being stock."""
-    if order.stock_consumed:
-        return []
-    return merge(_change(order.client_id, a, 0, -a.quantity) for a in order.reservation)
+def release(order: Order, allocations: Iterable[Allocation]) -> list[StockChange]:
+    return merge(_change(order.client_id, a, a.quantity, -a.quantity) for a in allocations)
+
+
+def reserve(order: Order, allocations: Iterable[Allocation]) -> list[StockChange]:
+    return merge(_change(order.client_id, a, -a.quantity, a.quantity) for a in allocations)
+
+
+def consume(order: Order, allocations: Iterable[Allocation] | None = None) -> list[StockChange]:
+    """The reserved units (all still held, or ``allocations``) left the building: they stop
+    being stock."""
+    chosen = held(order) if allocations is None else allocations
+    return merge(_change(order.client_id, a, 0, -a.quantity) for a in chosen)
 
 
 def backorder_marks(

@@ -21,10 +21,10 @@ from pydantic import Field
 
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
-from shipshape.errors import Forbidden, PayloadInvalid
+from shipshape.errors import PayloadInvalid
 from shipshape.models import AuditEvent, ExceptionType, OrderStatus
 from shipshape.ports import AuditIndex, Clock, ExceptionRepository
-from shipshape.services.queries import Operator
+from shipshape.services.queries import Operator, served_client
 
 MAX_DAYS = 92
 HISTOGRAM = (
@@ -308,11 +308,7 @@ def client_metrics(
     days: int,
 ) -> MetricsReport:
     """The client's numbers over its last ``days`` days, for an operator who serves it."""
-    client = clients.get(client_id)
-    if not operator.may_see(client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {client_id}", client_id=client_id
-        )
+    client = served_client(clients, operator, client_id)
     today = clock.now().astimezone(ZoneInfo(client.timezone)).date()
     first, last, start, end = period(client, today, days)
     events = audit.audit_events_of_client(client_id, start, end)

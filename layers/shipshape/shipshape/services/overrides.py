@@ -4,14 +4,33 @@ Every override carries a reason and is kept on the order and in its audit trail.
 protected field (the shipping address, the status) waits for a second operator's approval;
 the owner can be changed at once. Nothing is changed silently: no drift between what people
 did and what the record says.
+
+Protected fields cannot be changed any other way. An exception's resolution only corrects an
+address that cannot be shipped to (services/exceptions.py). Cancelling through an exception
+asks for the same pending ``status: CANCELLED`` override as cancelling here, because a
+cancellation loses the client a sale and the customer their parcel. When it is approved, the
+open exception closes as a cancel and the waiting workflow stops. The shipping address is
+standardized when the change is applied, and that is the address the label is bought for.
+Once a label exists the address cannot change: an approved change would leave a label for
+the old address.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
+from functools import cache
 from typing import Any
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from shipshape.base import Model
 from shipshape.config import ClientDirectory
@@ -27,11 +46,14 @@ from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
     Address,
+    CorrectedAddress,
+    Note,
     Order,
     OrderStatus,
     Override,
     OverrideField,
     OverrideStatus,
+    PersonName,
     stage,
 )
 from shipshape.ports import (
@@ -42,9 +64,14 @@ from shipshape.ports import (
     WorkflowEngine,
 )
 from shipshape.services.addresses import standardize
-from shipshape.services.fulfillment import release_writes, released, released_detail
-from shipshape.services.queries import Operator, OrderView
-from shipshape.services.records import build, load, record
+from shipshape.services.fulfillment import (
+    release_ahead,
+    release_writes,
+    released,
+    released_detail,
+)
+from shipshape.services.queries import Operator, OrderView, served_order
+from shipshape.services.records import build, record
 
 ACTING_ROLES = frozenset({"operator", "lead"})
 
@@ -59,19 +86,78 @@ class OverrideNotFound(NotFound):
     pass
 
 
+@cache
+def _value_of(field: OverrideField) -> TypeAdapter[Any]:
+    """What a value of ``field`` must be (built on first use, as the models are)."""
+    kinds: dict[OverrideField, Any] = {
+        OverrideField.OWNER: PersonName,
+        OverrideField.SHIPPING_ADDRESS: CorrectedAddress,
+        OverrideField.STATUS: OrderStatus,
+    }
+    return TypeAdapter(kinds[field])
+
+
 class OverrideRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     field: OverrideField
-    value: Any = Field(description="owner: a team or person; shipping_address: an address "
-                       "object; status: CANCELLED")  # fmt: skip
-    reason: str = Field(min_length=3, max_length=2000)
+    value: PersonName | CorrectedAddress | OrderStatus = Field(
+        description="owner: a team or person; shipping_address: an address object; status: "
+        "CANCELLED"
+    )
+    reason: Note = Field(min_length=3)
+
+    @field_validator("value", mode="wrap")
+    @classmethod
+    def _value_for_its_field(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        # Each field takes its own kind of value (the union alone would take a name for the
+        # address or an address for the owner); a status is kept as the text it was sent as.
+        field = info.data.get("field")
+        if field is None:  # the field was refused; that refusal names it
+            return handler(value)
+        checked = _value_of(field).validate_python(value)
+        return checked.value if isinstance(checked, OrderStatus) else checked
 
 
 class OverrideReview(Model):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=2000)
+    note: Note = ""
+
+
+def pending_override(
+    order: Order, field: OverrideField, value: Any, reason: str, by: str, at: datetime
+) -> Override:
+    """The order's next override, waiting for its review."""
+    return Override(
+        override_id=f"o{len(order.overrides) + 1}",
+        field=field,
+        value=value,
+        previous=_current(order, field),
+        reason=reason,
+        status=OverrideStatus.PENDING,
+        requested_by=by,
+        requested_at=at,
+    )
+
+
+def pending_cancel(order: Order) -> Override | None:
+    """The cancellation of the order waiting for a second operator, if one is."""
+    return next(
+        (
+            o
+            for o in order.overrides
+            if o.field is OverrideField.STATUS and o.status is OverrideStatus.PENDING
+        ),
+        None,
+    )
+
+
+def requested_detail(override: Override) -> dict[str, Any]:
+    """The audit detail of a protected override waiting for a second operator."""
+    return {**_detail(override), "needs": "a second operator's approval"}
 
 
 def _actor(operator: Operator) -> Actor:
@@ -79,12 +165,8 @@ def _actor(operator: Operator) -> Actor:
 
 
 def _scoped(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
-    order = load(repo, order_id)
-    if not operator.may_see(order.client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {order.client_id}",
-            client_id=order.client_id,
-        )
+    # Scope before role: a role refusal (403) would tell that the order exists.
+    order = served_order(repo, order_id, operator)
     if not operator.roles & ACTING_ROLES:
         raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
     return order
@@ -113,7 +195,9 @@ def _checked_value(order: Order, field: OverrideField, value: Any, clients: Clie
         )
         raise PayloadInvalid(problems) from None
     at = stage(order.status)
-    if at is not None and at >= (stage(OrderStatus.LABELLED) or 0):
+    # An exception after labelling (a shipping gate, a refused tender) is off the path, but
+    # the label it waits with is bought for the address of record all the same.
+    if order.label is not None or (at is not None and at >= (stage(OrderStatus.LABELLED) or 0)):
         raise OverrideConflict(
             f"order {order.order_id} is {order.status.value}: the label is bought; void it "
             "through the carrier exception path instead"
@@ -134,22 +218,15 @@ def request_override(
 ) -> OrderView:
     order = _scoped(repo, order_id, operator)
     value = _checked_value(order, request.field, request.value, clients)
-    override = Override(
-        override_id=f"o{len(order.overrides) + 1}",
-        field=request.field,
-        value=value,
-        previous=_current(order, request.field),
-        reason=request.reason,
-        status=OverrideStatus.PENDING,
-        requested_by=operator.subject,
-        requested_at=clock.now(),
+    override = pending_override(
+        order, request.field, value, request.reason, operator.subject, clock.now()
     )
     if request.field in PROTECTED_FIELDS:
         client = clients.get(order.client_id)
         new = record(
             repo, clock, client, order, action="override_requested", actor=_actor(operator),
             changes={"overrides": (*order.overrides, override)},
-            detail={**_detail(override), "needs": "a second operator's approval"},
+            detail=requested_detail(override),
         )  # fmt: skip
         return OrderView.of(new)
     return OrderView.of(
@@ -175,6 +252,11 @@ def review_override(
     if pending is None:
         raise OverrideNotFound(f"order {order_id} has no override {override_id}")
     if pending.status is not OverrideStatus.PENDING:
+        if approve and _is_applied_cancel_of(pending, operator):
+            # The same approval again: its answer was lost, perhaps before the workflow was
+            # told. The order is cancelled already, so only the workflow is told again.
+            _stop_workflow(workflow, _interrupted_wait(repo, exceptions, order, pending))
+            return OrderView.of(order)
         raise OverrideConflict(f"override {override_id} is {pending.status.value} already")
     if not approve:
         rejected = pending.model_copy(
@@ -200,6 +282,40 @@ def review_override(
     return OrderView.of(
         _apply(repo, exceptions, workflow, clients, clock, order, pending, operator, review)
     )
+
+
+def _is_applied_cancel_of(override: Override, operator: Operator) -> bool:
+    return (
+        override.field is OverrideField.STATUS
+        and override.status is OverrideStatus.APPLIED
+        and override.reviewed_by == operator.subject
+    )
+
+
+def _interrupted_wait(
+    repo: OrderRepository, exceptions: ExceptionRepository, order: Order, override: Override
+) -> str | None:
+    """The task token of the wait an applied cancellation stopped: the exception it closed
+    (which keeps its token for this), or else the order's own wait."""
+    applied = next(
+        (
+            e
+            for e in reversed(repo.audit_trail(order.order_id))
+            if e.action == "override_applied"
+            and e.detail.get("override_id") == override.override_id
+        ),
+        None,
+    )
+    closed_id = applied.detail.get("closed_exception") if applied is not None else None
+    closed = exceptions.get_exception(str(closed_id)) if closed_id else None
+    return closed.task_token if closed is not None else order.task_token
+
+
+def _stop_workflow(workflow: WorkflowEngine, task_token: str | None) -> None:
+    if task_token:
+        # Not waiting any more: its next step finds the order cancelled and stops.
+        with contextlib.suppress(TaskNotWaiting):
+            workflow.fail(task_token, OrderCancelled.__name__, "cancelled by an operator override")
 
 
 def _current(order: Order, field: OverrideField) -> Any:
@@ -276,6 +392,8 @@ def _apply(
         )  # fmt: skip
     # status CANCELLED: as a storefront cancellation would, in one transaction with the
     # stock it gives back and the exception it closes; then the waiting workflow is stopped.
+    # What would not fit that transaction (an order of many lots) goes back first.
+    order = release_ahead(repo, clock, client, order, actor)
     changes.update(released(order), pending_start=False)
     detail.update(released_detail(order))
     writes = release_writes(order)
@@ -291,8 +409,9 @@ def _apply(
             detail={**detail, "closed_exception": open_exception.exception_id},
         )  # fmt: skip
         closed = open_exception.closed(
-            by=operator.subject, at=clock.now(), action="cancel", note=override.reason
-        )
+            by=operator.subject, at=clock.now(), action="cancel", note=override.reason,
+            keep_token=True,  # so a repeat of this approval can tell the workflow again
+        )  # fmt: skip
         exceptions.write_exception(
             new, closed, event, order.audit_seq, open_exception.version, writes=writes
         )
@@ -302,8 +421,5 @@ def _apply(
             repo, clock, client, order, action="override_applied", actor=actor,
             to_status=OrderStatus.CANCELLED, changes=changes, detail=detail, writes=writes,
         )  # fmt: skip
-    if interrupt:
-        # Not waiting any more: its next step finds the order cancelled and stops.
-        with contextlib.suppress(TaskNotWaiting):
-            workflow.fail(interrupt, OrderCancelled.__name__, "cancelled by an operator override")
+    _stop_workflow(workflow, interrupt)
     return new

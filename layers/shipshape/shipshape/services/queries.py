@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from shipshape.base import Model
-from shipshape.errors import Forbidden, OrderNotFound
+from shipshape.config import ClientConfig, ClientDirectory
+from shipshape.errors import OrderNotFound, UnknownClient
 from shipshape.models import (
     Address,
     Allocation,
@@ -25,7 +26,6 @@ from shipshape.models import (
     QaResult,
 )
 from shipshape.ports import OrderRepository
-from shipshape.services.records import load
 
 
 class Operator(Model):
@@ -94,22 +94,47 @@ class AuditTrail(Model):
     events: list[AuditEvent]
 
 
-def _scoped(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
-    order = load(repo, order_id)
-    if not operator.may_see(order.client_id):
-        raise Forbidden(
-            f"operator {operator.subject} does not serve client {order.client_id}",
-            client_id=order.client_id,
+# Scope: what an operator may see. A client or order the operator does not serve is answered
+# exactly as one that does not exist (404, the same error and words; see NotAmongYours), so
+# no answer tells another client's ids from made-up ones. The refusal carries the client
+# asked for; the ops API records it for that client's review only if the client exists.
+# Role checks (viewer, lead) come after scope, so a 403 only ever concerns a served client.
+
+
+def refuse_unless_served(operator: Operator, client_id: str) -> None:
+    """Refuse a client the operator does not serve as if it did not exist."""
+    if not operator.may_see(client_id):
+        raise UnknownClient(f"no client {client_id!r} among yours", client_id=client_id)
+
+
+def served_client(clients: ClientDirectory, operator: Operator, client_id: str) -> ClientConfig:
+    """The client, if it exists and the operator serves it; otherwise ``UnknownClient``, in
+    the same words for both."""
+    refuse_unless_served(operator, client_id)
+    try:
+        return clients.get(client_id)
+    except UnknownClient:
+        raise UnknownClient(f"no client {client_id!r} among yours") from None
+
+
+def served_order(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
+    """The order, if it exists and the operator serves its client; otherwise
+    ``OrderNotFound``, in the same words for both."""
+    order = repo.get(order_id)
+    if order is None or not operator.may_see(order.client_id):
+        raise OrderNotFound(
+            f"no order {order_id} among your clients",
+            client_id=order.client_id if order is not None else None,
         )
     return order
 
 
 def get_order(repo: OrderRepository, order_id: str, operator: Operator) -> OrderView:
-    return OrderView.of(_scoped(repo, order_id, operator))
+    return OrderView.of(served_order(repo, order_id, operator))
 
 
 def get_audit_trail(repo: OrderRepository, order_id: str, operator: Operator) -> AuditTrail:
-    _scoped(repo, order_id, operator)
+    served_order(repo, order_id, operator)
     return AuditTrail(order_id=order_id, events=repo.audit_trail(order_id))
 
 
@@ -121,7 +146,7 @@ class DocumentNotFound(OrderNotFound):
 
 
 def get_document(repo: OrderRepository, order_id: str, name: str, operator: Operator) -> Document:
-    order = _scoped(repo, order_id, operator)
+    order = served_order(repo, order_id, operator)
     matched = _DOCUMENT.fullmatch(name)
     found = (
         repo.document(order.order_id, matched.group(1), int(matched.group(2)))

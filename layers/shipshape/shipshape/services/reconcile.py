@@ -132,15 +132,17 @@ def reconcile_store(
     for resource in resources:
         try:
             incoming = adapter.normalize_resource(resource, store.store)
+            # Refuses (writing nothing) what a webhook would be refused for after normalizing
+            # too: a version stamped too far ahead of Shipshape's clock.
+            result = ingest_version(
+                client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
+                clock=clock, exceptions=exceptions, source="reconciliation",
+            )  # fmt: skip
         except ClientRequestError as exc:
             # The same order a webhook would be refused for: recorded for review, not retried
             # forever (the next pass reads it again only if the storefront changes it).
             report.unreadable.append(str(exc)[:200])
             continue
-        result = ingest_version(
-            client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
-            clock=clock, exceptions=exceptions, source="reconciliation",
-        )  # fmt: skip
         if result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
             lag = (clock.now() - incoming.storefront_updated_at).total_seconds()
             report.repaired.append(result.order_id)

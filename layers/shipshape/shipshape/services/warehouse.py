@@ -12,7 +12,16 @@ from pydantic import ConfigDict, Field
 from shipshape.base import Model
 from shipshape.config import ClientConfig
 from shipshape.errors import ClientRequestError, NotAwaitingEvent, OrderNotFound
-from shipshape.models import OrderId, PackData, PickScan, Quantity, Sku, SkuMaster
+from shipshape.models import (
+    Barcode,
+    OrderId,
+    PackData,
+    PersonName,
+    PickScan,
+    Quantity,
+    Sku,
+    SkuMaster,
+)
 from shipshape.observability import logger
 from shipshape.ports import InventoryRepository, OrderRepository, TaskNotWaiting, WorkflowEngine
 
@@ -32,7 +41,7 @@ class PickScansEvent(Model):
     type: Literal["pick_scans"]
     event_id: EventId
     order_id: OrderId
-    picker: str = Field(min_length=1, max_length=64)
+    picker: PersonName
     scans: tuple[PickScan, ...] = Field(min_length=1, max_length=1000)
 
 
@@ -42,7 +51,7 @@ class PackDataEvent(Model):
     type: Literal["pack_data"]
     event_id: EventId
     order_id: OrderId
-    packer: str = Field(min_length=1, max_length=64)
+    packer: PersonName
     pack: PackData
 
 
@@ -57,7 +66,7 @@ class SkuUpdatedEvent(Model):
     title: str = Field(default="", max_length=200)
     active: bool = True
     lot_tracked: bool = False
-    barcode: str = Field(min_length=1, max_length=64)
+    barcode: Barcode = Field(min_length=1)
     unit_weight_grams: int = Field(gt=0, le=1_000_000)
     length_mm: int = Field(gt=0, le=10_000)
     width_mm: int = Field(gt=0, le=10_000)

@@ -36,8 +36,22 @@ class WebhookDelivery:
         return value.strip() if value is not None else None
 
 
+# How far ahead of Shipshape's clock a storefront's update time may be. Storefronts order
+# versions by that time (Shopify, WooCommerce and BigCommerce have no other counter), so a
+# stamp far in the future would make every real change after it, a cancellation included,
+# look older and be dropped as stale. Servers kept by NTP agree within a second; five minutes
+# also covers a merchant's own host (WooCommerce stamps with it) running somewhat fast, and it
+# is the window the generic format's signature timestamp already allows, so one skew budget
+# holds for the whole product. A genuine stamp this far ahead means a clock to fix, which the
+# refusal names.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 class StorefrontAdapter(ABC):
     platform: Platform
+    # Where the platform's payload carries the update time (``storefront_updated_at``), as the
+    # caller would name it in a refusal.
+    updated_at_field: str
 
     @abstractmethod
     def claimed_store(self, delivery: WebhookDelivery) -> str | None:
@@ -70,6 +84,26 @@ class StorefrontAdapter(ABC):
         pointer-only webhook) into one canonical order version. ``store`` is the configured
         store it was read from. ``PayloadInvalid`` names the first bad field."""
         raise UnsupportedPlatform(f"{self.platform.value} orders cannot be read from an API")
+
+    def check_not_ahead(self, order: StorefrontOrder, now: datetime) -> None:
+        """Raise ``PayloadInvalid`` naming the platform's field when ``order`` says it changed
+        more than ``FUTURE_TOLERANCE`` after ``now`` (Shipshape's clock, never the wall clock
+        of whichever machine runs this)."""
+        ahead = order.storefront_updated_at - now
+        if ahead > FUTURE_TOLERANCE:
+            raise PayloadInvalid(
+                f"{self.updated_at_field}: {order.storefront_updated_at.isoformat()} is "
+                f"{_span(ahead)} ahead of Shipshape's clock ({now.isoformat()}); at most "
+                f"{_span(FUTURE_TOLERANCE)} is allowed for clock skew, since a time in the "
+                "future would make every real change to the order look older"
+            )
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 2 * 86_400:
+        return f"{seconds // 86_400} days"
+    return f"{seconds} s"
 
 
 def digest_matches(

@@ -312,6 +312,7 @@ class BigCommerceAdapter(StorefrontAdapter):
     they point to, and normalizes the order read from the v2 Orders API."""
 
     platform = Platform.BIGCOMMERCE
+    updated_at_field = "order.date_modified"
 
     def claimed_store(self, delivery: WebhookDelivery) -> str | None:
         return _store_hash(delivery.body)

@@ -17,8 +17,9 @@ Body (JSON, UTF-8; unknown fields are rejected so typos surface at once)::
       "order": {
         "id": "KK-20261120-0042",            # the shop's order id, 1-64 characters
         "number": "KK-1042" | null,          # what the shopper sees; optional
-        "version": 3,                        # integer >= 0; must grow with every change
-        "updated_at": "2026-11-20T15:15:32+00:00",   # ISO 8601 with an offset
+        "version": 3,                        # integer, 1 to 2^63-1; must grow with every change
+        "updated_at": "2026-11-20T15:15:32+00:00",   # ISO 8601 with an offset; not in the
+                                             # future (5 minutes of clock skew allowed)
         "payment_status": "pending" | "paid" | "refunded" | "voided",
         "currency": "GBP",                   # ISO 4217, upper case
         "total": "87.45",                    # amounts are decimal strings, never JSON numbers
@@ -68,6 +69,7 @@ from shipshape.models import (
     Quantity,
     Sku,
     StorefrontOrder,
+    Version,
 )
 from shipshape.storefronts.base import (
     StorefrontAdapter,
@@ -148,7 +150,7 @@ class GenericOrder(_GenericModel):
 
     id: ShortId
     number: str | None = None
-    version: int = Field(ge=0)
+    version: Version
     updated_at: AwareDatetime
     payment_status: PaymentState
     currency: CurrencyCode
@@ -182,6 +184,7 @@ class GenericAdapter(StorefrontAdapter):
     """
 
     platform = Platform.GENERIC
+    updated_at_field = "order.updated_at"
 
     def __init__(self, tolerance: timedelta = DEFAULT_TOLERANCE) -> None:
         if tolerance <= timedelta(0):

@@ -157,6 +157,7 @@ class ShopifyAdapter(StorefrontAdapter):
     """Verifies and normalizes Shopify ``orders/create|paid|updated|cancelled`` webhooks."""
 
     platform = Platform.SHOPIFY
+    updated_at_field = "updated_at"
 
     def claimed_store(self, delivery: WebhookDelivery) -> str | None:
         return delivery.header(SHOP_DOMAIN_HEADER) or None

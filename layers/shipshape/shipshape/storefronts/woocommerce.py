@@ -168,6 +168,7 @@ class WooCommerceAdapter(StorefrontAdapter):
     """Verifies and normalizes WooCommerce ``order.created`` and ``order.updated`` webhooks."""
 
     platform = Platform.WOOCOMMERCE
+    updated_at_field = "date_modified_gmt"
 
     def claimed_store(self, delivery: WebhookDelivery) -> str | None:
         return delivery.header(SOURCE_HEADER) or None

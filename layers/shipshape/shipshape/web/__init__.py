@@ -59,6 +59,10 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    # HTTPS only, for a year, here and on any host under this one: the token an operator
+    # pastes into the page must never travel in clear, not even on a typed http:// link.
+    # Browsers ignore it over plain HTTP, so `shipshape serve` on 127.0.0.1 is unaffected.
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
 _PAGE_CACHE = "no-cache"  # always revalidated: it names the current assets
 _ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"

@@ -613,10 +613,15 @@
     const submit = byId("resolve-submit");
     submit.disabled = true;
     try {
-      await api("POST", `exceptions/${segment(exception.exception_id)}/resolve`, body);
+      const answer = await api("POST", `exceptions/${segment(exception.exception_id)}/resolve`, body);
       byId("resolve-dialog").close();
       state.resolving = null;
-      toast(`Resolved ${exception.type} on order ${exception.order_id} (${body.action}).`);
+      if (answer && answer.awaiting_approval) {
+        // A cancellation is only asked for: a second operator approves the override.
+        toast(`Cancellation of order ${exception.order_id} requested: a second operator approves override ${answer.awaiting_approval}.`);
+      } else {
+        toast(`Resolved ${exception.type} on order ${exception.order_id} (${body.action}).`);
+      }
       loadQueue();
       loadMetrics();
       loadChecklist();
