@@ -405,6 +405,8 @@ def test_naive_datetimes_are_refused(de_client: BusinessCalendar) -> None:
     # Then it is refused, naming the argument
     with pytest.raises(ValueError, match="start must be timezone-aware"):
         de_client.add_business_time(naive, HOUR)
+    with pytest.raises(ValueError, match="start must be timezone-aware"):
+        de_client.business_time_between(naive, aware)
     with pytest.raises(ValueError, match="end must be timezone-aware"):
         de_client.business_time_between(aware, naive)
     with pytest.raises(ValueError, match="moment must be timezone-aware"):

@@ -22,8 +22,10 @@ How time is read:
     also uses;
   - a wall time that happens twice (the fall-back hour) is its *first* occurrence.
 
-  If a gap swallows a whole working window (opening and closing both inside it) the day has no
-  working time. Working hours starting or ending inside a DST transition are rare (transitions
+  Both ends of a window inside a gap move by the gap's length, so such a window keeps its
+  length (02:10-02:50 on a spring-forward night is 03:10-03:50 new time); a window that opens
+  inside the gap and closes within one gap length of it (02:30-03:30) has no working time.
+  Working hours starting or ending inside a DST transition are rare (transitions
   are at night in the zones Shipshape serves); the rule above keeps them deterministic.
 * Holidays come from the ``holidays`` library (its default ``PUBLIC`` category, with observed
   days, e.g. a Saturday Independence Day observed on the Friday). The library is imported on

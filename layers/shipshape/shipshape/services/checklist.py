@@ -152,7 +152,8 @@ def _count(values: object) -> dict[str, int]:
 
 def trail_problems(order: Order, trail: list[AuditEvent]) -> list[str]:
     """What is missing from an order's trail: a gap in the sequence, an event without its
-    timestamp or owner, a status without its event, a passed gate without its QA result."""
+    timestamp or owner, a status without its event or its timestamp, a passed gate without its
+    QA result."""
     problems: list[str] = []
     seqs = [e.seq for e in trail]
     if seqs != list(range(1, order.audit_seq + 1)):
@@ -163,6 +164,8 @@ def trail_problems(order: Order, trail: list[AuditEvent]) -> list[str]:
         if event.to_status is not None and not event.owner:
             problems.append(f"event {event.seq} ({event.action}) has no owner")
     reached = {e.to_status for e in trail if e.to_status is not None}
+    for status in sorted(reached - set(order.status_timestamps), key=lambda s: s.value):
+        problems.append(f"status {status.value} has an audit event but no timestamp")
     if any(e.action == "order_received" for e in trail):
         reached.add(OrderStatus.RECEIVED)  # a paid order is received and accepted at once
     for status in order.status_timestamps:
