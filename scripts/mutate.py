@@ -14,7 +14,9 @@ working tree is never changed.
 
 A target passes when at least 90 % of its mutants are killed (a timeout counts as killed: the
 tests noticed). Mutants that no test can kill, because the program behaves the same either way,
-are listed in ``scripts/mutation_equivalent.toml`` with the reason, and left out of the rate.
+are listed in ``tests/mutation/equivalent/<target>.toml`` with the reason, and left out of the
+rate. Each target's tests are globs, so a test file named for the behaviour it covers joins
+its target by its name.
 
     .venv/bin/python scripts/mutate.py                 # every target; report in mutation-report/
     .venv/bin/python scripts/mutate.py masking sla     # some targets
@@ -39,12 +41,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = ROOT / ".mutate"
-EQUIVALENT = ROOT / "scripts" / "mutation_equivalent.toml"
+# One file a target: "<mutant name>" = "why no test can tell it from the original".
+EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent"
 BAR = 0.90
-# Where the tests look for the tree (REPO_ROOT is two levels above shipshape_local).
+# What the tests read, where they look for it: REPO_ROOT is two levels above shipshape_local,
+# and some tests read data files (the seed, the dashboard's assets) under layers/ and local/.
 COPIED = [
-    "functions", "statemachine", "config", "events", "docs", "schemas", "tests",
-    "template.yaml", "samconfig.toml",
+    "functions", "statemachine", "config", "events", "docs", "schemas", "tests", "layers",
+    "local", "template.yaml", "samconfig.toml",
 ]  # fmt: skip
 SOURCES = {"shipshape": "layers/shipshape/shipshape", "shipshape_local": "local/shipshape_local"}
 # mutmut's exit codes (mutmut/stats.py), as this report counts them.
@@ -81,62 +85,60 @@ def _functions(*names: str) -> tuple[str, ...]:
     return tuple(f"x_{name}" for name in names)
 
 
-STOREFRONT_TESTS = ("tests/unit/test_properties_storefronts.py",)
+STOREFRONT_TESTS = (
+    "tests/unit/test_properties_storefronts.py", "tests/unit/test_webhook_verification*.py",
+)  # fmt: skip
+AUTHZ_TESTS = ("tests/integration/test_probing.py", "tests/*/test_authorization*.py")
 TARGETS = [
     Target("shopify", "Shopify webhook verification", "shipshape.storefronts.shopify",
            _method("ShopifyAdapter", "verify", "claimed_store"),
-           ("tests/unit/test_storefront_shopify.py", *STOREFRONT_TESTS)),
+           ("tests/unit/test_storefront_shopify*.py", *STOREFRONT_TESTS)),
     Target("woocommerce", "WooCommerce webhook verification", "shipshape.storefronts.woocommerce",
-           _method("WooCommerceAdapter", "verify", "claimed_store") + _functions("reject_ping"),
-           ("tests/unit/test_storefront_woocommerce.py", *STOREFRONT_TESTS)),
+           _method("WooCommerceAdapter", "verify", "claimed_store") + _functions("_reject_ping"),
+           ("tests/unit/test_storefront_woocommerce*.py", *STOREFRONT_TESTS)),
     Target("bigcommerce", "BigCommerce webhook verification", "shipshape.storefronts.bigcommerce",
            _method("BigCommerceAdapter", "verify", "claimed_store")
            + _functions("_token_matches", "_store_hash"),
-           ("tests/unit/test_storefront_bigcommerce.py", *STOREFRONT_TESTS)),
+           ("tests/unit/test_storefront_bigcommerce*.py", *STOREFRONT_TESTS)),
     Target("generic", "Generic webhook verification", "shipshape.storefronts.generic",
            _method("GenericAdapter", "verify", "claimed_store")
            + _functions("_parse_signature_header"),
-           ("tests/unit/test_storefront_generic.py", *STOREFRONT_TESTS)),
+           ("tests/unit/test_storefront_generic*.py", *STOREFRONT_TESTS)),
     Target("ingest", "Ingest ordering and dedupe", "shipshape.services.ingest",
-           ("x_*",), ("tests/unit/test_ingest.py",)),
+           _functions("ingest_version", "_record_version", "_update"),
+           ("tests/unit/test_ingest*.py",)),
     Target("inventory", "Inventory reservation and release", "shipshape.services.inventory",
-           ("x_*", "xǁ*"), ("tests/unit/test_inventory_and_gates.py",
-                            "tests/unit/test_fulfillment_steps.py")),
+           ("x_*", "xǁ*"), ("tests/unit/test_inventory*.py", "tests/unit/test_fulfillment_steps.py",
+                            "tests/unit/test_large_orders.py")),
     Target("stock-conditions", "Stock conditions in DynamoDB", "shipshape.adapters.dynamodb",
            _functions("side_write", "_stock_lot", "stock_key", "backorder_key")
            + _method("DynamoDBOrderRepository", "receive_stock", "_receive_once", "stock_of"),
-           ("tests/integration/test_stock_guard.py",
-            "tests/integration/test_inventory_and_gates.py")),
+           ("tests/integration/test_stock_guard*.py",)),
     Target("transaction", "The one-transaction write", "shipshape.adapters.dynamodb",
            _functions("order_item", "audit_item", "exception_item", "order_doc", "order_from")
            + _method("DynamoDBOrderRepository", "create", "apply", "_transact", "_write",
                      "write_exception"),
-           ("tests/integration/test_stock_guard.py", "tests/integration/test_exceptions.py")),
+           ("tests/integration/test_stock_guard*.py",
+            "tests/integration/test_one_transaction*.py")),
     Target("sla", "The SLA clock (business hours)", "shipshape.sla",
-           ("x_*", "xǁBusinessCalendarǁ*"), ("tests/unit/test_sla.py",)),
+           ("x_*", "xǁBusinessCalendarǁ*"), ("tests/unit/test_sla*.py",)),
     Target("escalation", "Escalation of overdue exceptions", "shipshape.services.escalation",
-           ("x_*", "xǁ*"), ("tests/unit/test_escalation.py",)),
+           ("x_*", "xǁ*"), ("tests/unit/test_escalation*.py",)),
     Target("authz-queries", "Authorization: orders and audit reads", "shipshape.services.queries",
-           ("xǁOperatorǁ*", "x_*"), ("tests/integration/test_probing.py",
-                                      "tests/unit/test_operator_scope_template.py")),
+           ("xǁOperatorǁ*", "x_*"), (*AUTHZ_TESTS, "tests/unit/test_operator_scope_template.py")),
     Target("authz-exceptions", "Authorization: the exception queue",
-           "shipshape.services.exceptions", _functions("_scoped", "_must_act"),
-           ("tests/integration/test_probing.py", "tests/integration/test_exceptions.py")),
+           "shipshape.services.exceptions", _functions("_scoped", "_must_act"), AUTHZ_TESTS),
     Target("authz-overrides", "Authorization: overrides", "shipshape.services.overrides",
-           _functions("_scoped", "_actor"), ("tests/integration/test_probing.py",
-                                             "tests/integration/test_exceptions.py")),
+           _functions("_scoped", "_actor"), AUTHZ_TESTS),
     Target("authz-governance", "Authorization: rules governance",
-           "shipshape.services.governance", _functions("_acting"),
-           ("tests/integration/test_probing.py",
-            "tests/integration/test_measurement_and_governance.py")),
+           "shipshape.services.governance", _functions("_acting"), AUTHZ_TESTS),
     Target("authz-away", "Authorization: marking people away", "shipshape.services.away",
-           _functions("mark_away"), ("tests/integration/test_probing.py",
-                                     "tests/unit/test_sweep_away_reads.py")),
+           _functions("mark_away"), AUTHZ_TESTS),
     Target("audit-completeness", "The audit-completeness check", "shipshape.services.checklist",
            _functions("trail_problems", "_audit_sample"),
-           ("tests/unit/test_governance_and_metrics.py",)),
+           ("tests/unit/test_governance_and_metrics.py", "tests/unit/test_audit_completeness*.py")),
     Target("masking", "Log masking", "shipshape.masking", ("x_*", "xǁ*"),
-           ("tests/unit/test_log_masking.py", "tests/integration/test_log_masking.py")),
+           ("tests/unit/test_log_masking*.py", "tests/integration/test_log_masking*.py")),
 ]  # fmt: skip
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -170,13 +172,15 @@ def _stage(target: Target) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for package, path in SOURCES.items():
         shutil.copytree(ROOT / path, stage / "src" / package, ignore=ignore)
+    mutated = stage / "src" / (target.module.replace(".", "/") + ".py")
+    mutated.write_text(_log_calls_unmutated(mutated.read_text()))
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, stage / name, ignore=ignore)
         elif source.exists():
             shutil.copy2(source, stage / name)
-    tests = [t for t in target.tests if (ROOT / t).exists()]
+    tests = sorted({str(p.relative_to(ROOT)) for g in target.tests for p in ROOT.glob(g)})
     config = {
         "source_paths": ["src"],
         "only_mutate": [f"src/{target.module.replace('.', '/')}.py"],
@@ -196,6 +200,33 @@ def _stage(target: Target) -> Path:
         + "".join(f"{k} = {json.dumps(v)}\n" for k, v in config.items())
     )
     return stage
+
+
+def _log_calls_unmutated(source: str) -> str:
+    """The source with every line of a ``logger.<level>(...)`` call marked ``# pragma: no
+    mutate`` (in the staging copy only). A log line's wording is not behaviour; what a log
+    line must not carry is the masking target's to test. Line numbers stay as they are."""
+    lines = source.splitlines()
+    marked: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "logger"
+            and node.end_lineno is not None
+        ):
+            marked.update(range(node.lineno - 1, node.end_lineno))
+    strings = {  # lines inside a multi-line string cannot take a comment
+        n for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and node.end_lineno is not None and node.end_lineno > node.lineno
+        for n in range(node.lineno - 1, node.end_lineno - 1)
+    }  # fmt: skip
+    for n in sorted(marked - strings):
+        if "#" not in lines[n]:
+            lines[n] += "  # pragma: no mutate"
+    return "\n".join(lines) + "\n"
 
 
 def _mutmut(stage: Path, *args: str, log: Path | None = None) -> str:
@@ -326,11 +357,12 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; see --list")
     chosen = [BY_NAME[n] for n in args.targets] if args.targets else TARGETS
-    equivalent = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     started = time.perf_counter()
     results = []
     for number, target in enumerate(chosen, 1):
         print(f"[{number}/{len(chosen)}] {target.name}: {target.what}", flush=True)
+        known = EQUIVALENT / f"{target.name}.toml"
+        equivalent = tomllib.loads(known.read_text()) if known.exists() else {}
         result = run(target, equivalent, args.max_children)
         print(f"    {result.counted} mutants, {result.rate:.0%} killed, "
               f"{len(result.survivors)} survived ({result.seconds:.0f} s)", flush=True)  # fmt: skip
