@@ -65,6 +65,15 @@ class _RequestReader(io.RawIOBase):
         return received
 
 
+def _joined(headers: Any) -> dict[str, str]:
+    """The request's headers as API Gateway's payload 2.0 gives them: a header sent more than
+    once is one value, its values joined with commas (never only the last one)."""
+    values: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        values.setdefault(name.lower(), []).append(value)
+    return {name: ",".join(parts) for name, parts in values.items()}
+
+
 def _handler_for(runtime: EmbeddedRuntime) -> type[BaseHTTPRequestHandler]:
     class FrontDoor(BaseHTTPRequestHandler):
         server_version = "shipshape-embedded"
@@ -117,7 +126,7 @@ def _handler_for(runtime: EmbeddedRuntime) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self._answer(
-                runtime.http(self.command, self.path, headers=dict(self.headers.items()), body=body)
+                runtime.http(self.command, self.path, headers=_joined(self.headers), body=body)
             )
 
         def _answer(self, response: HttpResponse) -> None:

@@ -407,3 +407,36 @@ def test_the_dashboard_asks_for_https_and_keeps_its_own_caching(
     assert page.headers["cache-control"] == "no-cache"
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert unpinned.headers["cache-control"] == "public, max-age=300"
+
+
+def test_a_header_sent_twice_reaches_the_handler_as_api_gateway_joins_it(
+    door_for: Callable[..., FrontDoorServer], stack: EmbeddedRuntime
+) -> None:
+    # Given a genuinely signed Shopify delivery, whose signature header is sent twice: a
+    # forged value first, then the genuine one
+    door = door_for()
+    acme = ShopifyStore(
+        "acme-outdoors", "acme-outdoors.myshopify.com",
+        stack.secret("shipshape/acme-outdoors/shopify-webhook"),
+    )  # fmt: skip
+    clock = ManualClock(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))
+    delivery = acme.deliver("orders/paid", paid_shopify_order(acme, clock, 5_600_777))
+    genuine = delivery.headers["X-Shopify-Hmac-Sha256"]
+    headers = [(k, v) for k, v in delivery.headers.items() if k != "X-Shopify-Hmac-Sha256"]
+    conn = http.client.HTTPConnection(*_address(door), timeout=GIVE_UP)
+    try:
+        conn.putrequest("POST", delivery.path)
+        for name, value in [*headers, ("X-Shopify-Hmac-Sha256", "Zm9yZ2Vk"),
+                            ("X-Shopify-Hmac-Sha256", genuine),
+                            ("Content-Length", str(len(delivery.body)))]:  # fmt: skip
+            conn.putheader(name, value)
+        conn.endheaders(delivery.body)
+        answer = conn.getresponse()
+        status, body = answer.status, json.loads(answer.read())
+    finally:
+        conn.close()
+
+    # Then the handler sees "forged,genuine" (API Gateway's payload 2.0 joins repeated
+    # headers with commas), not the last value alone, and refuses it as AWS would
+    assert status == 401, body
+    assert body["error"] == "SignatureInvalid"

@@ -8,14 +8,24 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from shipshape.masking import MASK, is_sensitive
-from shipshape.models import Address, Customer
+from shipshape.models import (
+    Address,
+    Customer,
+    OrderLine,
+    PaymentState,
+    Platform,
+    StorefrontOrder,
+)
 from shipshape.observability import logger
 
+EST = timezone(-timedelta(hours=5))
 NAME, FIRST, LAST = "Zephyrine Quillfeather", "Zephyrine", "Quillfeather"
 EMAIL = "zephyrine.q@mailbox.example"
 PHONE = "+1 503 555 0199"
@@ -123,6 +133,48 @@ def test_models_and_appended_keys_are_masked(written: io.StringIO) -> None:
     assert first["customer"] == second["customer"] == MASK
     assert first["client_id"] == second["client_id"] == "acme-outdoors"
     assert first["order_id"] == ORDER_ID
+
+
+def test_a_model_with_times_amounts_and_enums_is_written_as_its_json_with_pii_masked(
+    written: io.StringIO,
+) -> None:
+    # Given a canonical order version (a time, amounts, enums, nested customer models) in a
+    # record's extra keys
+    order = StorefrontOrder(
+        platform=Platform.SHOPIFY,
+        store="acme-outdoors.myshopify.com",
+        storefront_order_id="5934127349876",
+        order_number="#1001",
+        version=1_763_651_732_000,
+        storefront_updated_at=datetime(2026, 11, 20, 10, 15, 32, tzinfo=EST),
+        payment=PaymentState.PAID,
+        ready_to_fulfil=True,
+        total=Decimal("297.00"),
+        customer=Customer(name=NAME, email=EMAIL, phone=PHONE),
+        shipping_address=Address(
+            line1=STREET, city="Portland", postal_code=POSTAL_CODE, country_code="US"
+        ),
+        lines=(
+            OrderLine(
+                line_id="1", sku="TENT-2P-GRN", title="Tent", quantity=1,
+                unit_price=Decimal("249.00"),
+            ),
+        ),
+    )  # fmt: skip
+
+    # When it is logged
+    logger.info("order version received", extra={"order_id": ORDER_ID, "incoming": order})
+
+    # Then the line holds the model as its JSON form writes it (the time in ISO 8601 with its
+    # offset, amounts as decimal strings, enums as their values), the customer masked
+    [line] = _lines(written)
+    _assert_clean(written)
+    expected = json.loads(order.model_dump_json())
+    expected.update(customer=MASK, shipping_address=MASK)
+    assert line["incoming"] == expected
+    assert line["incoming"]["storefront_updated_at"] == "2026-11-20T10:15:32-05:00"
+    assert line["incoming"]["total"] == "297.00"
+    assert line["incoming"]["payment"] == "paid"
 
 
 def test_secrets_are_masked_in_keys_and_in_exception_text(written: io.StringIO) -> None:

@@ -202,9 +202,14 @@ def test_a_delivery_that_does_not_name_its_store_is_refused_even_with_the_token(
     delivery = bigcommerce_delivery(edited(CREATED, set_producer))
 
     # When it is verified
-    # Then it is refused: the store (and its secrets) must have been chosen by the producer
-    with pytest.raises(SignatureInvalid, match="producer must be stores/<store hash>"):
+    with pytest.raises(SignatureInvalid) as refused:
         bigcommerce_adapter.verify(delivery, [TOKEN])
+
+    # Then it is refused, saying what producer must be: the store (and its secrets) must have
+    # been chosen by the producer
+    assert str(refused.value) == (
+        "the delivery does not name its store: producer must be stores/<store hash>"
+    )
     assert bigcommerce_adapter.claimed_store(delivery) is None
 
 

@@ -390,6 +390,28 @@ def test_ping_is_reported_by_verify_as_a_ping_not_a_bad_signature() -> None:
     assert woocommerce_adapter.claimed_store(delivery) is None
 
 
+@pytest.mark.parametrize(
+    "body", [b"webhook_id=12", b"  webhook_id=12\r\n"], ids=["as-sent", "padded"]
+)
+def test_the_ping_is_answered_with_what_it_is_and_why_nothing_was_taken(body: bytes) -> None:
+    # Given the ping WooCommerce sends when webhook 12 is saved (whitespace around its body
+    # from a proxy changes nothing)
+    delivery = webhook_delivery(
+        {"Content-Type": "application/x-www-form-urlencoded"}, body, RECEIVED_AT
+    )
+
+    # When it is verified
+    with pytest.raises(WooCommercePing) as caught:
+        woocommerce_adapter.verify(delivery, [SECRET])
+
+    # Then the answer (the detail WooCommerce shows in the webhook's delivery log) says what
+    # arrived and why no order was taken from it
+    assert str(caught.value) == (
+        "WooCommerce ping for webhook 12 (sent when a webhook is saved, unsigned and without a "
+        "topic); it carries no order"
+    )
+
+
 def test_ping_is_reported_by_normalize_as_a_ping() -> None:
     # Given the ping, reaching normalize
     delivery = ping_delivery()

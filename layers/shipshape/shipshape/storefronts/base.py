@@ -114,13 +114,15 @@ def digest_matches(
 ) -> bool:
     """Constant-time check of ``presented`` against HMAC-SHA256(secret, message) per secret.
 
-    ``encode`` turns the raw digest into the header's text form (base64 or hex bytes).
+    ``encode`` turns the raw digest into the header's text form (base64 or hex bytes). An
+    empty secret opens nothing: the empty key is a valid HMAC key anyone can sign with, so a
+    store configured with one (a configuration mistake) is closed, not open.
     """
     matched = False
     for secret in secrets:
         expected = encode(hmac.digest(secret, message, "sha256"))
         # Compare against every secret, not just until the first match, so timing says nothing.
-        matched |= hmac.compare_digest(expected, presented)
+        matched |= hmac.compare_digest(expected, presented) and bool(secret)
     return matched
 
 
