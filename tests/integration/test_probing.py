@@ -269,3 +269,29 @@ def test_another_clients_exception_is_answered_as_a_made_up_one_and_recorded_for
     assert runtime.writes.count == before + 1
     still = runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()
     assert still["status"] == "EXCEPTION" and still["open_exception_id"] == exception_id
+
+
+def test_a_lead_only_action_on_another_clients_exception_is_answered_as_a_made_up_one(
+    stack: tuple[EmbeddedRuntime, str],
+) -> None:
+    # Given Nordlicht's operator (no lead), the id of Acme's open exception, and an id of the
+    # same shape that names no exception
+    runtime, order_id = stack
+    exception_id = runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()[
+        "open_exception_id"
+    ]
+    made_up_id = exception_id[:-4] + ("zzzz" if not exception_id.endswith("zzzz") else "yyyy")
+    waive = {"action": "waive", "note": "the client accepts it"}
+    recorded = denials(runtime, REAL_CLIENT)
+
+    # When they ask to waive both (a lead's part)
+    path = "/exceptions/{exception}/resolve"
+    real = call(runtime, "POST", path, NORDLICHT_OPERATOR, waive, exception=exception_id)
+    made_up = call(runtime, "POST", path, NORDLICHT_OPERATOR, waive, exception=made_up_id)
+
+    # Then scope comes before role: both are not found, and the attempt on Acme's exception
+    # is recorded for Acme's review
+    assert (real.status, made_up.status) == (404, 404), (real.body, made_up.body)
+    assert real.json()["error"] == made_up.json()["error"] == "ExceptionNotFound"
+    new = denials(runtime, REAL_CLIENT) - recorded
+    assert new == Counter({("nils.operator", "POST", _filled(path, exception=exception_id)): 1})

@@ -462,8 +462,8 @@ def claim_exception(
 ) -> ExceptionView:
     """Take ownership of an open exception. One claimant wins (a conditional write); claiming
     your own claim again is a no-op."""
+    exception = _scoped(exceptions, exception_id, operator)  # scope before role
     actor = _must_act(operator)
-    exception = _scoped(exceptions, exception_id, operator)
     if not exception.is_open:
         raise AlreadyResolved(f"exception {exception_id} is resolved")
     if exception.claimed_by == operator.subject:
@@ -668,10 +668,10 @@ def resolve_exception(
     request: ResolveExceptionRequest,
 ) -> ExceptionView:
     """Record a resolution that meets the acceptance criteria, then resume the workflow."""
+    exception = _scoped(exceptions, exception_id, operator)  # scope before role
     actor = _must_act(operator)
     if request.action == "waive" and "lead" not in operator.roles:
         raise Forbidden(f"operator {operator.subject} may not waive a QA gate (needs role lead)")
-    exception = _scoped(exceptions, exception_id, operator)
     if not exception.is_open:
         same = {"action": request.action, "note": request.note}
         if exception.resolved_by == operator.subject and exception.resolution == same:
