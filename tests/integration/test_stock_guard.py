@@ -13,32 +13,68 @@ audit trail.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from shipshape.adapters.dynamodb import DynamoDBOrderRepository
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
-from shipshape.models import Actor, Order, OrderStatus, StockChange, StockLot
+from shipshape.models import (
+    Actor,
+    AuditEvent,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentState,
+    Platform,
+    StockChange,
+    StockLot,
+    canonical_order_id,
+)
 from shipshape.services.records import record
-from shipshape_local.runtime import REGION, EmbeddedRuntime, ManualClock
-from shipshape_local.storefronts import ShopifyStore
-from shipshape_local.template import REPO_ROOT
-from tests.integration.conftest import MUG, deliver, paid_shopify_order
+from shipshape_local.runtime import REGION, ManualClock
+from shipshape_local.template import REPO_ROOT, Template
 
 ACME = "acme-outdoors"
-SKU = MUG.sku
-LOT = "GUARD-1"  # a lot of its own, so the seeded stock does not blur the counts
+SHOP = "acme-outdoors.myshopify.com"
+SKU = "MUG-ENAMEL-12"
+LOT = "GUARD-1"
 WAREHOUSE = "pdx-1"
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
+ORDERS_TABLE = "shipshape-OrdersTable"
+# What of the table's declaration shapes the table (not its encryption, tags or backups).
+TABLE_SHAPE = (
+    "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
+    "BillingMode",
+)  # fmt: skip
+
+
+@cache
+def _declared_orders_table() -> dict[str, Any]:
+    declared = Template().tables["OrdersTable"]
+    return {k: v for k, v in declared.items() if k in TABLE_SHAPE}
+
+
+@contextmanager
+def emulated_orders_table() -> Iterator[DynamoDBOrderRepository]:
+    """The real adapter on the orders table as template.yaml declares it (keys and indexes),
+    in the emulator's DynamoDB: the table alone, without the rest of the embedded stack, so a
+    test costs what its writes cost."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(TableName=ORDERS_TABLE, **_declared_orders_table())
+        yield DynamoDBOrderRepository(client, ORDERS_TABLE)
 
 
 @pytest.fixture
-def repo(runtime: EmbeddedRuntime) -> Iterator[DynamoDBOrderRepository]:
-    """The real adapter on the emulator's orders table."""
-    client = boto3.client("dynamodb", region_name=REGION)
-    yield DynamoDBOrderRepository(client, runtime.names["OrdersTable"])
+def repo() -> Iterator[DynamoDBOrderRepository]:
+    with emulated_orders_table() as repository:
+        yield repository
 
 
 @pytest.fixture
@@ -50,16 +86,34 @@ def _lot(repo: DynamoDBOrderRepository) -> StockLot:
     return next(s for s in repo.stock_of(ACME, SKU) if (s.warehouse, s.lot) == (WAREHOUSE, LOT))
 
 
-def _unpaid_orders(
-    runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock, count: int
-) -> list[str]:
+def received_order(clock: ManualClock, storefront_order_id: str) -> tuple[Order, AuditEvent]:
+    """An Acme order for 2 mugs as ingest first records it: received, waiting for payment,
+    with its first audit event."""
+    now = clock.now()
+    order_id = canonical_order_id(ACME, Platform.SHOPIFY, SHOP, storefront_order_id)
+    order = Order(
+        order_id=order_id, client_id=ACME, platform=Platform.SHOPIFY, store=SHOP,
+        storefront_order_id=storefront_order_id, version=1, storefront_updated_at=now,
+        received_at=now, payment=PaymentState.PENDING,
+        lines=(OrderLine(line_id="1", sku=SKU, quantity=2),), status=OrderStatus.RECEIVED,
+        owner="client-success", status_timestamps={OrderStatus.RECEIVED: now},
+        rules_version="1", audit_seq=1,
+    )  # fmt: skip
+    event = AuditEvent(
+        order_id=order_id, seq=1, at=now, action="order_received",
+        actor=Actor(kind="storefront", id=f"shopify:{SHOP}"), to_status=OrderStatus.RECEIVED,
+        owner=order.owner,
+    )  # fmt: skip
+    return order, event
+
+
+def _unpaid_orders(repo: DynamoDBOrderRepository, clock: ManualClock, count: int) -> list[str]:
     """Orders that wait for payment: in the table, with no workflow touching their stock."""
     ids = []
     for n in range(count):
-        body = paid_shopify_order(acme, clock, 5_700_001 + n, financial_status="pending")
-        answer = deliver(runtime, acme.deliver("orders/create", body))
-        assert answer.status == 202, answer.body
-        ids.append(answer.json()["order_id"])
+        order, event = received_order(clock, str(5_700_001 + n))
+        repo.create(order, event)
+        ids.append(order.order_id)
     return ids
 
 
@@ -90,15 +144,13 @@ def _unchanged(repo: DynamoDBOrderRepository, before: Order) -> None:
 
 
 def test_two_reservations_planned_from_one_stock_read_cannot_both_take_the_last_units(
-    runtime: EmbeddedRuntime,
-    acme: ShopifyStore,
     clock: ManualClock,
     repo: DynamoDBOrderRepository,
     clients: ClientDirectory,
 ) -> None:
     # Given a lot of 3 mugs and two orders, each planning to reserve 2 from the same read
     repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 3, "B-09-1", None)
-    first_id, second_id = _unpaid_orders(runtime, acme, clock, 2)
+    first_id, second_id = _unpaid_orders(repo, clock, 2)
     first, second = repo.get(first_id), repo.get(second_id)
     assert first is not None and second is not None
     seen = _lot(repo)
@@ -119,15 +171,13 @@ def test_two_reservations_planned_from_one_stock_read_cannot_both_take_the_last_
 
 
 def test_a_decrement_below_zero_written_through_the_adapter_is_refused(
-    runtime: EmbeddedRuntime,
-    acme: ShopifyStore,
     clock: ManualClock,
     repo: DynamoDBOrderRepository,
     clients: ClientDirectory,
 ) -> None:
     # Given a lot of 1 mug and an order
     repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
-    [order_id] = _unpaid_orders(runtime, acme, clock, 1)
+    [order_id] = _unpaid_orders(repo, clock, 1)
     order = repo.get(order_id)
     assert order is not None
 
@@ -143,15 +193,13 @@ def test_a_decrement_below_zero_written_through_the_adapter_is_refused(
 
 
 def test_a_reservation_released_twice_is_released_once(
-    runtime: EmbeddedRuntime,
-    acme: ShopifyStore,
     clock: ManualClock,
     repo: DynamoDBOrderRepository,
     clients: ClientDirectory,
 ) -> None:
     # Given 2 of 5 mugs reserved for an order
     repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 5, "B-09-1", None)
-    [order_id] = _unpaid_orders(runtime, acme, clock, 1)
+    [order_id] = _unpaid_orders(repo, clock, 1)
     order = repo.get(order_id)
     assert order is not None
     reserved = _write(
@@ -172,15 +220,13 @@ def test_a_reservation_released_twice_is_released_once(
 
 
 def test_a_release_is_refused_when_the_lot_no_longer_holds_the_reservation(
-    runtime: EmbeddedRuntime,
-    acme: ShopifyStore,
     clock: ManualClock,
     repo: DynamoDBOrderRepository,
     clients: ClientDirectory,
 ) -> None:
     # Given a lot with 1 unit reserved and two orders that each believe they hold it
     repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
-    first_id, second_id = _unpaid_orders(runtime, acme, clock, 2)
+    first_id, second_id = _unpaid_orders(repo, clock, 2)
     first, second = repo.get(first_id), repo.get(second_id)
     assert first is not None and second is not None
     _write(repo, clients, clock, first, "inventory_reserved", _change(available=-1, reserved=1))
@@ -216,14 +262,12 @@ def test_a_stock_receipt_processed_twice_adds_its_units_once(
 
 
 def test_a_reservation_from_a_lot_that_does_not_exist_is_refused(
-    runtime: EmbeddedRuntime,
-    acme: ShopifyStore,
     clock: ManualClock,
     repo: DynamoDBOrderRepository,
     clients: ClientDirectory,
 ) -> None:
     # Given an order, and no lot GUARD-1 at all
-    [order_id] = _unpaid_orders(runtime, acme, clock, 1)
+    [order_id] = _unpaid_orders(repo, clock, 1)
     order = repo.get(order_id)
     assert order is not None and order.status is OrderStatus.RECEIVED
 
