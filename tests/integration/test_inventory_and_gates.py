@@ -655,7 +655,7 @@ def test_shipping_gate_fails_a_late_delivery_and_a_lead_may_waive_it(
     assert "postal takes 8 days; the client promises 5" in exception["detail"]
 
     # And an operator may not waive it, a lead may, and the order ships with the waiver kept
-    kite_operator = {"Authorization": "Bearer dev-token-acme-operator"}
+    kite_operator = {"Authorization": "Bearer dev-token-kite-operator"}
     refused = resolve(runtime, exception["exception_id"],
                       {"action": "waive", "note": "looks fine"}, kite_operator)  # fmt: skip
     waived = resolve(
