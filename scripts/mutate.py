@@ -48,7 +48,7 @@ BAR = 0.90
 # and some tests read data files (the seed, the dashboard's assets) under layers/ and local/.
 COPIED = [
     "functions", "statemachine", "config", "events", "docs", "schemas", "tests", "layers",
-    "local", "template.yaml", "samconfig.toml",
+    "local", "scripts", "template.yaml", "samconfig.toml",
 ]  # fmt: skip
 SOURCES = {"shipshape": "layers/shipshape/shipshape", "shipshape_local": "local/shipshape_local"}
 # mutmut's exit codes (mutmut/stats.py), as this report counts them.
