@@ -1,0 +1,109 @@
+"""The embedded runtime's patches of moto's (and botocore's) private internals: one module a
+patch, each saying what AWS behaviour it enforces or what moto gap it fills, and which moto
+versions it was written for.
+
+``installed()`` checks every patch's version range (before installing any), installs them in
+order, and on exit removes them, the latest first, restoring the very objects that were there::
+
+    with mock_aws(), patches.installed(lock=..., writes=..., calls=..., meter=...,
+                                       faults=lambda: None, retry_time_factor=0.01):
+        ...
+
+One runtime at a time: entering it while it is entered is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+from shipshape_local.faults import FaultInjector
+from shipshape_local.metering import Meter
+from shipshape_local.patches import (
+    atomic_requests,
+    counted_calls,
+    injected_faults,
+    itemwise_transactions,
+    metered_requests,
+    parsed_definitions,
+    partition_queries,
+    scaled_retry_sleeps,
+    shared_task_clients,
+    unsigned_requests,
+)
+from shipshape_local.patches.atomic_requests import WriteListener
+from shipshape_local.patches.counted_calls import CallListener
+from shipshape_local.patches.guard import MotoVersionMismatch, Patcher, check_version
+
+__all__ = ["PATCHES", "MotoVersionMismatch", "installed", "is_installed"]
+
+# In the order they are installed (they are removed in the reverse order): atomic_requests
+# wraps the transact_write_items that itemwise_transactions put in place.
+PATCHES: tuple[ModuleType, ...] = (
+    itemwise_transactions,
+    partition_queries,
+    shared_task_clients,
+    parsed_definitions,
+    unsigned_requests,
+    counted_calls,
+    atomic_requests,
+    scaled_retry_sleeps,
+    injected_faults,
+    metered_requests,
+)
+
+_state = threading.Lock()
+_installed = [False]
+
+
+def is_installed() -> bool:
+    return _installed[0]
+
+
+@contextmanager
+def installed(
+    *,
+    lock: threading.RLock,
+    writes: WriteListener,
+    calls: CallListener,
+    meter: Meter,
+    faults: Callable[[], FaultInjector | None],
+    retry_time_factor: float,
+) -> Iterator[None]:
+    """Every patch, installed for the block and removed after it.
+
+    ``lock`` serializes the emulator's requests (and the metering of them); ``writes`` hears of
+    every applied DynamoDB write, ``calls`` of every AWS call; ``meter`` is charged for what is
+    done for its subject; ``faults()`` is the injector armed now (None: no faults); retry
+    sleeps last ``retry_time_factor`` of their time."""
+    for patch in PATCHES:
+        check_version(patch)
+    with _state:
+        if _installed[0]:
+            raise RuntimeError("moto is patched already: one embedded runtime at a time")
+        _installed[0] = True
+    patchers: list[Patcher] = []
+
+    def patcher(patch: ModuleType) -> Patcher:
+        patchers.append(Patcher(patch.__name__.rsplit(".", 1)[-1]))
+        return patchers[-1]
+
+    try:
+        itemwise_transactions.install(patcher(itemwise_transactions))
+        partition_queries.install(patcher(partition_queries), meter=meter)
+        shared_task_clients.install(patcher(shared_task_clients))
+        parsed_definitions.install(patcher(parsed_definitions))
+        unsigned_requests.install(patcher(unsigned_requests))
+        counted_calls.install(patcher(counted_calls), calls=calls, meter=meter)
+        atomic_requests.install(patcher(atomic_requests), lock=lock, writes=writes)
+        scaled_retry_sleeps.install(patcher(scaled_retry_sleeps), factor=retry_time_factor)
+        injected_faults.install(patcher(injected_faults), injector=faults)
+        metered_requests.install(patcher(metered_requests), meter=meter, lock=lock)
+        yield
+    finally:
+        for each in reversed(patchers):
+            each.restore()
+        with _state:
+            _installed[0] = False
