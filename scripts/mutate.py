@@ -86,7 +86,7 @@ def _functions(*names: str) -> tuple[str, ...]:
 
 
 STOREFRONT_TESTS = (
-    "tests/unit/test_properties_storefronts.py", "tests/unit/test_webhook_verification*.py",
+    "tests/unit/test_properties_storefronts.py", "tests/unit/test_storefront_contract.py",
 )  # fmt: skip
 AUTHZ_TESTS = ("tests/integration/test_probing.py", "tests/*/test_authorization*.py")
 TARGETS = [

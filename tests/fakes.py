@@ -17,22 +17,31 @@ from pathlib import Path
 from typing import Any
 
 from shipshape.adapters.sandbox import SandboxCarrier
-from shipshape.errors import ConcurrentUpdate, TransientDependencyError
+from shipshape.config import StoreConfig
+from shipshape.errors import ConcurrentUpdate, StorefrontRefused, TransientDependencyError
 from shipshape.models import (
+    AccessDenial,
     AuditEvent,
+    AwayPeriod,
     BackorderMark,
     Document,
     Label,
     Order,
     OrderException,
     OrderStatus,
+    RuleChange,
+    RuleChangeStatus,
     SideWrite,
     SkuMaster,
     StockChange,
     StockLot,
+    SyncState,
 )
 from shipshape.ports import (
+    AccessLog,
     AlreadyExists,
+    AuditIndex,
+    AwayRegistry,
     Clock,
     ExceptionRepository,
     ExecutionExists,
@@ -40,11 +49,16 @@ from shipshape.ports import (
     Notifier,
     OrderRepository,
     Rate,
+    RuleStore,
     SecretStore,
     Shipment,
+    ShipmentNotice,
+    StorefrontApi,
+    SyncLedger,
     TaskNotWaiting,
     WarehouseChannel,
     WorkflowEngine,
+    WriteBackResult,
 )
 
 
@@ -450,6 +464,188 @@ class NotifierRecorder(Notifier):
                 order_owner=order.owner,
             )
         )
+
+
+# --- the rest of the table: who is away, the audit index, rules, refusals, checkpoints ------
+
+
+class InMemoryAwayRegistry(AwayRegistry):
+    """Away periods, one a client and person (marking again replaces), and the open exceptions
+    an owner holds, read from the repository's exceptions as the sparse index would list them."""
+
+    def __init__(self, repo: InMemoryOrderRepository) -> None:
+        self._repo = repo
+        self._periods: dict[tuple[str, str], AwayPeriod] = {}
+
+    def mark_away(self, period: AwayPeriod) -> None:
+        self._periods[(period.client_id, period.person)] = period
+
+    def clear_away(self, client_id: str, person: str) -> None:
+        self._periods.pop((client_id, person), None)
+
+    def away_periods(self, client_id: str) -> list[AwayPeriod]:
+        return [p for (cid, _), p in sorted(self._periods.items()) if cid == client_id]
+
+    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
+        return [
+            e
+            for e in self._repo.exceptions_of_client(client_id, limit=10_000)
+            if e.is_open and e.owner == owner
+        ]
+
+
+class InMemoryAuditIndex(AuditIndex):
+    """The audit trail across a client's orders, read from the repository (the index is
+    partitioned by client and day; a fake may read every order)."""
+
+    def __init__(self, repo: InMemoryOrderRepository) -> None:
+        self._repo = repo
+
+    def audit_events_of_client(
+        self, client_id: str, start: datetime, end: datetime
+    ) -> list[AuditEvent]:
+        events = [
+            event
+            for order in self.orders(self._repo.order_ids())
+            if order.client_id == client_id
+            for event in self._repo.audit_trail(order.order_id)
+            if start <= event.at < end
+        ]
+        return sorted(events, key=lambda e: (e.at, e.order_id, e.seq))
+
+    def orders(self, order_ids: Sequence[str]) -> list[Order]:
+        found = (self._repo.get(order_id) for order_id in order_ids)
+        return [order for order in found if order is not None]
+
+
+class InMemoryRuleStore(RuleStore):
+    """Rule versions by client and number, with the store's conditions: a new version must be
+    new, a replaced one unchanged since it was read, an activation all or nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changes: dict[tuple[str, int], RuleChange] = {}
+
+    def rule_changes(self, client_id: str) -> list[RuleChange]:
+        with self._lock:
+            return [c for (cid, _), c in sorted(self._changes.items()) if cid == client_id]
+
+    def active_rules(self, client_id: str) -> RuleChange | None:
+        active = [c for c in self.rule_changes(client_id) if c.status is RuleChangeStatus.ACTIVE]
+        return active[-1] if active else None
+
+    def save_rule_change(self, change: RuleChange, expected: RuleChange | None) -> None:
+        with self._lock:
+            self._replace(change, expected)
+
+    def activate_rule_change(
+        self, change: RuleChange, approved: RuleChange, previous: RuleChange | None
+    ) -> None:
+        with self._lock:
+            if self._changes.get((change.client_id, change.version)) != approved:
+                raise ConcurrentUpdate(f"rule version {change.version} changed")
+            if previous is not None:
+                superseded = previous.model_copy(update={"status": RuleChangeStatus.SUPERSEDED})
+                self._replace(superseded, previous)
+            self._changes[(change.client_id, change.version)] = change
+
+    def _replace(self, change: RuleChange, expected: RuleChange | None) -> None:
+        key = (change.client_id, change.version)
+        if self._changes.get(key) != expected:
+            raise ConcurrentUpdate(f"rule version {change.version} changed")
+        self._changes[key] = change
+
+
+class InMemoryAccessLog(AccessLog):
+    """Refused access, in the order it was recorded."""
+
+    def __init__(self) -> None:
+        self.denials: list[AccessDenial] = []
+
+    def record_denial(self, denial: AccessDenial) -> None:
+        self.denials.append(denial)
+
+    def denials_of_client(self, client_id: str, since: datetime) -> list[AccessDenial]:
+        return [d for d in self.denials if d.client_id == client_id and d.at >= since]
+
+
+class InMemorySyncLedger(SyncLedger):
+    """One checkpoint a client store, moved only from the state it was read in."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.states: dict[tuple[str, str, str], SyncState] = {}
+
+    def sync_state(self, client_id: str, platform: str, store: str) -> SyncState | None:
+        with self._lock:
+            return self.states.get((client_id, platform, store))
+
+    def save_sync_state(self, state: SyncState, expected: SyncState | None) -> None:
+        key = (state.client_id, state.platform.value, state.store)
+        with self._lock:
+            if self.states.get(key) != expected:
+                raise ConcurrentUpdate(f"the checkpoint of {state.store} moved")
+            self.states[key] = state
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    storefront_order_id: str
+    updated_at: datetime
+    resource: bytes
+
+
+class InMemoryStorefronts(StorefrontApi):
+    """The storefronts' APIs: orders each store holds (raw resources, with the moment they last
+    changed) and the fulfillments Shipshape confirmed. A confirmation looks before it writes,
+    so a retry finds the fulfillment the first one made; an order a store does not hold is
+    refused (404), as the platforms refuse it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._orders: dict[tuple[str, str], dict[str, StoredOrder]] = {}
+        self.fulfillments: dict[tuple[str, str], ShipmentNotice] = {}  # (store, order id)
+
+    def put_order(
+        self, platform: str, store: str, storefront_order_id: str, updated_at: datetime,
+        resource: bytes,
+    ) -> None:  # fmt: skip
+        """The store now holds this version of the order (as a shopper or its staff left it)."""
+        with self._lock:
+            self._orders.setdefault((platform, store), {})[storefront_order_id] = StoredOrder(
+                storefront_order_id, updated_at, resource
+            )
+
+    def confirm_shipment(self, store: StoreConfig, notice: ShipmentNotice) -> WriteBackResult:
+        key = (store.store, notice.storefront_order_id)
+        with self._lock:
+            if notice.storefront_order_id not in self._orders.get(
+                (store.platform.value, store.store), {}
+            ):
+                raise StorefrontRefused(store.platform.value, 404, "not_found", "no such order")
+            created = key not in self.fulfillments
+            if created:
+                self.fulfillments[key] = notice
+            return WriteBackResult(
+                reference=f"fulfillment-{notice.storefront_order_id}", created=created
+            )
+
+    def orders_updated_since(
+        self, store: StoreConfig, since: datetime, until: datetime
+    ) -> list[bytes]:
+        with self._lock:
+            held = self._orders.get((store.platform.value, store.store), {}).values()
+            changed = sorted(
+                (o for o in held if since <= o.updated_at < until), key=lambda o: o.updated_at
+            )
+        return [o.resource for o in changed]
+
+    def fetch_order(self, store: StoreConfig, storefront_order_id: str) -> bytes:
+        with self._lock:
+            held = self._orders.get((store.platform.value, store.store), {})
+            if storefront_order_id not in held:
+                raise StorefrontRefused(store.platform.value, 404, "not_found", "no such order")
+            return held[storefront_order_id].resource
 
 
 SEED = Path(__file__).resolve().parent.parent / "local" / "shipshape_local" / "seed.toml"

@@ -1,4 +1,5 @@
-"""Helpers shared by tests: real-shaped events from ``tests/events`` and platform signatures.
+"""Helpers shared by tests: real-shaped events from ``tests/events`` and platform signatures,
+and where the clients' configuration lives.
 
 The signers follow each platform's documentation independently of the production code, so a
 test that signs with them checks the adapters against the platforms, not against themselves.
@@ -17,6 +18,10 @@ from typing import Any
 from shipshape.storefronts.base import WebhookDelivery
 
 EVENTS_DIR = Path(__file__).parent / "events"
+# The clients' configuration files, as deployed in the client config layer.
+CLIENTS_DIR = Path(__file__).parents[1] / "config" / "clients"
+# The execution a workflow step runs in, as the state machine names it for an order.
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:fulfillment:ord"
 
 
 def load_event(relative_path: str) -> bytes:

@@ -28,7 +28,7 @@ from shipshape_local.storefronts import (
     ShopifyStore,
     WooCommerceStore,
 )
-from shipshape_local.warehouse import FINAL_STATUSES, WarehouseSimulator
+from shipshape_local.warehouse import DONE_STATUSES, WarehouseSimulator
 
 DEMO_START = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)
 LEAD_TOKEN = "dev-token-lead"  # noqa: S105 - development operator token (dev-secrets.toml)
@@ -281,7 +281,7 @@ def run_demo(console: Console | None = None, timeout: float = 60.0) -> int:
         "\nOutcomes: "
         + ", ".join(f"{status} {count}" for status, count in sorted(outcomes.items()))
     )
-    unfinished = [o.label for o in orders if final.get(o.order_id) not in FINAL_STATUSES]
+    unfinished = [o.label for o in orders if final.get(o.order_id) not in DONE_STATUSES]
     console.print(f"\nDemo finished in {elapsed:.1f} s wall time.")
     if unfinished:
         console.print(f"[red]Not finished within {timeout:.0f} s:[/] {', '.join(unfinished)}")

@@ -31,7 +31,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shipshape.adapters.dynamodb import order_from, order_key
-from shipshape.models import Order
+from shipshape.audit import SHIPMENTS
+from shipshape.models import AT_REST_STATUSES, FINAL_STATUSES, Order, OrderStatus
 from shipshape_local.cost import Usage
 from shipshape_local.demo import Api
 from shipshape_local.faults import FaultRates
@@ -60,8 +61,9 @@ OPERATOR_TOKENS = {
     "kite-and-kin": "dev-token-lead-2",
 }
 ALL_CLIENTS = ("acme-outdoors", "nordlicht", "kite-and-kin")
-SETTLED = frozenset({"RECEIVED", "CANCELLED", "ON_HOLD"})
-FINAL = frozenset({"SHIPPED", "COMPLETED_PARTIAL", "CANCELLED"})
+# Nothing more for the pilot to plan: at rest, or cancelled (shipped orders are final too).
+SETTLED = AT_REST_STATUSES | {OrderStatus.CANCELLED}
+FINAL = FINAL_STATUSES
 # Orders arrive along a day: share of the day's orders per UTC hour (evenings heavier).
 HOURLY = [1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 6, 7, 8, 8, 7, 5, 3, 2]
 
@@ -896,7 +898,7 @@ class Pilot:
             problems = trail_problems(record, trail)
             if problems:
                 incomplete[record.order_id] = problems
-            if sum(1 for event in trail if event.action == "shipped") > 1:
+            if sum(1 for event in trail if event.action in SHIPMENTS) > 1:
                 shipped_twice.append(record.order_id)
             records.append(record)
         return {

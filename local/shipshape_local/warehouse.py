@@ -9,10 +9,13 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from shipshape.models import FINAL_STATUSES, OrderStatus
+
 # send(method, path, headers, body) -> (status, json body)
 Send = Callable[[str, str, dict[str, str], bytes | None], tuple[int, dict[str, Any]]]
 
-FINAL_STATUSES = frozenset({"SHIPPED", "COMPLETED_PARTIAL", "CANCELLED", "ON_HOLD"})
+# Nothing left for the warehouse: final, or held for ops to decide.
+DONE_STATUSES = FINAL_STATUSES | {OrderStatus.ON_HOLD}
 
 
 def barcode(sku: str) -> str:
@@ -100,7 +103,7 @@ class WarehouseSimulator:
         while pending and time.monotonic() < deadline:
             for order_id in list(pending):
                 status = self.act(order_id)
-                if status in FINAL_STATUSES:
+                if status in DONE_STATUSES:
                     final[order_id] = status
                     pending.remove(order_id)
                     if on_final:

@@ -7,45 +7,33 @@ context, signs in like an operator, and leaves a screenshot in ``test-artifacts/
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from shipshape_local.frontdoor import FrontDoorServer
-from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
-from shipshape_local.storefronts import Line, Person, PostalAddress, ShopifyStore
+from shipshape_local.runtime import EmbeddedRuntime, ManualClock
+from shipshape_local.storefronts import ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-LEAD_TOKEN = "dev-token-lead"  # olivia.lead, every client (dev-secrets.toml)
-LEAD = {"Authorization": f"Bearer {LEAD_TOKEN}"}
-SECOND_LEAD = {"Authorization": "Bearer dev-token-lead-2"}  # hana.lead
-CLIENT = "acme-outdoors"
-# Monday 2026-11-23, 08:30 in Portland: the demo's start, so deadlines are the same each run.
-START = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)
-
-JANE = Person("Jane", "Doe", "jane.doe@example.com", "+1 503 555 0100")
-SAM = Person("Sam", "Rivera", "sam.rivera@example.com", "+1 206 555 0142")
-PORTLAND = PostalAddress("500 SW Market St", "Portland", "OR", "97204", "US")
-NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
-MUG = Line("MUG-ENAMEL-12", "Enamel camp mug 12 oz", 2, "14.50")
-
-CHROMIUM_MISSING = (
-    "Debian's chromium is not installed (no `chromium` on PATH), and the dashboard's browser "
-    "tests drive it. `make chromium` installs it (apt-get install chromium)."
+from tests.browser.support import (
+    ARTIFACTS,
+    CHROMIUM_MISSING,
+    CLIENT,
+    LEAD_TOKEN,
+    NO_ZIP,
+    SAM,
+    START,
+    Problems,
+    SeededStack,
+    ci,
+    open_exception,
+    past,
+    place,
 )
-
-
-def ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
@@ -71,63 +59,6 @@ def browser(chromium_path: str) -> Iterator[Browser]:
         launched.close()
 
 
-def call(
-    runtime: EmbeddedRuntime,
-    method: str,
-    path: str,
-    headers: dict[str, str] | None = None,
-    body: dict[str, Any] | None = None,
-) -> HttpResponse:
-    return runtime.http(
-        method, path, headers=headers or LEAD, body=json.dumps(body) if body is not None else None
-    )
-
-
-@dataclass(frozen=True)
-class SeededStack:
-    """The embedded stack on a real port, and what was seeded into it."""
-
-    runtime: EmbeddedRuntime
-    url: str
-    shipped: tuple[str, ...]
-    overdue_exception: dict[str, Any]  # escalated once, then past its new deadline too
-    fresh_exception: dict[str, Any]  # just opened, due later today
-
-    def get(self, path: str) -> Any:
-        answer = call(self.runtime, "GET", path)
-        assert answer.status == 200, (path, answer.status, answer.body)
-        return answer.json()
-
-
-def _order_status(runtime: EmbeddedRuntime, order_id: str) -> str:
-    return str(call(runtime, "GET", f"/orders/{order_id}").json().get("status"))
-
-
-def _place(runtime: EmbeddedRuntime, store: ShopifyStore, n: int, **fields: Any) -> str:
-    now = runtime.clock.now()
-    payload = store.order(
-        5_610_000 + n, 2000 + n, lines=[MUG], created_at=now, updated_at=now,
-        financial_status="paid", **{"person": JANE, "address": PORTLAND, **fields},
-    )  # fmt: skip
-    delivery = store.deliver("orders/paid", payload)
-    answer = runtime.http("POST", delivery.path, headers=delivery.headers, body=delivery.body)
-    assert answer.status == 202, answer.body
-    return str(answer.json()["order_id"])
-
-
-def _open_exception(runtime: EmbeddedRuntime, order_id: str) -> dict[str, Any]:
-    assert runtime.wait_for(lambda: _order_status(runtime, order_id) == "EXCEPTION", timeout=20)
-    exception_id = call(runtime, "GET", f"/orders/{order_id}").json()["open_exception_id"]
-    queue = call(runtime, "GET", f"/exceptions?client={CLIENT}").json()["exceptions"]
-    return dict(next(e for e in queue if e["exception_id"] == exception_id))
-
-
-def _past(runtime: EmbeddedRuntime, due_at: str) -> None:
-    """Move the clock half an hour past a deadline (nobody acted)."""
-    due = datetime.fromisoformat(due_at.replace("Z", "+00:00"))
-    runtime.clock.advance(due - runtime.clock.now() + timedelta(minutes=30))
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[SeededStack]:
     """Five Acme orders on Monday: three ship (one at once, two after about five hours), one
@@ -150,21 +81,21 @@ def stack() -> Iterator[SeededStack]:
             warehouse = WarehouseSimulator(
                 send, {CLIENT: runtime.secret(f"shipshape/{CLIENT}/warehouse-token")}, LEAD_TOKEN
             )
-            first, second, third = (_place(runtime, acme, n) for n in (1, 2, 3))
-            late_order = _place(runtime, acme, 4, address=NO_ZIP)
+            first, second, third = (place(runtime, acme, n) for n in (1, 2, 3))
+            late_order = place(runtime, acme, 4, address=NO_ZIP)
             assert warehouse.run([first], timeout=20) == {first: "SHIPPED"}
 
-            late = _open_exception(runtime, late_order)
-            _past(runtime, late["due_at"])
+            late = open_exception(runtime, late_order)
+            past(runtime, late["due_at"])
             swept = runtime.run_function("SweeperFunction", {"source": "aws.scheduler"})
             assert [e["exception_id"] for e in swept["escalated"]] == [late["exception_id"]]
-            late = _open_exception(runtime, late_order)
-            _past(runtime, late["due_at"])  # the escalated owner misses it as well
+            late = open_exception(runtime, late_order)
+            past(runtime, late["due_at"])  # the escalated owner misses it as well
 
             shipped = warehouse.run([second, third], timeout=20)
             assert shipped == {second: "SHIPPED", third: "SHIPPED"}, shipped
-            fresh = _open_exception(runtime, _place(runtime, acme, 5, address=NO_ZIP, person=SAM))
-            late = _open_exception(runtime, late_order)
+            fresh = open_exception(runtime, place(runtime, acme, 5, address=NO_ZIP, person=SAM))
+            late = open_exception(runtime, late_order)
             assert late["overdue"] and not fresh["overdue"], (late, fresh)
 
             yield SeededStack(runtime, door.url, (first, second, third), late, fresh)
@@ -173,10 +104,6 @@ def stack() -> Iterator[SeededStack]:
         assert runtime.integration_errors == [], "a handler crashed:\n" + "\n".join(
             runtime.integration_errors
         )
-
-
-class Problems(list[str]):
-    """What went wrong inside the page: uncaught errors and Content-Security-Policy refusals."""
 
 
 @pytest.fixture
@@ -204,12 +131,3 @@ def page(browser: Browser, stack: SeededStack, request: pytest.FixtureRequest) -
         opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
         context.close()
     assert list(problems) == [], "the page reported problems"
-
-
-def sign_in(page: Page, stack: SeededStack, token: str = LEAD_TOKEN) -> None:
-    """Open the dashboard and sign in the way an operator does: paste the token."""
-    page.goto(f"{stack.url}/dashboard")
-    page.get_by_label("Operator token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("operator")).to_contain_text("olivia.lead")
-    expect(page.get_by_test_id("client-select")).to_have_value(CLIENT)

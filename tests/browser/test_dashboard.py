@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (
+from tests.browser.support import (
     ARTIFACTS,
     CLIENT,
     LEAD_TOKEN,

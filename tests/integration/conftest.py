@@ -8,30 +8,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
-from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
+from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
-    Delivery,
     GenericStore,
-    Line,
-    Person,
-    PostalAddress,
     ShopifyStore,
     WooCommerceStore,
 )
 from shipshape_local.warehouse import WarehouseSimulator
-
-LEAD = {"Authorization": "Bearer dev-token-lead"}
-JANE = Person("Jane", "Doe", "jane.doe@example.com", "+1 503 555 0100")
-PORTLAND = PostalAddress("500 SW Market St", "Portland", "OR", "97204", "US")
-BERLIN = PostalAddress("Invalidenstraße 117", "Berlin", "", "10115", "DE")
-TENT = Line("TENT-2P-GRN", "Ridgeline 2P tent", 1, "249.00")
-MUG = Line("MUG-ENAMEL-12", "Enamel camp mug", 2, "14.50")
-LAMP = Line("LAMP-OAK-S", "Oak table lamp, small", 1, "89.00")  # Nordlicht's
-KITE = Line("KITE-DELTA-RED", "Delta kite, red", 1, "39.00")  # Kite & Kin's
-LONDON = PostalAddress("1 Brick Lane", "London", "", "E1 6AN", "GB")
 
 
 @pytest.fixture
@@ -73,26 +58,6 @@ def kite(runtime: EmbeddedRuntime) -> GenericStore:
     )
 
 
-def deliver(runtime: EmbeddedRuntime, delivery: Delivery) -> HttpResponse:
-    return runtime.http("POST", delivery.path, headers=delivery.headers, body=delivery.body)
-
-
-def paid_shopify_order(
-    acme: ShopifyStore, clock: ManualClock, order_id: int = 5_600_001, **overrides: Any
-) -> dict[str, Any]:
-    now = clock.now()
-    fields: dict[str, Any] = {
-        "lines": [TENT, MUG],
-        "person": JANE,
-        "address": PORTLAND,
-        "created_at": now,
-        "updated_at": now,
-        "financial_status": "paid",
-    }
-    fields.update(overrides)
-    return acme.order(order_id, order_id - 5_599_000, **fields)
-
-
 @pytest.fixture
 def warehouse(runtime: EmbeddedRuntime) -> WarehouseSimulator:
     def send(
@@ -106,25 +71,3 @@ def warehouse(runtime: EmbeddedRuntime) -> WarehouseSimulator:
         for client in ("acme-outdoors", "nordlicht", "kite-and-kin")
     }
     return WarehouseSimulator(send, tokens, "dev-token-lead")
-
-
-def table_items(runtime: EmbeddedRuntime) -> list[dict[str, Any]]:
-    """Everything in the orders table but the seeded catalog and stock (a test may scan; the
-    product never does)."""
-    client = boto3.client("dynamodb", region_name=REGION)
-    items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=runtime.names["OrdersTable"]):
-        items.extend(i for i in page["Items"] if not i["pk"]["S"].startswith(("SKU#", "STOCK#")))
-    return items
-
-
-def audit_actions(runtime: EmbeddedRuntime, order_id: str) -> list[str]:
-    response = runtime.http("GET", f"/orders/{order_id}/audit", headers=LEAD)
-    assert response.status == 200, response.body
-    return [event["action"] for event in response.json()["events"]]
-
-
-def execution_history(runtime: EmbeddedRuntime, order_id: str) -> list[dict[str, Any]]:
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    arn = next(e["executionArn"] for e in runtime.executions() if e["name"] == order_id)
-    return list(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])

@@ -18,18 +18,8 @@ from shipshape_local.storefronts import (
     WooCommerceStore,
 )
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import (
-    BERLIN,
-    JANE,
-    KITE,
-    LAMP,
-    LEAD,
-    LONDON,
-    audit_actions,
-    deliver,
-    paid_shopify_order,
-    table_items,
-)
+from tests.builders import BERLIN, JANE, KITE, LAMP, LONDON, paid_shopify_order
+from tests.integration.stack import LEAD, audit_actions, deliver, table_items
 
 YEAR_9999 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 KITE_HASH = "q8kz3m1v4w"

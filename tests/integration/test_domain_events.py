@@ -17,7 +17,8 @@ from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from shipshape_local.template import REPO_ROOT
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import LEAD, audit_actions, deliver, paid_shopify_order
+from tests.builders import paid_shopify_order
+from tests.integration.stack import LEAD, audit_actions, deliver
 
 SCHEMAS = REPO_ROOT / "schemas" / "events"
 ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}

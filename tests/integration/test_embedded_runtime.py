@@ -12,7 +12,8 @@ from shipshape_local.lambdas import check_seam
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import deliver, paid_shopify_order, table_items
+from tests.builders import paid_shopify_order
+from tests.integration.stack import deliver, table_items
 
 
 def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -3,29 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from shipshape.bootstrap import container
-from shipshape.models import (
-    Actor,
-    AuditEvent,
-    ExceptionType,
-    Order,
-    OrderException,
-    OrderLine,
-    OrderStatus,
-    PaymentState,
-    Platform,
-    canonical_order_id,
-)
-from shipshape.ports import ExceptionRepository
-from shipshape.rules import due_at
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
+from tests.integration.stack import datapoints, open_address_exception, repository
 
-FUNCTION = "shipshape-SweeperFunction"
-SHOP = "acme-outdoors.myshopify.com"
 # What EventBridge Scheduler sends; the sweeper reads its time from the clock, not from here.
 SCHEDULED = {
     "version": "0",
@@ -38,125 +21,6 @@ SCHEDULED = {
     "resources": [],
     "detail": {},
 }
-
-
-def repository() -> ExceptionRepository:
-    repo = container().repo
-    assert isinstance(repo, ExceptionRepository), "the orders table also stores exceptions"
-    return repo
-
-
-def open_address_exception(
-    clock: ManualClock, storefront_id: int = 5_600_001, task_token: str | None = None
-) -> OrderException:
-    """An Acme order whose address failed validation now, written as the workflow writes it:
-    the order, then the order in EXCEPTION with its exception, each with its audit event."""
-    client = container().clients.get("acme-outdoors")
-    repo = container().repo
-    now = clock.now()
-    order_id = canonical_order_id(client.client_id, Platform.SHOPIFY, SHOP, str(storefront_id))
-    order = Order(
-        order_id=order_id,
-        client_id=client.client_id,
-        platform=Platform.SHOPIFY,
-        store=SHOP,
-        storefront_order_id=str(storefront_id),
-        version=1,
-        storefront_updated_at=now,
-        received_at=now,
-        payment=PaymentState.PAID,
-        lines=(OrderLine(line_id="1", sku="TENT-2P-GRN", quantity=1),),
-        status=OrderStatus.ACCEPTED,
-        owner=client.owner_of(OrderStatus.ACCEPTED),
-        rules_version=client.rules_version,
-        audit_seq=1,
-    )
-    repo.create(
-        order,
-        AuditEvent(
-            order_id=order_id,
-            seq=1,
-            at=now,
-            action="order_accepted",
-            actor=Actor(kind="storefront", id="shopify"),
-            to_status=OrderStatus.ACCEPTED,
-            owner=order.owner,
-        ),
-    )
-    rule = client.rules.rule_for(ExceptionType.ADDRESS_INVALID)
-    owner, due = due_at(client.calendar, rule, now)
-    exception = OrderException(
-        task_token=task_token,
-        exception_id=f"{order_id}.e1",
-        order_id=order_id,
-        client_id=client.client_id,
-        type=ExceptionType.ADDRESS_INVALID,
-        step="ValidateAddress",
-        error="AddressInvalid",
-        owner=owner,
-        opened_at=now,
-        due_at=due,
-        remediation=rule.remediation,
-    )
-    repository().write_exception(
-        order.model_copy(
-            update={
-                "status": OrderStatus.EXCEPTION,
-                "owner": owner,
-                "open_exception_id": exception.exception_id,
-                "exceptions_opened": 1,
-                "audit_seq": 2,
-            }
-        ),
-        exception,
-        AuditEvent(
-            order_id=order_id,
-            seq=2,
-            at=now,
-            action="exception_opened",
-            actor=Actor(kind="workflow", id="fulfillment"),
-            from_status=OrderStatus.ACCEPTED,
-            to_status=OrderStatus.EXCEPTION,
-            owner=owner,
-            detail={"exception_id": exception.exception_id, "type": "address_invalid"},
-        ),
-        expected_seq=1,
-        expected_version=None,
-    )
-    return exception
-
-
-def emf_documents(
-    runtime: EmbeddedRuntime, function: str | None = FUNCTION
-) -> list[dict[str, Any]]:
-    """The CloudWatch embedded-metric documents the function (None: every function) printed."""
-    documents = []
-    for line in runtime.lambdas.captured(function):
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict) and "_aws" in parsed:
-            documents.append(parsed)
-    return documents
-
-
-def datapoints(
-    runtime: EmbeddedRuntime, metric: str, function: str | None = FUNCTION
-) -> list[tuple[dict[str, str], float]]:
-    """(dimensions, value) of every datapoint of ``metric`` in namespace Shipshape."""
-    found = []
-    for doc in emf_documents(runtime, function):
-        for directive in doc["_aws"]["CloudWatchMetrics"]:
-            if directive["Namespace"] != "Shipshape":
-                continue
-            if metric not in {m["Name"] for m in directive["Metrics"]}:
-                continue
-            for names in directive["Dimensions"]:
-                # Powertools writes values as a list (it may batch several of one metric).
-                for value in doc[metric]:
-                    found.append(({name: doc[name] for name in names}, value))
-    return found
 
 
 def without_service(dimensions: dict[str, str]) -> dict[str, str]:
@@ -199,7 +63,7 @@ def test_scheduled_sweep_escalates_an_overdue_exception_once_and_publishes_metri
     assert (order.owner, order.audit_seq) == ("carla.cs-lead", 3)
     trail = container().repo.audit_trail(opened.order_id)
     assert [e.action for e in trail] == [
-        "order_accepted",
+        "order_received",
         "exception_opened",
         "exception_escalated",
     ]

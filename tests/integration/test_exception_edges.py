@@ -12,8 +12,8 @@ from shipshape.errors import TransientDependencyError
 from shipshape.ports import WorkflowEngine
 from shipshape.services.fulfillment import HoldRequest, StepContext, hold
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
-from tests.integration.conftest import LEAD, audit_actions
-from tests.integration.test_escalation_sweeper import open_address_exception
+from tests.builders import NO_ZIP, paid_shopify_order
+from tests.integration.stack import LEAD, audit_actions, deliver, open_address_exception, queue
 
 CORRECTED = {
     "line1": "500 SW Market St", "city": "Portland", "region": "OR", "postal_code": "97204",
@@ -141,9 +141,6 @@ def test_an_order_whose_first_step_failed_leaves_the_pending_start_index(
     runtime: EmbeddedRuntime, acme: Any, clock: ManualClock
 ) -> None:
     # Given a paid order whose address fails at the first step and opens an exception
-    from tests.integration.conftest import deliver, paid_shopify_order
-    from tests.integration.test_exceptions import NO_ZIP
-
     order_id = deliver(
         runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock, address=NO_ZIP))
     ).json()["order_id"]
@@ -175,9 +172,6 @@ def test_a_failed_owner_notice_does_not_lose_the_exception(
     runtime: EmbeddedRuntime, acme: Any, clock: ManualClock
 ) -> None:
     # Given notifications that fail
-    from tests.integration.conftest import deliver, paid_shopify_order
-    from tests.integration.test_exceptions import NO_ZIP, _queue
-
     shipshape.bootstrap.override(notifier=_BrokenNotifier())
 
     # When an address exception opens
@@ -191,7 +185,7 @@ def test_a_failed_owner_notice_does_not_lose_the_exception(
             runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "EXCEPTION"
         )
     )
-    [exception] = _queue(runtime)
+    [exception] = queue(runtime)
     assert (exception["owner"], exception["status"]) == ("client-success", "OPEN")
     assert runtime.executions()[0]["status"] == "RUNNING"
 

@@ -10,46 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
-from shipshape_local.storefronts import PostalAddress, ShopifyStore
+from shipshape_local.storefronts import ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import LEAD, audit_actions, deliver, paid_shopify_order
-
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
-NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
-CORRECTED = {
-    "name": "Jane Doe",
-    "line1": "500 SW Market St",
-    "city": "Portland",
-    "region": "OR",
-    "postal_code": "97204",
-    "country_code": "US",
-}
-
-
-def _open_exception(runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock) -> str:
-    order_id = deliver(
-        runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock, address=NO_ZIP))
-    ).json()["order_id"]
-    assert runtime.wait_for(
-        lambda: (
-            runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()["status"] == "EXCEPTION"
-        )
-    ), runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()
-    # The step notifies the owner right after its write; wait for that too, so later
-    # notifications (escalated, reassigned) are compared in a defined order.
-    assert runtime.wait_for(
-        lambda: any(
-            n["message"]["order_id"] == order_id and n["message"]["reason"] == "opened"
-            for n in runtime.notifications()
-        )
-    )
-    return str(order_id)
-
-
-def _queue(runtime: EmbeddedRuntime, query: str = "") -> list[dict[str, Any]]:
-    answer = runtime.http("GET", f"/exceptions{query}", headers=LEAD)
-    assert answer.status == 200, answer.body
-    return list(answer.json()["exceptions"])
+from tests.builders import CORRECTED, NO_ZIP, paid_shopify_order
+from tests.integration.stack import (
+    ACME_OPERATOR,
+    LEAD,
+    audit_actions,
+    deliver,
+    order_in_address_exception,
+    queue,
+)
 
 
 def _resolve(
@@ -67,11 +38,11 @@ def test_invalid_address_opens_an_owned_exception_due_in_business_hours(
     clock.set(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))
 
     # When it reaches address validation
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
 
     # Then an address_invalid exception is open, owned by client success, due in 2 business
     # hours (11:00 PST), with its remediation steps; the order is owned by the same team
-    [exception] = _queue(runtime, "?client=acme-outdoors")
+    [exception] = queue(runtime, "?client=acme-outdoors")
     assert exception["type"] == "address_invalid"
     assert exception["owner"] == "client-success"
     assert exception["due_at"].startswith("2026-11-23T19:00:00")
@@ -80,8 +51,8 @@ def test_invalid_address_opens_an_owned_exception_due_in_business_hours(
     order = runtime.http("GET", f"/orders/{order_id}", headers=LEAD).json()
     assert (order["status"], order["owner"]) == ("EXCEPTION", "client-success")
     assert audit_actions(runtime, order_id)[-1] == "exception_opened"
-    assert _queue(runtime, "?owner=client-success&type=address_invalid&status=OPEN") != []
-    assert _queue(runtime, "?overdue=true") == []
+    assert queue(runtime, "?owner=client-success&type=address_invalid&status=OPEN") != []
+    assert queue(runtime, "?overdue=true") == []
     # and the owner's people were notified with the deadline and remediation, no customer data
     [note] = runtime.notifications()
     assert note["message"]["reason"] == "opened"
@@ -96,8 +67,8 @@ def test_two_operators_claim_at_once_and_one_wins(
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
 ) -> None:
     # Given an open exception and two operators who serve Acme
-    _open_exception(runtime, acme, clock)
-    exception_id = _queue(runtime)[0]["exception_id"]
+    order_in_address_exception(runtime, acme, clock)
+    exception_id = queue(runtime)[0]["exception_id"]
     barrier = threading.Barrier(2)
     answers: list[HttpResponse] = []
 
@@ -116,7 +87,7 @@ def test_two_operators_claim_at_once_and_one_wins(
     assert sorted(a.status for a in answers) == [200, 409]
     loser = next(a for a in answers if a.status == 409)
     assert loser.json()["error"] == "AlreadyClaimed"
-    assert _queue(runtime)[0]["status"] == "CLAIMED"
+    assert queue(runtime)[0]["status"] == "CLAIMED"
 
 
 def test_still_invalid_correction_is_refused_and_a_valid_one_ships_the_order(
@@ -126,8 +97,8 @@ def test_still_invalid_correction_is_refused_and_a_valid_one_ships_the_order(
     warehouse: WarehouseSimulator,
 ) -> None:
     # Given an address exception claimed by the Acme operator
-    order_id = _open_exception(runtime, acme, clock)
-    exception_id = _queue(runtime)[0]["exception_id"]
+    order_id = order_in_address_exception(runtime, acme, clock)
+    exception_id = queue(runtime)[0]["exception_id"]
     claimed = runtime.http("POST", f"/exceptions/{exception_id}/claim", headers=ACME_OPERATOR)
     assert claimed.status == 200
 
@@ -163,7 +134,7 @@ def test_still_invalid_correction_is_refused_and_a_valid_one_ships_the_order(
     resolved = next(e for e in trail if e["action"] == "exception_resolved")
     assert resolved["actor"] == {"kind": "operator", "id": "omar.operator"}
     assert resolved["detail"]["note"] == "customer confirmed the ZIP"
-    assert _queue(runtime)[0]["status"] == "RESOLVED"
+    assert queue(runtime)[0]["status"] == "RESOLVED"
 
 
 def test_quarantined_order_is_not_released_without_its_required_fields(
@@ -173,8 +144,8 @@ def test_quarantined_order_is_not_released_without_its_required_fields(
     warehouse: WarehouseSimulator,
 ) -> None:
     # Given an address exception that an operator quarantines
-    order_id = _open_exception(runtime, acme, clock)
-    first = _queue(runtime)[0]["exception_id"]
+    order_id = order_in_address_exception(runtime, acme, clock)
+    first = queue(runtime)[0]["exception_id"]
     quarantine = _resolve(
         runtime, first, {"action": "quarantine", "note": "customer unreachable"}, LEAD
     )
@@ -185,7 +156,7 @@ def test_quarantined_order_is_not_released_without_its_required_fields(
             == "QUARANTINED"
         )
     )
-    quarantined = next(e for e in _queue(runtime) if e["status"] == "OPEN")
+    quarantined = next(e for e in queue(runtime) if e["status"] == "OPEN")
 
     # When it is released without a complete address, then with one
     refused = _resolve(
@@ -231,7 +202,7 @@ def test_an_unexpected_failure_quarantines_the_order_with_what_went_wrong(
             == "QUARANTINED"
         )
     )
-    [exception] = _queue(runtime)
+    [exception] = queue(runtime)
     assert (exception["type"], exception["owner"]) == ("automation_failure", "ops-on-call")
     assert (exception["step"], exception["error"]) == ("ReserveInventory", "KeyError")
     assert "warehouse_id" in exception["detail"]
@@ -241,8 +212,8 @@ def test_cancel_as_a_resolution_cancels_the_order_once_a_second_operator_approve
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
 ) -> None:
     # Given an open address exception
-    order_id = _open_exception(runtime, acme, clock)
-    exception_id = _queue(runtime)[0]["exception_id"]
+    order_id = order_in_address_exception(runtime, acme, clock)
+    exception_id = queue(runtime)[0]["exception_id"]
 
     # When a lead cancels it, and a second lead approves the cancellation
     cancelled = _resolve(
@@ -288,10 +259,10 @@ def test_new_exceptions_route_past_an_owner_team_that_is_away(
         assert _mark_away(runtime, person, start, 48, LEAD).status == 200
 
     # When an address exception opens
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
 
     # Then it goes to the next level of the chain, and the audit trail says whom it skipped
-    [exception] = _queue(runtime)
+    [exception] = queue(runtime)
     assert (exception["owner"], exception["level"]) == ("carla.cs-lead", 1)
     trail = runtime.http("GET", f"/orders/{order_id}/audit", headers=LEAD).json()["events"]
     opened = next(e for e in trail if e["action"] == "exception_opened")
@@ -306,7 +277,7 @@ def test_open_exceptions_move_off_an_owner_away_longer_than_the_threshold(
     import shipshape.bootstrap
     from shipshape.services.away import reassign_from_away
 
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     for person in ("maya.cs", "li.cs"):
         assert _mark_away(runtime, person, clock.now(), 72, LEAD).status == 200
     deps = shipshape.bootstrap.container()
@@ -321,7 +292,7 @@ def test_open_exceptions_move_off_an_owner_away_longer_than_the_threshold(
     first, second = run(), run()
 
     # Then the exception moved to the next level once, audited, and its new owner was told
-    [exception] = _queue(runtime)
+    [exception] = queue(runtime)
     assert exception["owner"] == "carla.cs-lead"
     assert [r[1:] for r in first.reassigned] == [("client-success", "carla.cs-lead")]
     assert second.reassigned == []
@@ -372,7 +343,7 @@ def test_a_refund_in_the_storefront_stops_fulfilment_as_a_payment_mismatch(
     # When the warehouse confirms the pick, and an operator tries to retry while still refunded
     warehouse.post("acme-outdoors", warehouse.pick_event(warehouse.order(order_id)))
     assert runtime.wait_for(lambda: warehouse.order(order_id)["status"] == "EXCEPTION")
-    [exception] = _queue(runtime)
+    [exception] = queue(runtime)
     retry = _resolve(
         runtime, exception["exception_id"], {"action": "retry", "note": "try again"}, LEAD
     )
@@ -394,14 +365,14 @@ def test_overdue_exception_escalates_past_an_away_lead_then_resolution_ships_the
     # Given an address exception opened Monday 09:00 in Portland (due 11:00), and the CS lead,
     # first on the escalation chain, away today
     clock.set(datetime(2026, 11, 23, 17, 0, tzinfo=UTC))
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     assert _mark_away(runtime, "carla.cs-lead", clock.now(), 10, LEAD).status == 200
 
     # When the deadline passes and the scheduled sweeper runs (twice, overlapping schedules)
     clock.advance(timedelta(hours=2, minutes=30))
     first = runtime.run_function("SweeperFunction", {"source": "aws.scheduler"})
     second = runtime.run_function("SweeperFunction", {"source": "aws.scheduler"})
-    [escalated] = _queue(runtime)
+    [escalated] = queue(runtime)
 
     # Then it escalated once, past the away lead to the next level, with a new deadline
     assert [(e["from_owner"], e["to_owner"]) for e in first["escalated"]] == [
@@ -450,7 +421,7 @@ def test_a_stock_shortage_resolved_as_partial_ships_what_it_can_and_ends_complet
         runtime, acme.deliver("orders/paid", paid_shopify_order(acme, clock))
     ).json()["order_id"]
     assert runtime.wait_for(lambda: warehouse.order(order_id)["status"] == "EXCEPTION")
-    [exception] = _queue(runtime)
+    [exception] = queue(runtime)
     lines = {ln["sku"]: ln["line_id"] for ln in warehouse.order(order_id)["lines"]}
 
     # When ops try "partial" with the whole order, then ship the tent and one mug
@@ -486,8 +457,8 @@ def test_partial_is_refused_for_an_exception_that_is_not_a_shortage(
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
 ) -> None:
     # Given an address exception
-    _open_exception(runtime, acme, clock)
-    [exception] = _queue(runtime)
+    order_in_address_exception(runtime, acme, clock)
+    [exception] = queue(runtime)
 
     # When someone answers it with a partial fulfilment
     answer = _resolve(
@@ -504,8 +475,8 @@ def test_a_storefront_cancel_during_an_exception_closes_it_and_nothing_ships(
 ) -> None:
     # Given a paid order waiting on an address exception
     paid = paid_shopify_order(acme, clock, address=NO_ZIP)
-    order_id = _open_exception(runtime, acme, clock)
-    [exception] = _queue(runtime)
+    order_id = order_in_address_exception(runtime, acme, clock)
+    [exception] = queue(runtime)
 
     # When the storefront cancels it, and an operator then tries to resolve the exception
     cancelled = {**paid, "cancelled_at": clock.now().isoformat(),
@@ -520,7 +491,7 @@ def test_a_storefront_cancel_during_an_exception_closes_it_and_nothing_ships(
     # and the late resolution changed nothing
     assert answer.json()["status"] == "CANCELLED"
     assert runtime.wait_for(lambda: runtime.executions()[0]["status"] == "SUCCEEDED")
-    [closed] = _queue(runtime)
+    [closed] = queue(runtime)
     assert (closed["status"], closed["resolution"]["action"]) == ("RESOLVED", "cancel")
     assert late.status == 409
     assert warehouse_status(runtime, order_id) == "CANCELLED"

@@ -14,8 +14,8 @@ from shipshape_local.faults import FaultRates
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import Delivery, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import audit_actions, deliver, execution_history, paid_shopify_order
-from tests.integration.test_webhook_to_shipped import HAPPY_PATH_ACTIONS
+from tests.builders import paid_shopify_order
+from tests.integration.stack import HAPPY_PATH_ACTIONS, audit_actions, deliver, execution_history
 
 STORMY = FaultRates(
     dynamodb_throttle=0.2, dynamodb_error=0.05, lambda_service_error=0.1, lambda_timeout=0.1

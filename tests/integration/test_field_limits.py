@@ -25,7 +25,7 @@ import pytest
 
 from shipshape.models import OrderException
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
-from tests.integration.test_escalation_sweeper import open_address_exception
+from tests.integration.stack import open_address_exception
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 

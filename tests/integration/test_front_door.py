@@ -25,7 +25,8 @@ import pytest
 from shipshape_local.frontdoor import FrontDoorServer
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import ShopifyStore
-from tests.integration.conftest import LEAD, deliver, paid_shopify_order
+from tests.builders import paid_shopify_order
+from tests.integration.stack import LEAD, deliver
 
 # The embedded handlers publish no business metric on most calls; on Lambda that is a log line.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

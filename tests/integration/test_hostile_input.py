@@ -24,7 +24,7 @@ import pytest
 from shipshape.models import ExceptionType, OrderException, QaGate
 from shipshape_local.runtime import ACCOUNT, REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from tests.helpers import sign_generic, sign_shopify, sign_woocommerce
-from tests.integration.test_escalation_sweeper import open_address_exception
+from tests.integration.stack import open_address_exception
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 

@@ -18,7 +18,6 @@ import boto3
 import pytest
 
 import shipshape.bootstrap
-from shipshape.models import StockLot
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import (
     GenericStore,
@@ -28,130 +27,26 @@ from shipshape_local.storefronts import (
     WooCommerceStore,
 )
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import (
-    JANE,
-    KITE,
-    LAMP,
+from tests.builders import JANE, KITE, LAMP, LONDON, PORTLAND, TENT, acme_order, paid_shopify_order
+from tests.integration.stack import (
     LEAD,
-    LONDON,
-    PORTLAND,
-    TENT,
     audit_actions,
     deliver,
-    paid_shopify_order,
+    lots,
+    new_sku,
+    open_exception_of,
+    place,
+    post,
+    queue,
+    receive,
+    resolve,
+    units,
+    view,
+    wait_status,
+    work_until_exception,
 )
 
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
-WAREHOUSES = {"acme-outdoors": "pdx-1", "nordlicht": "ber-1", "kite-and-kin": "lon-1"}
-GONE = ("SHIPPED", "COMPLETED_PARTIAL", "CANCELLED", "ON_HOLD")
-
-
 # --- helpers: speak to Shipshape as the warehouse and the operators do ---------------------
-
-
-def view(runtime: EmbeddedRuntime, order_id: str) -> dict[str, Any]:
-    answer = runtime.http("GET", f"/orders/{order_id}", headers=LEAD)
-    assert answer.status == 200, answer.body
-    return dict(answer.json())
-
-
-def wait_status(runtime: EmbeddedRuntime, order_id: str, *statuses: str) -> dict[str, Any]:
-    assert runtime.wait_for(lambda: view(runtime, order_id)["status"] in statuses, timeout=30), (
-        view(runtime, order_id)
-    )
-    return view(runtime, order_id)
-
-
-def post(warehouse: WarehouseSimulator, client_id: str, event: dict[str, Any]) -> tuple[int, Any]:
-    return warehouse.post(client_id, event)
-
-
-def new_sku(
-    warehouse: WarehouseSimulator, client_id: str, sku: str, *, quantity: int = 0, **fields: Any
-) -> None:
-    master = {
-        "type": "sku_updated", "event_id": f"sku-{sku}-{len(warehouse.events_sent)}", "sku": sku,
-        "title": sku.title(), "barcode": f"BC-{sku}", "unit_weight_grams": 500,
-        "length_mm": 200, "width_mm": 150, "height_mm": 100, **fields,
-    }  # fmt: skip
-    status, body = post(warehouse, client_id, master)
-    assert status == 202, body
-    if quantity:
-        receive(warehouse, client_id, sku, quantity)
-
-
-def receive(
-    warehouse: WarehouseSimulator, client_id: str, sku: str, quantity: int, **fields: Any
-) -> dict[str, Any]:
-    event = {
-        "type": "stock_received", "event_id": f"in-{sku}-{len(warehouse.events_sent)}",
-        "sku": sku, "warehouse": WAREHOUSES[client_id], "quantity": quantity, "bin": "D-01-1",
-        **fields,
-    }  # fmt: skip
-    status, body = post(warehouse, client_id, event)
-    assert status == 202, body
-    return dict(body)
-
-
-def lots(client_id: str, sku: str) -> list[StockLot]:
-    return shipshape.bootstrap.container().inventory.stock_of(client_id, sku)
-
-
-def units(client_id: str, sku: str) -> tuple[int, int]:
-    """(available, reserved) over every lot of a SKU."""
-    found = lots(client_id, sku)
-    return sum(lot.available for lot in found), sum(lot.reserved for lot in found)
-
-
-def queue(runtime: EmbeddedRuntime, query: str = "") -> list[dict[str, Any]]:
-    answer = runtime.http("GET", f"/exceptions{query}", headers=LEAD)
-    assert answer.status == 200, answer.body
-    return list(answer.json()["exceptions"])
-
-
-def resolve(
-    runtime: EmbeddedRuntime,
-    exception_id: str,
-    body: dict[str, Any],
-    headers: dict[str, str] = LEAD,
-) -> HttpResponse:
-    return runtime.http(
-        "POST", f"/exceptions/{exception_id}/resolve", headers=headers, body=json.dumps(body)
-    )
-
-
-def work_until_exception(
-    runtime: EmbeddedRuntime, warehouse: WarehouseSimulator, order_id: str
-) -> dict[str, Any]:
-    """Play the warehouse for the order until an exception stops it."""
-
-    def stopped() -> bool:
-        return warehouse.act(order_id) in ("EXCEPTION", *GONE)
-
-    assert runtime.wait_for(stopped, timeout=30, interval=0.05), view(runtime, order_id)
-    return open_exception_of(runtime, order_id)
-
-
-def open_exception_of(runtime: EmbeddedRuntime, order_id: str) -> dict[str, Any]:
-    assert runtime.wait_for(
-        lambda: any(e["order_id"] == order_id and e["status"] == "OPEN" for e in queue(runtime)),
-        timeout=30,
-    ), view(runtime, order_id)
-    return next(e for e in queue(runtime) if e["order_id"] == order_id and e["status"] == "OPEN")
-
-
-def acme_order(
-    acme: ShopifyStore, clock: ManualClock, number: int, lines: list[Line], **fields: Any
-) -> Any:
-    return acme.deliver(
-        "orders/paid", paid_shopify_order(acme, clock, 5_600_000 + number, lines=lines, **fields)
-    )
-
-
-def place(runtime: EmbeddedRuntime, delivery: Any) -> str:
-    answer = deliver(runtime, delivery)
-    assert answer.status == 202, answer.body
-    return str(answer.json()["order_id"])
 
 
 # --- address standardization -----------------------------------------------------------

@@ -14,9 +14,12 @@ from typing import Any
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import Line, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import LEAD, audit_actions, deliver, paid_shopify_order
-from tests.integration.test_inventory_and_gates import (
+from tests.builders import paid_shopify_order
+from tests.integration.stack import (
     ACME_OPERATOR,
+    LEAD,
+    audit_actions,
+    deliver,
     lots,
     new_sku,
     open_exception_of,

@@ -24,7 +24,8 @@ from shipshape.masking import MASK
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import GenericStore, Person, PostalAddress, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import KITE, LEAD, TENT, deliver, paid_shopify_order
+from tests.builders import KITE, TENT, paid_shopify_order
+from tests.integration.stack import LEAD, deliver
 
 CUSTOMER = Person(
     "Zephyrine", "Quillfeather", "zephyrine.quillfeather@mailbox.example", "+1 503 555 0199"

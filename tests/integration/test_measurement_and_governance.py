@@ -16,8 +16,8 @@ from shipshape.adapters.dynamodb import order_from
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import LEAD, audit_actions, deliver, paid_shopify_order
-from tests.integration.test_escalation_sweeper import datapoints
+from tests.builders import paid_shopify_order
+from tests.integration.stack import LEAD, audit_actions, datapoints, deliver
 
 LEAD_2 = {"Authorization": "Bearer dev-token-lead-2"}
 ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}

@@ -20,6 +20,7 @@ import boto3
 import pytest
 
 from shipshape.adapters.dynamodb import DynamoDBOrderRepository, order_from
+from shipshape.audit import AuditAction
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
 from shipshape.models import (
@@ -27,23 +28,17 @@ from shipshape.models import (
     AuditEvent,
     ExceptionType,
     Order,
+    OrderChanges,
     OrderException,
     OrderStatus,
     PaymentState,
     StockChange,
 )
 from shipshape.ports import AlreadyExists
-from shipshape.services.records import build
+from shipshape.services.records import owner_after
 from shipshape_local.runtime import REGION, ManualClock
-from tests.integration.test_stock_guard import (
-    ACME,
-    LOT,
-    ORDERS_TABLE,
-    SKU,
-    WAREHOUSE,
-    emulated_orders_table,
-    received_order,
-)
+from tests.builders import ACME, LOT, SKU, WAREHOUSE, least_detail, received_order
+from tests.integration.stack import ORDERS_TABLE, emulated_orders_table
 
 STOREFRONT = Actor(kind="storefront", id="shopify:acme-outdoors.myshopify.com")
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
@@ -70,9 +65,23 @@ def _created(repo: DynamoDBOrderRepository, clock: ManualClock, n: int = 1) -> O
 
 
 def _change(
-    clients: ClientDirectory, clock: ManualClock, order: Order, action: str, **kwargs: Any
+    clients: ClientDirectory,
+    clock: ManualClock,
+    order: Order,
+    action: str,
+    *,
+    to_status: OrderStatus | None = None,
+    changes: OrderChanges | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> tuple[Order, AuditEvent]:
-    return build(clock, clients.get(ACME), order, action=action, actor=WORKFLOW, **kwargs)
+    """The next snapshot of ``order`` and its event, as the workflow's steps make them (the
+    detail as small as the action allows, unless given)."""
+    act = AuditAction(action)
+    return order.transition(
+        act, actor=WORKFLOW, at=clock.now(), to=to_status,
+        owner=owner_after(clients.get(ACME), order, to_status),
+        changes=changes, detail=least_detail(act, **(detail or {})),
+    )  # fmt: skip
 
 
 def _item(sk: str, order_id: str) -> dict[str, Any]:
@@ -372,7 +381,7 @@ def test_a_received_order_marked_for_start_is_found_from_when_it_was_received(
     received = order.received_at
     clock.advance(timedelta(hours=2))
     pending, event = _change(
-        clients, clock, order, "start_requested", changes={"pending_start": True}
+        clients, clock, order, "fulfilment_requested", changes={"pending_start": True}
     )
     repo.apply(pending, event, order.audit_seq)
 
@@ -404,7 +413,7 @@ def test_a_pickers_open_picks_count_the_orders_waiting_to_be_picked_by_them(
 
     # When one of Ana's is picked
     picked, event = _change(
-        clients, clock, assigned[0], "pick_recorded", to_status=OrderStatus.PICKED
+        clients, clock, assigned[0], "pick_confirmed", to_status=OrderStatus.PICKED
     )
     repo.apply(picked, event, assigned[0].audit_seq)
 

@@ -16,7 +16,8 @@ from shipshape.adapters.dynamodb import DynamoDBOrderRepository
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 from shipshape.ports import AlreadyExists
 from shipshape_local.runtime import REGION, ManualClock
-from tests.integration.test_stock_guard import ORDERS_TABLE, received_order
+from tests.builders import received_order
+from tests.integration.stack import ORDERS_TABLE
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ import pytest
 from shipshape.models import Platform, canonical_order_id
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
-from tests.integration.conftest import LEAD, deliver, paid_shopify_order, table_items
+from tests.builders import paid_shopify_order
+from tests.integration.stack import LEAD, deliver, table_items
 
 ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
 ACME_VIEWER = {"Authorization": "Bearer dev-token-acme-viewer"}

@@ -18,20 +18,13 @@ from shipshape.ports import WorkflowEngine
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import GenericStore, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import (
-    JANE,
-    KITE,
+from tests.builders import CORRECTED, JANE, KITE, PORTLAND, TENT, acme_order, paid_shopify_order
+from tests.integration.stack import (
     LEAD,
-    PORTLAND,
-    TENT,
     audit_actions,
     deliver,
-    paid_shopify_order,
-)
-from tests.integration.test_exceptions import CORRECTED, _open_exception
-from tests.integration.test_inventory_and_gates import (
-    acme_order,
     open_exception_of,
+    order_in_address_exception,
     place,
     resolve,
     view,
@@ -260,7 +253,7 @@ def test_an_address_correction_comes_only_with_a_retry(
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
 ) -> None:
     # Given an open address exception
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     exception_id = open_exception_of(runtime, order_id)["exception_id"]
     trail = audit_actions(runtime, order_id)
 
@@ -283,7 +276,7 @@ def test_an_address_correction_becomes_the_standardized_address_the_label_is_bou
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock, warehouse: WarehouseSimulator
 ) -> None:
     # Given an open address exception (no ZIP)
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     exception_id = open_exception_of(runtime, order_id)["exception_id"]
 
     # When the owner corrects it with the ZIP, written loosely
@@ -317,7 +310,7 @@ def test_a_cancel_resolution_waits_for_a_second_operator(
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock
 ) -> None:
     # Given an open address exception
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     exception_id = open_exception_of(runtime, order_id)["exception_id"]
 
     # When the Acme operator resolves it with cancel (and sends it again, an answer lost)
@@ -380,7 +373,7 @@ def test_a_rejected_cancel_leaves_the_exception_to_be_resolved_and_the_order_shi
     runtime: EmbeddedRuntime, acme: ShopifyStore, clock: ManualClock, warehouse: WarehouseSimulator
 ) -> None:
     # Given an operator's cancel of an address exception, waiting for approval
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     exception_id = open_exception_of(runtime, order_id)["exception_id"]
     asked = resolve(
         runtime, exception_id, {"action": "cancel", "note": "customer unreachable"}, ACME_OPERATOR
@@ -462,7 +455,7 @@ def test_an_approval_whose_workflow_callback_failed_is_sent_again_and_stops_the_
 ) -> None:
     # Given an operator's cancel of an address exception, and a workflow callback that fails
     # once
-    order_id = _open_exception(runtime, acme, clock)
+    order_id = order_in_address_exception(runtime, acme, clock)
     exception_id = open_exception_of(runtime, order_id)["exception_id"]
     asked = resolve(
         runtime, exception_id, {"action": "cancel", "note": "customer asked"}, ACME_OPERATOR

@@ -13,62 +13,26 @@ audit trail.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cache
-from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from shipshape.adapters.dynamodb import DynamoDBOrderRepository
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
 from shipshape.models import (
     Actor,
-    AuditEvent,
     Order,
-    OrderLine,
     OrderStatus,
-    PaymentState,
-    Platform,
     StockChange,
     StockLot,
-    canonical_order_id,
 )
 from shipshape.services.records import record
-from shipshape_local.runtime import REGION, ManualClock
-from shipshape_local.template import REPO_ROOT, Template
+from shipshape_local.runtime import ManualClock
+from shipshape_local.template import REPO_ROOT
+from tests.builders import ACME, LOT, SKU, WAREHOUSE, received_order
+from tests.integration.stack import emulated_orders_table
 
-ACME = "acme-outdoors"
-SHOP = "acme-outdoors.myshopify.com"
-SKU = "MUG-ENAMEL-12"
-LOT = "GUARD-1"
-WAREHOUSE = "pdx-1"
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
-ORDERS_TABLE = "shipshape-OrdersTable"
-# What of the table's declaration shapes the table (not its encryption, tags or backups).
-TABLE_SHAPE = (
-    "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes",
-    "BillingMode",
-)  # fmt: skip
-
-
-@cache
-def _declared_orders_table() -> dict[str, Any]:
-    declared = Template().tables["OrdersTable"]
-    return {k: v for k, v in declared.items() if k in TABLE_SHAPE}
-
-
-@contextmanager
-def emulated_orders_table() -> Iterator[DynamoDBOrderRepository]:
-    """The real adapter on the orders table as template.yaml declares it (keys and indexes),
-    in the emulator's DynamoDB: the table alone, without the rest of the embedded stack, so a
-    test costs what its writes cost."""
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(TableName=ORDERS_TABLE, **_declared_orders_table())
-        yield DynamoDBOrderRepository(client, ORDERS_TABLE)
 
 
 @pytest.fixture
@@ -84,27 +48,6 @@ def clients() -> ClientDirectory:
 
 def _lot(repo: DynamoDBOrderRepository) -> StockLot:
     return next(s for s in repo.stock_of(ACME, SKU) if (s.warehouse, s.lot) == (WAREHOUSE, LOT))
-
-
-def received_order(clock: ManualClock, storefront_order_id: str) -> tuple[Order, AuditEvent]:
-    """An Acme order for 2 mugs as ingest first records it: received, waiting for payment,
-    with its first audit event."""
-    now = clock.now()
-    order_id = canonical_order_id(ACME, Platform.SHOPIFY, SHOP, storefront_order_id)
-    order = Order(
-        order_id=order_id, client_id=ACME, platform=Platform.SHOPIFY, store=SHOP,
-        storefront_order_id=storefront_order_id, version=1, storefront_updated_at=now,
-        received_at=now, payment=PaymentState.PENDING,
-        lines=(OrderLine(line_id="1", sku=SKU, quantity=2),), status=OrderStatus.RECEIVED,
-        owner="client-success", status_timestamps={OrderStatus.RECEIVED: now},
-        rules_version="1", audit_seq=1,
-    )  # fmt: skip
-    event = AuditEvent(
-        order_id=order_id, seq=1, at=now, action="order_received",
-        actor=Actor(kind="storefront", id=f"shopify:{SHOP}"), to_status=OrderStatus.RECEIVED,
-        owner=order.owner,
-    )  # fmt: skip
-    return order, event
 
 
 def _unpaid_orders(repo: DynamoDBOrderRepository, clock: ManualClock, count: int) -> list[str]:

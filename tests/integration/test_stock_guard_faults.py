@@ -15,7 +15,8 @@ from botocore.stub import Stubber
 from shipshape.adapters.dynamodb import DynamoDBOrderRepository
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 from shipshape_local.runtime import REGION
-from tests.integration.test_stock_guard import ACME, ORDERS_TABLE, SKU, WAREHOUSE
+from tests.builders import ACME, SKU, WAREHOUSE
+from tests.integration.stack import ORDERS_TABLE
 
 
 @pytest.fixture

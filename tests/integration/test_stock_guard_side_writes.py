@@ -19,20 +19,15 @@ import boto3
 import pytest
 
 from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+from shipshape.audit import AuditAction
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
 from shipshape.models import Actor, BackorderMark, Document, Order, StockChange
 from shipshape.services.records import record
 from shipshape_local.runtime import REGION, ManualClock
 from shipshape_local.template import REPO_ROOT
-from tests.integration.test_stock_guard import (
-    ACME,
-    ORDERS_TABLE,
-    SKU,
-    WAREHOUSE,
-    emulated_orders_table,
-    received_order,
-)
+from tests.builders import ACME, SKU, WAREHOUSE, least_detail, received_order
+from tests.integration.stack import ORDERS_TABLE, emulated_orders_table
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
 
@@ -152,8 +147,9 @@ def test_a_document_is_written_once_with_its_order_change(
         clock,
         clients.get(ACME),
         order,
-        action="pick_list_created",
+        action=AuditAction.PICKER_ASSIGNED,
         actor=WORKFLOW,
+        detail=least_detail(AuditAction.PICKER_ASSIGNED),
         writes=[pick_list],
     )
 
@@ -165,8 +161,9 @@ def test_a_document_is_written_once_with_its_order_change(
             clock,
             clients.get(ACME),
             listed,
-            action="pick_list_created",
+            action=AuditAction.PICKER_ASSIGNED,
             actor=WORKFLOW,
+            detail=least_detail(AuditAction.PICKER_ASSIGNED),
             writes=[other],
         )
 

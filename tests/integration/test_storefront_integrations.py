@@ -18,17 +18,8 @@ from shipshape_local.fakestore import Fault
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import BigCommerceStore, ShopifyStore, WooCommerceStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import (
-    BERLIN,
-    JANE,
-    KITE,
-    LAMP,
-    LEAD,
-    LONDON,
-    audit_actions,
-    deliver,
-    paid_shopify_order,
-)
+from tests.builders import BERLIN, JANE, KITE, LAMP, LONDON, paid_shopify_order
+from tests.integration.stack import LEAD, audit_actions, deliver
 
 ACME_SHOP = "acme-outdoors.myshopify.com"
 NORDLICHT_SITE = "https://nordlicht-shop.de/"

@@ -10,18 +10,10 @@ import pytest
 
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import Delivery, GenericStore, ShopifyStore, WooCommerceStore
-from tests.integration.conftest import JANE as PERSON
-from tests.integration.conftest import (
-    KITE,
-    LAMP,
-    LONDON,
-    TENT,
-    audit_actions,
-    deliver,
-    paid_shopify_order,
-    table_items,
-)
-from tests.integration.conftest import PORTLAND as ADDRESS
+from tests.builders import JANE as PERSON
+from tests.builders import KITE, LAMP, LONDON, TENT, paid_shopify_order
+from tests.builders import PORTLAND as ADDRESS
+from tests.integration.stack import audit_actions, deliver, table_items
 
 SIGNATURE_HEADERS = ("X-Shopify-Hmac-Sha256", "X-WC-Webhook-Signature", "Shipshape-Signature")
 

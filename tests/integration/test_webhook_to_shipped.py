@@ -18,37 +18,15 @@ from shipshape.ports import WorkflowEngine
 from shipshape_local.runtime import REGION, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import GenericStore, ShopifyStore, WooCommerceStore
 from shipshape_local.warehouse import WarehouseSimulator
-from tests.integration.conftest import (
-    BERLIN,
-    JANE,
-    KITE,
-    LAMP,
+from tests.builders import BERLIN, JANE, KITE, LAMP, LONDON, paid_shopify_order
+from tests.integration.stack import (
+    HAPPY_PATH_ACTIONS,
     LEAD,
-    LONDON,
     audit_actions,
     deliver,
     execution_history,
-    paid_shopify_order,
     table_items,
 )
-
-HAPPY_PATH_ACTIONS = [
-    "order_received",
-    "address_validated",
-    "inventory_reserved",
-    "picker_assigned",
-    "qa_passed",  # pre-pick
-    "pick_requested",
-    "pick_confirmed",
-    "qa_passed",  # post-pick
-    "pack_requested",
-    "pack_confirmed",
-    "qa_passed",  # packing
-    "label_created",
-    "qa_passed",  # shipping
-    "shipped",
-    "customer_notified",
-]
 
 
 def test_paid_shopify_webhook_ships_with_a_complete_audit_trail(

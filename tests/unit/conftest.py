@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from shipshape.config import ClientConfig, ClientDirectory, load_client_file
@@ -17,9 +15,7 @@ from tests.fakes import (
     SettableClock,
     seed_inventory,
 )
-
-CLIENTS_DIR = Path(__file__).parents[2] / "config" / "clients"
-EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:fulfillment:ord"
+from tests.helpers import CLIENTS_DIR, EXECUTION
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from shipshape.services.governance import (
 )
 from shipshape.services.queries import Operator
 from tests.fakes import SettableClock
-from tests.unit.conftest import CLIENTS_DIR
+from tests.helpers import CLIENTS_DIR
 
 ACME = "acme-outdoors"
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)

@@ -18,7 +18,6 @@ from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import Forbidden, NotAmongYours, OrderNotFound, UnknownClient
 from shipshape.models import (
     Actor,
-    AuditEvent,
     Document,
     ExceptionStatus,
     Order,
@@ -52,6 +51,7 @@ from shipshape.services.queries import (
     get_order,
     served_client,
 )
+from tests.builders import received_event
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, RecordingWorkflow, SettableClock
 
 ACME = "acme-outdoors"
@@ -90,14 +90,7 @@ def accepted_order(
         status_timestamps={OrderStatus.ACCEPTED: received}, rules_version=client.rules_version,
         audit_seq=1, documents=tuple(d.name for d in documents),
     )  # fmt: skip
-    repo.create(
-        order,
-        AuditEvent(
-            order_id=order_id, seq=1, at=received, action="order_accepted",
-            actor=Actor(kind="storefront", id="shopify"), to_status=OrderStatus.ACCEPTED,
-            owner=order.owner,
-        ),
-    )  # fmt: skip
+    repo.create(order, received_event(order, at=received))
     for document in documents:
         repo.documents[(order_id, document.name)] = document
     return order
@@ -147,7 +140,7 @@ def test_an_operator_reads_an_order_and_its_trail_of_a_client_they_serve(
     # Then both are the order's
     assert (view.order_id, view.client_id, view.status) == (order.order_id, ACME, "ACCEPTED")
     assert trail.order_id == order.order_id
-    assert [e.action for e in trail.events] == ["order_accepted"]
+    assert [e.action for e in trail.events] == ["order_received"]
 
 
 @pytest.mark.parametrize("read", [get_order, get_audit_trail])
@@ -507,7 +500,7 @@ def test_an_override_on_an_order_not_served_reads_as_no_order(
     assert not_among_yours(refused)[:2] == (
         "OrderNotFound", f"no order {order_id} among your clients",
     )  # fmt: skip
-    assert [e.action for e in repo.audit_trail(order.order_id)] == ["order_accepted"]
+    assert [e.action for e in repo.audit_trail(order.order_id)] == ["order_received"]
 
 
 NORDLICHT_VIEWER = Operator(subject="nina.viewer", roles=frozenset({"viewer"}),

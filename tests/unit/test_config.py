@@ -9,7 +9,7 @@ import pytest
 from shipshape.config import ClientDirectory, load_client_file
 from shipshape.errors import ConfigurationError, UnknownClient
 from shipshape.models import OrderStatus, Platform
-from tests.unit.conftest import CLIENTS_DIR
+from tests.helpers import CLIENTS_DIR
 
 MINIMAL_CLIENT = """\
 client_id = "kite-and-kin"

@@ -144,7 +144,14 @@ CASES: dict[str, tuple[AuditEvent, list[str]]] = {
     "order_received": (
         audit(
             "order_received",
-            {"version": 3, "source": "webhook"},
+            {
+                "version": 3,
+                "storefront_updated_at": "2026-11-16T18:21:40+00:00",
+                "sync_lag_seconds": 0.81,
+                "source": "webhook",
+                "payment": "paid",
+                "rules_version": "acme-2026-11",
+            },
             seq=1,
             actor=Actor(kind="storefront", id=f"shopify:{SHOP}"),
             to_status=OrderStatus.ACCEPTED,
@@ -154,7 +161,7 @@ CASES: dict[str, tuple[AuditEvent, list[str]]] = {
     "shipped": (
         audit(
             "shipped",
-            {"tracking_number": "1ZSANDBOX0000001", "service": "GROUND"},
+            {"carrier": "ups", "tracking_number": "1ZSANDBOX0000001", "service": "GROUND"},
             from_status=OrderStatus.LABELLED,
             to_status=OrderStatus.SHIPPED,
         ),
@@ -164,6 +171,7 @@ CASES: dict[str, tuple[AuditEvent, list[str]]] = {
         audit(
             "shipped_partially",
             {
+                "carrier": "ups",
                 "tracking_number": "1ZSANDBOX0000002",
                 "service": "GROUND",
                 "shipped": [{"sku": "TENT-2P-GRN", "quantity": 1}],
@@ -429,7 +437,7 @@ def test_a_shipment_carries_its_tracking_and_for_a_partial_one_its_lines() -> No
         False,
     )
     assert full.shipped_lines is None and full.not_shipped_lines is None
-    assert full.carrier is None  # the shipped audit detail does not name the carrier
+    assert (full.carrier, partial.carrier) == ("ups", "ups")
     assert partial.partial is True
     assert partial.shipped_lines is not None and partial.not_shipped_lines is not None
     assert [(ln.sku, ln.quantity) for ln in partial.shipped_lines] == [("TENT-2P-GRN", 1)]
@@ -513,10 +521,10 @@ def test_a_qa_result_is_discrete_with_failures_and_remediation() -> None:
 
 def test_an_audit_detail_missing_what_its_action_records_is_refused() -> None:
     # Given a shipment whose detail lost its tracking number
-    broken = audit("shipped", {"service": "GROUND"}, to_status=OrderStatus.SHIPPED)
-    # When it is mapped / Then it is refused rather than published half empty
-    with pytest.raises(ValueError, match="tracking_number"):
-        domain_events(broken, CLIENT)
+    # When it is recorded / Then it is refused, naming what is missing, so no half-empty
+    # event can reach the trail or the bus
+    with pytest.raises(ValueError, match="tracking_number: Field required"):
+        audit("shipped", {"carrier": "ups", "service": "GROUND"}, to_status=OrderStatus.SHIPPED)
 
 
 # --- event ids -----------------------------------------------------------------------------

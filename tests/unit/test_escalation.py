@@ -12,37 +12,23 @@ import pytest
 
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import (
-    Actor,
-    AuditEvent,
     ExceptionStatus,
     ExceptionType,
-    Order,
     OrderException,
-    OrderLine,
     OrderStatus,
-    PaymentState,
-    Platform,
-    canonical_order_id,
 )
-from shipshape.rules import due_at
 from shipshape.services.escalation import Escalation, KindCounts, SweepReport, sweep_overdue
+from tests.builders import (
+    FIRST_DUE,
+    NEXT_DUE,
+    NOW,
+    OPENED,
+    ResolvedJustBeforeTheWrite,
+    escalations,
+    seed_exception,
+    stored,
+)
 from tests.fakes import InMemoryOrderRepository, Notification, NotifierRecorder, SettableClock
-
-SHOP = "acme-outdoors.myshopify.com"
-# Acme works 08:00-17:00 in Portland (PST, UTC-8, in November), Monday to Friday.
-OPENED = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)  # Tuesday 16:00 PST
-# address_invalid is client-success's for 2 business hours: 16:00-17:00 Tuesday, then
-# 08:00-09:00 Wednesday.
-FIRST_DUE = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)  # Wednesday 09:00 PST
-NOW = datetime(2026, 11, 19, 0, 0, tzinfo=UTC)  # Wednesday 16:00 PST: 7 business hours late
-# The next level's 2 business hours from now: 16:00-17:00 Wednesday, 08:00-09:00 Thursday.
-NEXT_DUE = datetime(2026, 11, 19, 17, 0, tzinfo=UTC)  # Thursday 09:00 PST
-
-STEPS = {
-    ExceptionType.ADDRESS_INVALID: ("ValidateAddress", "AddressInvalid"),
-    ExceptionType.INVENTORY_SHORT: ("ReserveInventory", "InventoryShort"),
-    ExceptionType.QA_FAILED: ("PrePickQa", "QaFailed"),
-}
 
 
 @pytest.fixture
@@ -68,165 +54,6 @@ def sweep(
     return _sweep
 
 
-def seed(
-    repo: InMemoryOrderRepository,
-    client: ClientConfig,
-    storefront_id: int = 5_600_001,
-    *,
-    kind: ExceptionType = ExceptionType.ADDRESS_INVALID,
-    level: int = 0,
-    opened_at: datetime = OPENED,
-    claimed_by: str | None = None,
-    client_id: str | None = None,
-) -> OrderException:
-    """An accepted order whose step failed at ``opened_at``, with its exception open at
-    ``level`` (and claimed, if ``claimed_by``), written as the workflow and the ops API do."""
-    cid = client_id or client.client_id
-    order_id = canonical_order_id(cid, Platform.SHOPIFY, SHOP, str(storefront_id))
-    accepted_at = opened_at - timedelta(minutes=5)
-    order = Order(
-        order_id=order_id,
-        client_id=cid,
-        platform=Platform.SHOPIFY,
-        store=SHOP,
-        storefront_order_id=str(storefront_id),
-        version=1,
-        storefront_updated_at=accepted_at,
-        received_at=accepted_at,
-        payment=PaymentState.PAID,
-        lines=(OrderLine(line_id="1", sku="TENT-2P-GRN", quantity=1),),
-        status=OrderStatus.ACCEPTED,
-        owner=client.owner_of(OrderStatus.ACCEPTED),
-        status_timestamps={OrderStatus.ACCEPTED: accepted_at},
-        rules_version=client.rules_version,
-        audit_seq=1,
-    )
-    repo.create(
-        order,
-        AuditEvent(
-            order_id=order_id,
-            seq=1,
-            at=accepted_at,
-            action="order_accepted",
-            actor=Actor(kind="storefront", id="shopify"),
-            to_status=OrderStatus.ACCEPTED,
-            owner=order.owner,
-        ),
-    )
-    rule = client.rules.rule_for(kind)
-    owner, due = due_at(client.calendar, rule, opened_at, level=level)
-    step, error = STEPS[kind]
-    exception = OrderException(
-        exception_id=f"{order_id}.e1",
-        order_id=order_id,
-        client_id=cid,
-        type=kind,
-        step=step,
-        error=error,
-        owner=owner,
-        level=level,
-        opened_at=opened_at,
-        due_at=due,
-        remediation=rule.remediation,
-    )
-    in_exception = order.model_copy(
-        update={
-            "status": OrderStatus.EXCEPTION,
-            "owner": owner,
-            "status_timestamps": {**order.status_timestamps, OrderStatus.EXCEPTION: opened_at},
-            "open_exception_id": exception.exception_id,
-            "exceptions_opened": 1,
-            "audit_seq": 2,
-        }
-    )
-    repo.write_exception(
-        in_exception,
-        exception,
-        AuditEvent(
-            order_id=order_id,
-            seq=2,
-            at=opened_at,
-            action="exception_opened",
-            actor=Actor(kind="workflow", id="fulfillment"),
-            from_status=OrderStatus.ACCEPTED,
-            to_status=OrderStatus.EXCEPTION,
-            owner=owner,
-            detail={"exception_id": exception.exception_id, "type": kind.value},
-        ),
-        expected_seq=1,
-        expected_version=None,
-    )
-    if claimed_by is None:
-        return exception
-    claimed = exception.model_copy(
-        update={
-            "status": ExceptionStatus.CLAIMED,
-            "claimed_by": claimed_by,
-            "claimed_at": opened_at + timedelta(minutes=10),
-            "version": 2,
-        }
-    )
-    repo.write_exception(
-        in_exception.model_copy(update={"audit_seq": 3}),
-        claimed,
-        AuditEvent(
-            order_id=order_id,
-            seq=3,
-            at=opened_at + timedelta(minutes=10),
-            action="exception_claimed",
-            actor=Actor(kind="operator", id=claimed_by),
-            owner=owner,
-            detail={"exception_id": exception.exception_id},
-        ),
-        expected_seq=2,
-        expected_version=1,
-    )
-    return claimed
-
-
-def resolve(repo: InMemoryOrderRepository, exception_id: str, by: str) -> None:
-    """An operator resolves the exception, as the ops API writes it."""
-    current = repo.get_exception(exception_id)
-    assert current is not None
-    order = repo.get(current.order_id)
-    assert order is not None
-    resolved = current.model_copy(
-        update={
-            "status": ExceptionStatus.RESOLVED,
-            "resolved_by": by,
-            "resolved_at": NOW,
-            "version": current.version + 1,
-        }
-    )
-    repo.write_exception(
-        order.model_copy(update={"audit_seq": order.audit_seq + 1, "open_exception_id": None}),
-        resolved,
-        AuditEvent(
-            order_id=order.order_id,
-            seq=order.audit_seq + 1,
-            at=NOW,
-            action="exception_resolved",
-            actor=Actor(kind="operator", id=by),
-            owner=current.owner,
-            detail={"exception_id": exception_id, "action": "retry"},
-        ),
-        expected_seq=order.audit_seq,
-        expected_version=current.version,
-    )
-
-
-def stored(repo: InMemoryOrderRepository, exception_id: str) -> tuple[OrderException, Order]:
-    exception = repo.get_exception(exception_id)
-    assert exception is not None, f"exception {exception_id} was not stored"
-    order = repo.get(exception.order_id)
-    assert order is not None
-    return exception, order
-
-
-def escalations(repo: InMemoryOrderRepository, order_id: str) -> list[AuditEvent]:
-    return [e for e in repo.audit_trail(order_id) if e.action == "exception_escalated"]
-
-
 def test_overdue_exception_escalates_to_the_next_level_in_business_hours(
     sweep: Sweep,
     repo: InMemoryOrderRepository,
@@ -235,7 +62,7 @@ def test_overdue_exception_escalates_to_the_next_level_in_business_hours(
 ) -> None:
     # Given an invalid address client success had until Wednesday 09:00 to act on, and it is
     # now Wednesday 16:00 in Portland
-    opened = seed(repo, acme)
+    opened = seed_exception(repo, acme)
     assert (opened.owner, opened.due_at) == ("client-success", FIRST_DUE)
 
     # When the sweeper runs
@@ -289,11 +116,14 @@ def test_exceptions_not_yet_due_are_not_read_beyond_the_index(
     sweep: Sweep, repo: InMemoryOrderRepository, acme: ClientConfig, clock: SettableClock
 ) -> None:
     # Given one exception past its deadline and three opened this afternoon, due tomorrow
-    overdue = seed(repo, acme, 5_600_001)
+    overdue = seed_exception(repo, acme, 5_600_001)
     later = [
-        seed(repo, acme, n, opened_at=NOW - timedelta(hours=1)) for n in (5_600_002, 5_600_003)
+        seed_exception(repo, acme, n, opened_at=NOW - timedelta(hours=1))
+        for n in (5_600_002, 5_600_003)
     ]
-    later.append(seed(repo, acme, 5_600_004, kind=ExceptionType.INVENTORY_SHORT, opened_at=NOW))
+    later.append(
+        seed_exception(repo, acme, 5_600_004, kind=ExceptionType.INVENTORY_SHORT, opened_at=NOW)
+    )
     reads_before = repo.exception_reads
 
     # When the sweeper runs
@@ -316,7 +146,8 @@ def test_the_oldest_deadlines_go_first_up_to_the_limit(
 ) -> None:
     # Given three overdue exceptions opened an hour apart
     opened = [
-        seed(repo, acme, 5_600_001 + i, opened_at=OPENED - timedelta(hours=3 - i)) for i in range(3)
+        seed_exception(repo, acme, 5_600_001 + i, opened_at=OPENED - timedelta(hours=3 - i))
+        for i in range(3)
     ]
 
     # When a pass with room for two runs, then the next pass
@@ -336,7 +167,7 @@ def test_a_second_sweep_at_the_same_moment_escalates_nothing(
     notifier: NotifierRecorder,
 ) -> None:
     # Given an overdue exception the sweeper has escalated
-    opened = seed(repo, acme)
+    opened = seed_exception(repo, acme)
     first = sweep()
 
     # When the sweeper runs again before the new deadline (a retried or overlapping schedule)
@@ -374,7 +205,7 @@ def test_overlapping_sweeps_on_two_threads_escalate_once(
 ) -> None:
     # Given an overdue exception, and two sweeps that both read it before either writes
     store = BothReadBeforeEitherWrites(parties=2)
-    opened = seed(store, acme)
+    opened = seed_exception(store, acme)
     store.armed = True
 
     # When both run at once
@@ -398,7 +229,7 @@ def test_claimed_exception_that_goes_overdue_is_reopened_for_the_next_owner(
     sweep: Sweep, repo: InMemoryOrderRepository, acme: ClientConfig
 ) -> None:
     # Given an invalid address Maya claimed but did not resolve in time
-    claimed = seed(repo, acme, claimed_by="maya.cs")
+    claimed = seed_exception(repo, acme, claimed_by="maya.cs")
     assert (claimed.status, claimed.version) == (ExceptionStatus.CLAIMED, 2)
 
     # When the sweeper runs
@@ -426,7 +257,7 @@ def test_the_last_level_keeps_the_exception_and_is_notified_again(
 ) -> None:
     # Given an invalid address already at the end of its chain (Olivia, 4 business hours:
     # due Wednesday 11:00 Portland time) and it is Wednesday 16:00
-    last = seed(repo, acme, level=2)
+    last = seed_exception(repo, acme, level=2)
     assert (last.owner, last.due_at) == ("olivia.lead", datetime(2026, 11, 18, 19, tzinfo=UTC))
 
     # When the sweeper runs, and again after the new deadline passes too
@@ -458,7 +289,7 @@ def test_the_new_owner_team_members_are_notified(
     sweep: Sweep, repo: InMemoryOrderRepository, acme: ClientConfig, notifier: NotifierRecorder
 ) -> None:
     # Given a failed QA gate the QA team did not act on in time (ops is next in its chain)
-    failed_gate = seed(repo, acme, kind=ExceptionType.QA_FAILED)
+    failed_gate = seed_exception(repo, acme, kind=ExceptionType.QA_FAILED)
 
     # When the sweeper runs
     sweep()
@@ -471,35 +302,12 @@ def test_the_new_owner_team_members_are_notified(
     assert notification.due_at == NEXT_DUE
 
 
-class ResolvedJustBeforeTheWrite(InMemoryOrderRepository):
-    """Fault injection: an operator resolves the exception after the sweeper has read it and
-    before its write lands."""
-
-    def __init__(self, resolver: str) -> None:
-        super().__init__()
-        self.resolver = resolver
-        self.resolve_next: str | None = None
-
-    def write_exception(
-        self,
-        order: Order,
-        exception: OrderException,
-        event: AuditEvent,
-        expected_seq: int,
-        expected_version: int | None,
-    ) -> None:
-        target, self.resolve_next = self.resolve_next, None
-        if target is not None:
-            resolve(self, target, self.resolver)
-        super().write_exception(order, exception, event, expected_seq, expected_version)
-
-
 def test_exception_resolved_between_read_and_write_is_skipped(
     sweep: Sweep, acme: ClientConfig, notifier: NotifierRecorder
 ) -> None:
     # Given an overdue exception that an operator resolves while the sweeper is deciding
     store = ResolvedJustBeforeTheWrite(resolver="li.cs")
-    opened = seed(store, acme)
+    opened = seed_exception(store, acme)
     store.resolve_next = opened.exception_id
 
     # When the sweeper runs
@@ -527,10 +335,10 @@ def test_one_exception_that_cannot_be_escalated_does_not_stop_the_others(
 ) -> None:
     # Given the oldest overdue exception belongs to a client no longer configured, and a
     # younger one to Acme
-    orphan = seed(
+    orphan = seed_exception(
         repo, acme, 5_600_001, client_id="ghost-outfitters", opened_at=OPENED - timedelta(hours=1)
     )
-    opened = seed(repo, acme, 5_600_002)
+    opened = seed_exception(repo, acme, 5_600_002)
 
     # When the sweeper runs
     report = sweep()
@@ -549,9 +357,9 @@ def test_counts_per_client_and_exception_type(
 ) -> None:
     # Given two overdue invalid addresses and an overdue stock shortage (ops: 4 business
     # hours, due Wednesday 11:00 Portland time)
-    seed(repo, acme, 5_600_001)
-    seed(repo, acme, 5_600_002)
-    seed(repo, acme, 5_600_003, kind=ExceptionType.INVENTORY_SHORT)
+    seed_exception(repo, acme, 5_600_001)
+    seed_exception(repo, acme, 5_600_002)
+    seed_exception(repo, acme, 5_600_003, kind=ExceptionType.INVENTORY_SHORT)
 
     # When the sweeper runs
     report = sweep()

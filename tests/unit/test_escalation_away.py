@@ -11,8 +11,8 @@ from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import AwayPeriod, OrderException
 from shipshape.ports import AwayRegistry
 from shipshape.services.escalation import Escalation, sweep_overdue
+from tests.builders import NOW, escalations, seed_exception, stored
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
-from tests.unit.test_escalation import NOW, escalations, seed, stored
 
 
 class AwayBook(AwayRegistry):
@@ -57,7 +57,7 @@ def test_an_overdue_exception_skips_a_next_owner_who_is_away(
 ) -> None:
     # Given two overdue invalid addresses client success missed, and Carla away
     opened = [
-        seed(repo, acme, 5_600_001 + i, opened_at=NOW - timedelta(days=1, hours=i))
+        seed_exception(repo, acme, 5_600_001 + i, opened_at=NOW - timedelta(days=1, hours=i))
         for i in range(2)
     ]
     notifier = NotifierRecorder()
@@ -88,7 +88,7 @@ def test_without_an_away_list_the_chain_is_followed_as_written(
     repo: InMemoryOrderRepository, clients: ClientDirectory, acme: ClientConfig
 ) -> None:
     # Given an overdue invalid address, and a sweeper not told who is away
-    opened = seed(repo, acme)
+    opened = seed_exception(repo, acme)
 
     # When it runs
     report = sweep_overdue(

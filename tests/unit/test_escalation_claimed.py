@@ -11,8 +11,8 @@ from shipshape.adapters.dynamodb import exception_item
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import AuditEvent, Order, OrderException, SideWrite
 from shipshape.services.escalation import sweep_overdue
+from tests.builders import NOW, seed_exception
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
-from tests.unit.test_escalation import NOW, seed
 
 
 class TableItems(InMemoryOrderRepository):
@@ -42,7 +42,7 @@ def test_a_claimed_exception_escalates_to_an_open_unclaimed_table_item(
 ) -> None:
     # Given an invalid address Maya claimed and did not resolve in time
     store = TableItems()
-    claimed = seed(store, acme, claimed_by="maya.cs")
+    claimed = seed_exception(store, acme, claimed_by="maya.cs")
 
     # When the sweeper runs
     report = sweep_overdue(

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import ExceptionType, OrderException
 from shipshape.services.escalation import KindCounts, sweep_overdue
+from tests.builders import NEXT_DUE, NOW, OPENED, escalations, seed_exception, stored
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
-from tests.unit.test_escalation import NEXT_DUE, NOW, OPENED, escalations, seed, stored
 
 
 class StaleIndex(InMemoryOrderRepository):
@@ -36,7 +36,7 @@ def test_an_exception_due_this_instant_is_not_overdue_yet(
     # Given an exception escalated to the CS lead with a deadline of Thursday 09:00, and an
     # index that still shows its first deadline
     store = StaleIndex()
-    opened = seed(store, acme)
+    opened = seed_exception(store, acme)
     store.freeze()
     clock, notifier = SettableClock(NOW), NotifierRecorder()
     sweep_overdue(repo=store, clients=clients, clock=clock, notifier=notifier)
@@ -62,7 +62,7 @@ def test_how_late_an_exception_is_is_recorded_in_whole_business_minutes(
     repo: InMemoryOrderRepository, clients: ClientDirectory, acme: ClientConfig
 ) -> None:
     # Given an invalid address due Wednesday 09:00, and the sweeper running at 16:01:30
-    opened = seed(repo, acme)
+    opened = seed_exception(repo, acme)
     clock = SettableClock(NOW + timedelta(seconds=90))
 
     # When it escalates the exception
@@ -78,7 +78,7 @@ def test_a_scheduled_pass_takes_on_at_most_200_exceptions_and_leaves_the_rest(
 ) -> None:
     # Given 201 overdue invalid addresses, opened a minute apart
     opened = [
-        seed(repo, acme, 5_600_000 + i, opened_at=OPENED - timedelta(minutes=201 - i))
+        seed_exception(repo, acme, 5_600_000 + i, opened_at=OPENED - timedelta(minutes=201 - i))
         for i in range(201)
     ]
     clock, notifier = SettableClock(NOW), NotifierRecorder()

@@ -4,7 +4,7 @@ and never stops the pass from escalating the others."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -13,19 +13,20 @@ from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 from shipshape.models import AuditEvent, ExceptionType, Order, OrderException, SideWrite
 from shipshape.services.escalation import KindCounts, SweepReport, sweep_overdue
-from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
-from tests.unit.test_escalation import (
+from tests.builders import (
     NEXT_DUE,
     NOW,
     OPENED,
     ResolvedJustBeforeTheWrite,
-    Sweep,
     escalations,
-    seed,
+    seed_exception,
     stored,
 )
+from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
 
 ADDRESS = ("acme-outdoors", ExceptionType.ADDRESS_INVALID)
+
+Sweep = Callable[..., SweepReport]
 
 
 @pytest.fixture
@@ -85,10 +86,10 @@ def test_exceptions_contended_on_every_write_are_left_overdue_and_the_pass_goes_
     # every race
     store = AlwaysBusy()
     busy = [
-        seed(store, acme, 5_600_001 + i, opened_at=OPENED - timedelta(hours=2 - i))
+        seed_exception(store, acme, 5_600_001 + i, opened_at=OPENED - timedelta(hours=2 - i))
         for i in range(2)
     ]
-    free = seed(store, acme, 5_600_003)
+    free = seed_exception(store, acme, 5_600_003)
     store.busy = {e.exception_id for e in busy}
 
     # When the sweeper runs
@@ -111,7 +112,7 @@ def test_every_exception_that_fails_is_counted_overdue(
 ) -> None:
     # Given two overdue exceptions of a client no longer configured, and one of Acme's
     orphans = [
-        seed(
+        seed_exception(
             repo,
             acme,
             5_600_001 + i,
@@ -120,7 +121,7 @@ def test_every_exception_that_fails_is_counted_overdue(
         )
         for i in range(2)
     ]
-    opened = seed(repo, acme, 5_600_003)
+    opened = seed_exception(repo, acme, 5_600_003)
 
     # When the sweeper runs
     report = sweep()
@@ -140,8 +141,8 @@ def test_an_exception_resolved_under_the_sweeper_is_skipped_and_the_next_one_esc
     # Given two overdue exceptions, and an operator resolving the older one while the sweeper
     # decides on it
     store = ResolvedJustBeforeTheWrite(resolver="li.cs")
-    resolved = seed(store, acme, 5_600_001, opened_at=OPENED - timedelta(hours=1))
-    opened = seed(store, acme, 5_600_002)
+    resolved = seed_exception(store, acme, 5_600_001, opened_at=OPENED - timedelta(hours=1))
+    opened = seed_exception(store, acme, 5_600_002)
     store.resolve_next = resolved.exception_id
 
     # When the sweeper runs
@@ -161,8 +162,8 @@ def test_a_lost_notification_is_reported_and_the_escalation_stands(
     acme: ClientConfig,
 ) -> None:
     # Given two overdue exceptions, and the notification channel down
-    first = seed(repo, acme, 5_600_001, opened_at=OPENED - timedelta(hours=1))
-    second = seed(repo, acme, 5_600_002)
+    first = seed_exception(repo, acme, 5_600_001, opened_at=OPENED - timedelta(hours=1))
+    second = seed_exception(repo, acme, 5_600_002)
 
     # When the sweeper runs
     report = sweep_overdue(repo=repo, clients=clients, clock=clock, notifier=UnreachableNotifier())

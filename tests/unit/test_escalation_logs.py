@@ -15,8 +15,8 @@ from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import Order
 from shipshape.observability import logger
 from shipshape.services.escalation import sweep_overdue
+from tests.builders import NOW, seed_exception
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
-from tests.unit.test_escalation import NOW, seed
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_an_escalation_is_logged_with_its_exception_order_client_and_type(
     acme: ClientConfig,
 ) -> None:
     # Given an overdue invalid address
-    opened = seed(repo, acme)
+    opened = seed_exception(repo, acme)
 
     # When the sweeper escalates it
     sweep_overdue(repo=repo, clients=clients, clock=SettableClock(NOW), notifier=NotifierRecorder())
@@ -82,7 +82,7 @@ def test_an_exception_whose_order_is_gone_is_left_overdue_and_the_log_names_the_
 ) -> None:
     # Given an overdue exception whose order record is missing
     store = LostOrder()
-    opened = seed(store, acme)
+    opened = seed_exception(store, acme)
     store.lost = {opened.order_id}
 
     # When the sweeper runs

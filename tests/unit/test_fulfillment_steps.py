@@ -44,8 +44,7 @@ from tests.fakes import (
     RecordingWorkflow,
     SettableClock,
 )
-from tests.helpers import load_event, sign_shopify, webhook_delivery
-from tests.unit.conftest import EXECUTION
+from tests.helpers import EXECUTION, load_event, sign_shopify, webhook_delivery
 
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shipshape.audit import AuditAction
 from shipshape.config import ClientConfig, StoreConfig
 from shipshape.errors import ConcurrentUpdate
 from shipshape.models import (
@@ -312,9 +313,10 @@ def test_a_cancellation_after_shipping_is_recorded_and_changes_nothing(
     order_id = shop.send(_version(0)).order_id
     reserved = shop.reserve(order_id)
     record(
-        shop.repo, shop.clock, acme, reserved, action="order_shipped",
+        shop.repo, shop.clock, acme, reserved, action=AuditAction.SHIPPED,
         actor=Actor(kind="workflow", id="fulfillment"), to_status=OrderStatus.SHIPPED,
         changes={"stock_consumed": True}, writes=inventory.consume(reserved),
+        detail={"carrier": "ups", "service": "GROUND", "tracking_number": "1ZSANDBOX0000001"},
     )  # fmt: skip
     stock_before = (shop.units(LANTERN), shop.units(STOVE))
 
@@ -528,8 +530,8 @@ def test_a_cancellation_that_loses_the_create_race_decides_again_on_what_is_ther
 
 
 class BusyOrder(InMemoryOrderRepository):
-    """Another writer (an operator's note) changes the order just before each of the next
-    ``losses`` writes, so each of them loses the race."""
+    """Another writer (the workflow telling the customer) writes to the order just before
+    each of the next ``losses`` writes, so each of them loses the race."""
 
     def __init__(self, acme: ClientConfig, clock: SettableClock, losses: int) -> None:
         super().__init__()
@@ -538,13 +540,13 @@ class BusyOrder(InMemoryOrderRepository):
     def apply(
         self, order: Order, event: AuditEvent, expected_seq: int, writes: Sequence[SideWrite] = ()
     ) -> None:
-        if self.losses and event.action != "note_added":
+        if self.losses and event.action is not AuditAction.CUSTOMER_NOTIFIED:
             self.losses -= 1
             current = self.get(order.order_id)
             assert current is not None
             record(
-                self, self.clock, self.acme, current, action="note_added",
-                actor=Actor(kind="operator", id="omar.operator"), detail={"note": "called"},
+                self, self.clock, self.acme, current, action=AuditAction.CUSTOMER_NOTIFIED,
+                actor=Actor(kind="workflow", id="fulfillment"), detail={"channel": "email"},
             )  # fmt: skip
         super().apply(order, event, expected_seq, writes)
 
@@ -574,8 +576,8 @@ def test_a_version_that_keeps_losing_the_write_race_gives_up_after_five_tries(
     # Then it is read and decided again after each lost race, up to five times in all: the
     # fifth loss answers "try again" (the platform redelivers) with the edit not written
     order = shop.order(order_id)
-    notes = shop.actions(order_id).count("note_added")
-    assert notes == losses
+    notices = shop.actions(order_id).count("customer_notified")
+    assert notices == losses
     if recorded:
         assert result.outcome is IngestOutcome.UPDATED
         assert (order.version, order.shipping_address) == (edited.version, APARTMENT)

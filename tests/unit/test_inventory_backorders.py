@@ -10,8 +10,6 @@ import pytest
 
 from shipshape.config import ClientConfig
 from shipshape.models import (
-    Actor,
-    AuditEvent,
     Order,
     OrderLine,
     OrderStatus,
@@ -26,6 +24,7 @@ from shipshape.services.fulfillment import (
     cancel_order,
     reserve_inventory,
 )
+from tests.builders import received_event
 from tests.fakes import (
     CarrierStub,
     InMemoryOrderRepository,
@@ -78,13 +77,7 @@ def _validated(
         status=OrderStatus.ADDRESS_VALIDATED, owner="ops", rules_version="1", audit_seq=1,
         warehouse=WH,
     ).model_copy(update=update)  # fmt: skip
-    repo.create(
-        order,
-        AuditEvent(
-            order_id=ORDER_ID, seq=1, at=NOW, action="order_received",
-            actor=Actor(kind="storefront", id="shopify"), to_status=order.status,
-        ),
-    )  # fmt: skip
+    repo.create(order, received_event(order, at=NOW))
     return WorkflowState(order_id=ORDER_ID, client_id=CLIENT)
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 from shipshape.config import ClientConfig
 from shipshape.models import (
-    Actor,
     AuditEvent,
     Order,
     OrderLine,
@@ -21,6 +20,7 @@ from shipshape.models import (
 )
 from shipshape.services import inventory
 from shipshape.services.fulfillment import StepContext, WorkflowState, reserve_inventory
+from tests.builders import received_event
 from tests.fakes import (
     CarrierStub,
     InMemoryOrderRepository,
@@ -66,11 +66,7 @@ def _large_order(repo: InMemoryOrderRepository) -> WorkflowState:
         lines=tuple(OrderLine(line_id=f"l{n}", sku=sku, quantity=1) for n, sku in enumerate(SKUS)),
         status=OrderStatus.ADDRESS_VALIDATED, owner="ops", rules_version="r1", audit_seq=1,
     )  # fmt: skip
-    event = AuditEvent(
-        order_id=ORDER_ID, seq=1, at=NOW, action="order_received",
-        actor=Actor(kind="storefront", id="shopify"), to_status=order.status,
-    )  # fmt: skip
-    repo.create(order, event)
+    repo.create(order, received_event(order, at=NOW))
     return WorkflowState(order_id=ORDER_ID, client_id="acme-outdoors")
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from shipshape.config import ClientConfig, load_client_file
 from shipshape.rules import ClientRules, ExceptionType, due_at
-from tests.unit.conftest import CLIENTS_DIR
+from tests.helpers import CLIENTS_DIR
 
 
 def acme_rules() -> dict[str, Any]:

@@ -11,8 +11,8 @@ from shipshape.models import AwayPeriod, OrderException
 from shipshape.ports import AwayRegistry
 from shipshape.services.away import reassign_from_away
 from shipshape.services.escalation import sweep_overdue
+from tests.builders import NOW, seed_exception
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, SettableClock
-from tests.unit.test_escalation import NOW, seed
 
 
 class CountingAwayRegistry(AwayRegistry):
@@ -43,8 +43,8 @@ def test_the_reassignment_reuses_the_away_lists_the_sweep_read(
 ) -> None:
     # Given an overdue address exception and another not yet due, both client success's,
     # and the whole client-success team away since this morning, for two days
-    overdue = seed(repo, acme)
-    not_due = seed(repo, acme, 5_600_002, opened_at=NOW - timedelta(minutes=30))
+    overdue = seed_exception(repo, acme)
+    not_due = seed_exception(repo, acme, 5_600_002, opened_at=NOW - timedelta(minutes=30))
     away = CountingAwayRegistry(repo)
     for person in ("maya.cs", "li.cs"):
         away.mark_away(

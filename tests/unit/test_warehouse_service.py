@@ -41,8 +41,7 @@ from tests.fakes import (
     SettableClock,
     TaskOutcome,
 )
-from tests.helpers import load_event, sign_shopify, webhook_delivery
-from tests.unit.conftest import CLIENTS_DIR
+from tests.helpers import CLIENTS_DIR, load_event, sign_shopify, webhook_delivery
 
 SHOP = "acme-outdoors.myshopify.com"
 SECRET_NAME = "shipshape/acme-outdoors/shopify-webhook"

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, assert_never
 
 from pydantic import ConfigDict, Field
 
+from shipshape.audit import AuditAction
 from shipshape.base import Model
+from shipshape.kinds import Resolution
 from shipshape.models import (
     AuditEvent,
     AwareDatetime,
@@ -229,7 +231,7 @@ class ExceptionResolved(DomainEvent):
     version: Literal["1"] = "1"
     exception_id: ExceptionId
     exception_type: ExceptionType
-    resolution: Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
+    resolution: Resolution
     resolved_by: str = Field(description="The operator's handle.")
     owner: str = Field(description="The exception's owner when it was resolved.")
     resume_at: str | None = Field(description="The workflow state the order resumes at.")
@@ -314,7 +316,7 @@ def _status_changed(audit: AuditEvent, client_id: str) -> OrderStatusChanged:
 
 def _shipped(audit: AuditEvent, client_id: str) -> OrderShipped:
     detail = audit.detail
-    partial = audit.action == "shipped_partially"
+    partial = audit.action is AuditAction.SHIPPED_PARTIALLY
     return _build(
         OrderShipped, audit, client_id,
         carrier=detail.get("carrier"), service=detail.get("service"),
@@ -330,7 +332,7 @@ def _exception_opened(audit: AuditEvent, client_id: str) -> ExceptionOpened:
         ExceptionOpened, audit, client_id,
         exception_id=detail.get("exception_id"), exception_type=detail.get("type"),
         owner=audit.owner, due_at=detail.get("due_at"), failed_step=detail.get("step"),
-        error=detail.get("error"), quarantined=audit.action == "order_quarantined",
+        error=detail.get("error"), quarantined=audit.action is AuditAction.ORDER_QUARANTINED,
         skipped_owners=detail.get("skipped_away", ()),
     )  # fmt: skip
 
@@ -349,7 +351,7 @@ def _exception_escalated(audit: AuditEvent, client_id: str) -> ExceptionEscalate
     return _build(
         ExceptionEscalated, audit, client_id,
         exception_id=detail.get("exception_id"), exception_type=detail.get("type"),
-        reason="overdue" if audit.action == "exception_escalated" else "owner_away",
+        reason="overdue" if audit.action is AuditAction.EXCEPTION_ESCALATED else "owner_away",
         from_owner=detail.get("from_owner"), to_owner=detail.get("to_owner"),
         level=detail.get("level"), due_at=detail.get("due_at"),
         overdue_by_business_minutes=detail.get("overdue_by_business_minutes"),
@@ -376,25 +378,47 @@ def _qa_result(audit: AuditEvent, client_id: str) -> QaResultRecorded:
     detail = audit.detail
     return _build(
         QaResultRecorded, audit, client_id,
-        gate=detail.get("gate"), passed=audit.action == "qa_passed", owner=detail.get("owner"),
+        gate=detail.get("gate"), passed=audit.action is AuditAction.QA_PASSED,
+        owner=detail.get("owner"),
         checks=detail.get("checks", ()), failures=detail.get("failures", ()),
         remediation=detail.get("remediation", ()),
     )  # fmt: skip
 
 
-# The audit actions that are events of their own (a status change is one whatever the action).
-_BY_ACTION: dict[str, Callable[[AuditEvent, str], DomainEvent]] = {
-    "shipped": _shipped,
-    "shipped_partially": _shipped,
-    "exception_opened": _exception_opened,
-    "order_quarantined": _exception_opened,
-    "exception_claimed": _exception_claimed,
-    "exception_escalated": _exception_escalated,
-    "exception_reassigned": _exception_escalated,
-    "exception_resolved": _exception_resolved,
-    "qa_passed": _qa_result,
-    "qa_failed": _qa_result,
-}
+Builder = Callable[[AuditEvent, str], DomainEvent]
+
+
+def event_of(action: AuditAction) -> Builder | None:
+    """The event an audit action is of its own, if any (a status change is one whatever the
+    action). Every action is decided here: mypy refuses a new one until it is."""
+    A = AuditAction
+    match action:
+        case A.SHIPPED | A.SHIPPED_PARTIALLY:
+            return _shipped
+        case A.EXCEPTION_OPENED | A.ORDER_QUARANTINED:
+            return _exception_opened
+        case A.EXCEPTION_CLAIMED:
+            return _exception_claimed
+        case A.EXCEPTION_ESCALATED | A.EXCEPTION_REASSIGNED:
+            return _exception_escalated
+        case A.EXCEPTION_RESOLVED:
+            return _exception_resolved
+        case A.QA_PASSED | A.QA_FAILED:
+            return _qa_result
+        case (
+            A.ORDER_RECEIVED | A.STOREFRONT_UPDATED | A.FULFILMENT_REQUESTED | A.ORDER_CANCELLED
+            | A.ADDRESS_VALIDATED | A.INVENTORY_RESERVED | A.INVENTORY_RESERVED_IN_PART
+            | A.RESERVED_PARTIALLY | A.RESERVATION_HELD | A.BACKORDERED | A.STOCK_AWAITED
+            | A.PICKER_ASSIGNED | A.PICK_REQUESTED | A.PICK_REQUESTED_AGAIN | A.PICK_CONFIRMED
+            | A.PACK_REQUESTED | A.PACK_REQUESTED_AGAIN | A.PACK_CONFIRMED | A.LABEL_CREATED
+            | A.LABEL_VOIDED | A.CARRIER_REJECTED | A.STOCK_CONSUMED_IN_PART
+            | A.CUSTOMER_NOTIFIED | A.ORDER_HELD | A.STOCK_RELEASED_IN_PART
+            | A.EXCEPTION_WAIT_RENEWED | A.OVERRIDE_REQUESTED | A.OVERRIDE_APPLIED
+            | A.OVERRIDE_REJECTED | A.STOREFRONT_CONFIRMED | A.STOREFRONT_WRITE_BACK_REFUSED
+        ):  # fmt: skip
+            return None
+        case _:
+            assert_never(action)
 
 
 def domain_events(audit: AuditEvent, client_id: str) -> list[DomainEvent]:
@@ -407,7 +431,7 @@ def domain_events(audit: AuditEvent, client_id: str) -> list[DomainEvent]:
     events: list[DomainEvent] = []
     if audit.to_status is not None:
         events.append(_status_changed(audit, client_id))
-    build = _BY_ACTION.get(audit.action)
+    build = event_of(audit.action)
     if build is not None:
         events.append(build(audit, client_id))
     return events

@@ -11,11 +11,25 @@ import hashlib
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, TypedDict
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+    with_config,
+)
 
+from shipshape.audit import DETAILS, AuditAction, Detail
 from shipshape.base import Model
+from shipshape.kinds import ExceptionId as ExceptionId
+from shipshape.kinds import ExceptionType as ExceptionType
+from shipshape.kinds import QaGate as QaGate
 
 # --- constrained types shared across boundaries -----------------------------------------
 
@@ -85,9 +99,16 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+# The status groups, defined here only. Final: nothing more happens to the order.
 TERMINAL_STATUSES = frozenset(
     {OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL, OrderStatus.CANCELLED}
 )
+FINAL_STATUSES = TERMINAL_STATUSES
+# It left the warehouse: whole, or what could ship.
+SHIPPED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL})
+# At rest and waiting for nobody in the workflow: not paid yet, or held for ops to decide.
+# (BACKORDERED waits for a restock; EXCEPTION and QUARANTINED wait for their owner.)
+AT_REST_STATUSES = frozenset({OrderStatus.RECEIVED, OrderStatus.ON_HOLD})
 
 # The happy path, in order. A step may only move an order one stage forward along it.
 FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
@@ -114,17 +135,6 @@ def stage(status: OrderStatus) -> int | None:
     """Where a status sits on the fulfilment path, or None off the path."""
     status = _STAGE_ALIASES.get(status, status)
     return FULFILLMENT_PATH.index(status) if status in FULFILLMENT_PATH else None
-
-
-class ExceptionType(StrEnum):
-    """The predictable failure modes; each has an owner and an SLA for every client."""
-
-    ADDRESS_INVALID = "address_invalid"
-    INVENTORY_SHORT = "inventory_short"
-    CARRIER_REJECTED = "carrier_rejected"
-    QA_FAILED = "qa_failed"
-    PAYMENT_MISMATCH = "payment_mismatch"
-    AUTOMATION_FAILURE = "automation_failure"
 
 
 class ExceptionStatus(StrEnum):
@@ -379,13 +389,6 @@ class Document(Model):
 SideWrite = StockChange | BackorderMark | Document
 
 
-class QaGate(StrEnum):
-    PRE_PICK = "pre_pick"
-    POST_PICK = "post_pick"
-    PACKING = "packing"
-    SHIPPING = "shipping"
-
-
 class QaResult(Model):
     """One run of one QA gate: a discrete pass or fail, with its owner and remediation."""
 
@@ -542,8 +545,114 @@ class Order(Model):
     def last_qa(self, gate: QaGate) -> QaResult | None:
         return next((r for r in reversed(self.qa) if r.gate is gate), None)
 
+    def transition(
+        self,
+        action: AuditAction,
+        *,
+        actor: Actor,
+        at: datetime,
+        to: OrderStatus | None = None,
+        owner: str | None = None,
+        detail: Detail | dict[str, Any] | None = None,
+        changes: OrderChanges | None = None,
+        entered_at: datetime | None = None,
+        event_owner: str | None = None,
+    ) -> tuple[Order, AuditEvent]:
+        """The next snapshot of this order and the audit event that records it: the only way
+        an order changes.
 
-ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]
+        ``to`` moves the order to a status (a status it is already in changes nothing); the
+        new status needs its ``owner``, and is entered ``entered_at`` (default: ``at``; a
+        re-entered status gets its new time, but ACCEPTED keeps its first, when the order
+        was paid and fulfilment time starts). ``owner`` alone hands the order to someone
+        without a status change. ``changes`` are checked against the order's fields and
+        their types (a misspelt field or a wrong type raises ``ValidationError``), and
+        ``detail`` against what ``action`` records. ``event_owner`` is the owner the event
+        names when that is not the order's (an exception that is not the order's open one).
+        """
+        updates: dict[str, Any] = dict(_changes_adapter().validate_python(changes or {}))
+        updates["audit_seq"] = self.audit_seq + 1
+        moved = to is not None and to is not self.status
+        if moved:
+            assert to is not None
+            if owner is None:
+                raise ValueError(f"{action}: the order moves to {to.value} and needs its owner")
+            updates["status"] = to
+            updates["status_timestamps"] = self._stamped(to, entered_at or at)
+        if owner is not None:
+            updates["owner"] = owner
+        new = self.model_copy(update=updates)
+        event = AuditEvent(
+            order_id=self.order_id,
+            seq=new.audit_seq,
+            at=at,
+            action=action,
+            actor=actor,
+            from_status=self.status if moved else None,
+            to_status=new.status if moved else None,
+            owner=event_owner or new.owner,
+            detail=(
+                detail.model_dump(mode="json", exclude_none=True)
+                if isinstance(detail, Detail)
+                else detail or {}
+            ),
+        )
+        return new, event
+
+    def _stamped(self, status: OrderStatus, at: datetime) -> dict[OrderStatus, datetime]:
+        if status is OrderStatus.ACCEPTED and status in self.status_timestamps:
+            return dict(self.status_timestamps)
+        return {**self.status_timestamps, status: at}
+
+
+@with_config(ConfigDict(extra="forbid"))
+class OrderChanges(TypedDict, total=False):
+    """What a transition may change on an order besides its status, owner and audit count
+    (those are the transition's own). The order's identity is not among them."""
+
+    order_number: str | None
+    version: int
+    storefront_updated_at: datetime
+    payment: PaymentState
+    currency: str
+    total: Decimal
+    customer: Customer
+    shipping_address: Address | None
+    standardized_address: Address | None
+    lines: tuple[OrderLine, ...]
+    rules_version: str
+    execution_name: str | None
+    pending_start: bool
+    task_token: str | None
+    awaiting: str | None
+    picker: str | None
+    pick_scans: tuple[PickScan, ...]
+    pack: PackData | None
+    label: Label | None
+    hold_reason: str | None
+    notified_at: datetime | None
+    storefront_fulfillment: str | None
+    open_exception_id: str | None
+    exceptions_opened: int
+    unfulfilled_lines: tuple[OrderLine, ...]
+    warehouse: str | None
+    reservation: tuple[Allocation, ...]
+    short_lines: tuple[OrderLine, ...]
+    stock_consumed: bool
+    consumed_lots: tuple[str, ...]
+    excluded_lots: tuple[str, ...]
+    qa: tuple[QaResult, ...]
+    pick_list: PickList | None
+    parcel: ParcelExpectation | None
+    documents: tuple[str, ...]
+    voided_labels: tuple[Label, ...]
+    rejected_services: tuple[str, ...]
+    overrides: tuple[Override, ...]
+
+
+@cache
+def _changes_adapter() -> TypeAdapter[OrderChanges]:
+    return TypeAdapter(OrderChanges)
 
 
 class OrderException(Model):
@@ -615,12 +724,29 @@ class AuditEvent(Model):
     order_id: OrderId
     seq: int = Field(ge=1)
     at: AwareDatetime
-    action: str
+    action: AuditAction
     actor: Actor
     from_status: OrderStatus | None = None
     to_status: OrderStatus | None = None
     owner: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _detail_fits_action(self) -> AuditEvent:
+        try:
+            DETAILS[self.action].model_validate(self.detail)
+        except ValidationError as exc:
+            wrong = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'detail'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            raise ValueError(f"the detail of {self.action.value} does not fit: {wrong}") from None
+        return self
+
+    @property
+    def details(self) -> Detail:
+        """The detail, typed by what the action records (``shipshape.audit.DETAILS``)."""
+        return DETAILS[self.action].model_validate(self.detail)
 
 
 class AwayPeriod(Model):

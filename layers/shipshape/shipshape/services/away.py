@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 
 from pydantic import ConfigDict, Field
 
+from shipshape.audit import AuditAction
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, ConcurrentUpdate, Forbidden
-from shipshape.models import Actor, AuditEvent, AwayPeriod, ExceptionStatus, OrderException
+from shipshape.models import Actor, AwayPeriod, ExceptionStatus, OrderException
 from shipshape.observability import logger
 from shipshape.ports import AwayRegistry, Clock, ExceptionRepository, Notifier, OrderRepository
 from shipshape.rules import ExceptionRule, due_at
@@ -178,12 +179,10 @@ def _reassign(
             "version": current.version + 1,
         }
     )
-    event = AuditEvent(
-        order_id=order.order_id,
-        seq=order.audit_seq + 1,
-        at=now,
-        action="exception_reassigned",
+    new_order, event = order.transition(
+        AuditAction.EXCEPTION_REASSIGNED,
         actor=REASSIGNER,
+        at=now,
         owner=owner,
         detail={
             "exception_id": current.exception_id,
@@ -197,7 +196,6 @@ def _reassign(
             f"{client.rules.away_reassign_after_hours:g} business hours",
         },
     )
-    new_order = order.model_copy(update={"owner": owner, "audit_seq": order.audit_seq + 1})
     try:
         exceptions.write_exception(new_order, moved, event, order.audit_seq, current.version)
     except ConcurrentUpdate:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
+from shipshape.audit import AuditAction
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ConcurrentUpdate, OrderNotFound
 from shipshape.models import (
@@ -276,21 +277,13 @@ def _escalate(
         detail["previous_claimant"] = current.claimed_by
     escalated = current.model_copy(update=changes)
 
-    order_changes: dict[str, Any] = {"audit_seq": order.audit_seq + 1}
     # The order is owned by its open exception's owner; an order whose open exception is
     # another one (never expected) keeps its owner rather than take a stale one.
-    if order.open_exception_id == current.exception_id:
-        order_changes["owner"] = owner
-    new_order = order.model_copy(update=order_changes)
-    event = AuditEvent(
-        order_id=order.order_id,
-        seq=new_order.audit_seq,
-        at=now,
-        action="exception_escalated",
-        actor=SWEEPER,
-        owner=owner,
-        detail=detail,
-    )
+    new_order, event = order.transition(
+        AuditAction.EXCEPTION_ESCALATED, actor=SWEEPER, at=now, detail=detail,
+        owner=owner if order.open_exception_id == current.exception_id else None,
+        event_owner=owner,
+    )  # fmt: skip
     repo.write_exception(
         new_order,
         escalated,

@@ -37,10 +37,11 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from shipshape.audit import AuditAction
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import (
@@ -50,15 +51,16 @@ from shipshape.errors import (
     NotAmongYours,
     OrderCancelled,
 )
+from shipshape.kinds import Resolution
 from shipshape.models import (
     Actor,
     Address,
-    AuditEvent,
     CorrectedAddress,
     ExceptionStatus,
     ExceptionType,
     Note,
     Order,
+    OrderChanges,
     OrderException,
     OrderLine,
     OrderStatus,
@@ -83,7 +85,7 @@ from shipshape.services.away import first_available
 from shipshape.services.fulfillment import release_ahead, release_writes
 from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
 from shipshape.services.queries import Operator, served_client
-from shipshape.services.records import load, stamped
+from shipshape.services.records import load
 
 # Step errors (by class name, as the state machine reports them) and the exception they open.
 ERROR_TYPES: dict[str, ExceptionType] = {
@@ -184,7 +186,7 @@ class ShipLine(Model):
 class ResolveExceptionRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
+    action: Resolution
     note: Note = Field(min_length=3, description="Why; kept in the audit trail.")
     address: CorrectedAddress | None = Field(
         default=None, description="A corrected shipping address."
@@ -246,19 +248,6 @@ def _cause(error: dict[str, Any]) -> str:
     return cause[:1000]
 
 
-def _transition(order: Order, to: OrderStatus, owner: str, clock: Clock, **changes: Any) -> Order:
-    now = clock.now()
-    return order.model_copy(
-        update={
-            "status": to,
-            "owner": owner,
-            "status_timestamps": stamped(order, to, now),
-            "audit_seq": order.audit_seq + 1,
-            **changes,
-        }
-    )
-
-
 def open_exception(
     *,
     repo: OrderRepository,
@@ -287,10 +276,14 @@ def open_exception(
             renewed = current.model_copy(
                 update={"task_token": request.task_token, "version": current.version + 1}
             )
+            renewed_order, event = order.transition(
+                AuditAction.EXCEPTION_WAIT_RENEWED, actor=_workflow(), at=clock.now(),
+                detail=_about(renewed), event_owner=renewed.owner,
+            )  # fmt: skip
             exceptions.write_exception(
-                order.model_copy(update={"audit_seq": order.audit_seq + 1}),
+                renewed_order,
                 renewed,
-                _event(order, clock, "exception_wait_renewed", _workflow(), renewed, {}),
+                event,
                 expected_seq=order.audit_seq,
                 expected_version=current.version,
             )
@@ -329,23 +322,29 @@ def open_exception(
         if kind is ExceptionType.AUTOMATION_FAILURE
         else OrderStatus.EXCEPTION
     )
-    new_order = _transition(
-        order, to, owner, clock, open_exception_id=exception.exception_id,
-        exceptions_opened=number, task_token=None, awaiting=None, pending_start=False,
-    )  # fmt: skip
-    event = _event(
-        order,
-        clock,
-        "order_quarantined" if to is OrderStatus.QUARANTINED else "exception_opened",
-        _workflow(),
-        exception,
-        {
+    new_order, event = order.transition(
+        AuditAction.ORDER_QUARANTINED
+        if to is OrderStatus.QUARANTINED
+        else AuditAction.EXCEPTION_OPENED,
+        actor=_workflow(),
+        at=clock.now(),
+        to=to,
+        owner=owner,
+        changes={
+            "open_exception_id": exception.exception_id,
+            "exceptions_opened": number,
+            "task_token": None,
+            "awaiting": None,
+            "pending_start": False,
+        },
+        detail={
+            **_about(exception),
             "step": request.failed_step,
             "error": error_name,
             "cause": exception.detail,
             **({"skipped_away": skipped} if skipped else {}),
         },
-        to_status=to,
+        event_owner=exception.owner,
     )
     exceptions.write_exception(new_order, exception, event, order.audit_seq, None)
     try:
@@ -370,31 +369,13 @@ def _workflow() -> Actor:
     return Actor(kind="workflow", id="fulfillment")
 
 
-def _event(
-    order: Order,
-    clock: Clock,
-    action: str,
-    actor: Actor,
-    exception: OrderException,
-    detail: dict[str, Any],
-    to_status: OrderStatus | None = None,
-) -> AuditEvent:
-    return AuditEvent(
-        order_id=order.order_id,
-        seq=order.audit_seq + 1,
-        at=clock.now(),
-        action=action,
-        actor=actor,
-        from_status=order.status if to_status is not None else None,
-        to_status=to_status,
-        owner=exception.owner,
-        detail={
-            "exception_id": exception.exception_id,
-            "type": exception.type.value,
-            "due_at": exception.due_at.isoformat(),
-            **detail,
-        },
-    )
+def _about(exception: OrderException) -> dict[str, Any]:
+    """The exception an audit event is about, as its trail shows it."""
+    return {
+        "exception_id": exception.exception_id,
+        "type": exception.type.value,
+        "due_at": exception.due_at.isoformat(),
+    }
 
 
 def _scoped(
@@ -480,10 +461,14 @@ def claim_exception(
         }
     )
     try:
+        claimed_order, event = order.transition(
+            AuditAction.EXCEPTION_CLAIMED, actor=actor, at=clock.now(), detail=_about(claimed),
+            event_owner=claimed.owner,
+        )  # fmt: skip
         exceptions.write_exception(
-            order.model_copy(update={"audit_seq": order.audit_seq + 1}),
+            claimed_order,
             claimed,
-            _event(order, clock, "exception_claimed", actor, claimed, {}),
+            event,
             expected_seq=order.audit_seq,
             expected_version=exception.version,
         )
@@ -697,7 +682,7 @@ def resolve_exception(
             f"(override {waiting.override_id}); approve or reject it first"
         )
 
-    changes: dict[str, Any] = {"open_exception_id": None}
+    changes: OrderChanges = {"open_exception_id": None}
     detail: dict[str, Any] = {"action": request.action, "note": request.note}
     if correction is not None:
         # Raw and standardized together: the label is bought for the standardized one, so
@@ -732,8 +717,10 @@ def resolve_exception(
         detail["waived_gate"] = exception.gate
     detail["resume_at"] = resume_at
     owner = clients.get(order.client_id).owner_of(resume)
-    new_order = _transition(order, resume, owner, clock, **changes)
-    event = _event(order, clock, "exception_resolved", actor, resolved, detail, to_status=resume)
+    new_order, event = order.transition(
+        AuditAction.EXCEPTION_RESOLVED, actor=actor, at=clock.now(), to=resume, owner=owner,
+        changes=changes, detail={**_about(resolved), **detail}, event_owner=resolved.owner,
+    )  # fmt: skip
     exceptions.write_exception(
         new_order, resolved, event, order.audit_seq, exception.version, writes=writes
     )
@@ -772,14 +759,13 @@ def _ask_to_cancel(
             "version": exception.version + 1,
         }
     )
+    asked, event = order.transition(
+        AuditAction.OVERRIDE_REQUESTED, actor=actor, at=now,
+        changes={"overrides": (*order.overrides, override)},
+        detail={**_about(claimed), **requested_detail(override)}, event_owner=claimed.owner,
+    )  # fmt: skip
     exceptions.write_exception(
-        order.model_copy(
-            update={"overrides": (*order.overrides, override), "audit_seq": order.audit_seq + 1}
-        ),
-        claimed,
-        _event(order, clock, "override_requested", actor, claimed, requested_detail(override)),
-        expected_seq=order.audit_seq,
-        expected_version=exception.version,
+        asked, claimed, event, expected_seq=order.audit_seq, expected_version=exception.version
     )
     logger.info(
         "cancellation awaits a second operator",
@@ -797,7 +783,7 @@ def resume_point(exception: OrderException, action: str) -> tuple[str, OrderStat
     return exception.step, None
 
 
-def _rollback(order: Order, step: str) -> tuple[dict[str, Any], list[SideWrite]]:
+def _rollback(order: Order, step: str) -> tuple[OrderChanges, list[SideWrite]]:
     """What a retry undoes so the stage starts clean: the refused reservation (with its lots
     excluded from now on), the refused pick, the refused pack."""
     if step == "PrePickQA":

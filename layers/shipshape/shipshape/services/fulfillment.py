@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict
 
+from shipshape.audit import AGAIN, AuditAction
 from shipshape.base import Model
 from shipshape.config import ClientConfig, PartialPolicy
 from shipshape.errors import (
@@ -32,6 +33,7 @@ from shipshape.models import (
     Actor,
     Allocation,
     Order,
+    OrderChanges,
     OrderLine,
     OrderStatus,
     PackData,
@@ -62,7 +64,7 @@ from shipshape.services import gates
 from shipshape.services import inventory as stock
 from shipshape.services.addresses import standardize
 from shipshape.services.documents import manifest_document, pick_list_document
-from shipshape.services.records import build, load, record, retry_on_conflict
+from shipshape.services.records import load, owner_after, record, retry_on_conflict
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
 
@@ -112,8 +114,8 @@ def _advance(
     state: WorkflowState,
     *,
     to: OrderStatus,
-    action: str,
-    changes: dict[str, Any] | None = None,
+    action: AuditAction,
+    changes: OrderChanges | None = None,
     detail: dict[str, Any] | None = None,
     actor: Actor = WORKFLOW,
     writes: list[SideWrite] | None = None,
@@ -179,7 +181,7 @@ def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         ctx,
         state,
         to=OrderStatus.ADDRESS_VALIDATED,
-        action="address_validated",
+        action=AuditAction.ADDRESS_VALIDATED,
         # The workflow acknowledging its start takes the order out of the reconciler's index.
         changes={
             "pending_start": False,
@@ -226,7 +228,7 @@ def _reserve_part(
 ) -> None:
     """Reserve one group of lots ahead of the rest, recorded with the order."""
     record(
-        ctx.repo, ctx.clock, ctx.client, order, action="inventory_reserved_in_part",
+        ctx.repo, ctx.clock, ctx.client, order, action=AuditAction.INVENTORY_RESERVED_IN_PART,
         actor=WORKFLOW,
         changes={"warehouse": plan.warehouse, "reservation": (*order.reservation, *group)},
         detail={
@@ -282,14 +284,15 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
         **({"released": stock.allocations_detail(plan.released)} if plan.released else {}),
         "stock_checked": True,
     }
-    changes: dict[str, Any] = {
+    changes: OrderChanges = {
         "warehouse": plan.warehouse,
         "reservation": plan.reservation,
         "short_lines": plan.short,
     }
     if plan.complete:
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="inventory_reserved", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.INVENTORY_RESERVED, actor=WORKFLOW,
             to_status=OrderStatus.RESERVED, changes=changes, detail=detail, writes=writes,
         )  # fmt: skip
         return outcome
@@ -299,10 +302,11 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
     summary = ", ".join(f"{ln.quantity} x {ln.sku}" for ln in plan.short)
     if policy is PartialPolicy.SHIP_PARTIAL and plan.reservation:
         shipped = _reserved_lines(order.lines, plan.reservation)
-        changes.update(lines=shipped, unfulfilled_lines=plan.short, short_lines=())
+        changes.update({"lines": shipped, "unfulfilled_lines": plan.short, "short_lines": ()})
         detail["ships_now"] = stock.lines_detail(shipped)
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="reserved_partially", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.RESERVED_PARTIALLY, actor=WORKFLOW,
             to_status=OrderStatus.PARTIALLY_RESERVED, changes=changes, detail=detail,
             writes=writes,
         )  # fmt: skip
@@ -316,17 +320,12 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
     if policy is PartialPolicy.BACKORDER and marks_fit:
         since = since or ctx.clock.now()
         writes += stock.backorder_marks(order, plan.short, since)
-        new, event = build(
-            ctx.clock, ctx.client, order, action="backordered", actor=WORKFLOW,
-            to_status=OrderStatus.BACKORDERED, changes=changes, detail=detail,
+        # The marks carry the moment the order started waiting: its place in the queue.
+        new, event = order.transition(
+            AuditAction.BACKORDERED, actor=WORKFLOW, at=ctx.clock.now(),
+            to=OrderStatus.BACKORDERED, entered_at=since, changes=changes, detail=detail,
+            owner=owner_after(ctx.client, order, OrderStatus.BACKORDERED),
         )  # fmt: skip
-        if order.status is not OrderStatus.BACKORDERED:
-            # The marks carry the moment the order started waiting: its place in the queue.
-            new = new.model_copy(
-                update={
-                    "status_timestamps": {**new.status_timestamps, OrderStatus.BACKORDERED: since}
-                }
-            )
         ctx.repo.apply(new, event, expected_seq=order.audit_seq, writes=writes)
         return outcome.model_copy(update={"backordered": True})
     # hold_all, or ship_partial with nothing in stock to ship: a person decides.
@@ -334,13 +333,15 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
         order.status is not OrderStatus.PARTIALLY_RESERVED or plan.added or plan.released
     ):
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="reservation_held", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.RESERVATION_HELD, actor=WORKFLOW,
             to_status=OrderStatus.PARTIALLY_RESERVED, changes=changes, detail=detail,
             writes=writes,
         )  # fmt: skip
     elif writes:
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="reservation_held", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.RESERVATION_HELD, actor=WORKFLOW,
             changes=changes, detail=detail, writes=writes,
         )  # fmt: skip
     raise InventoryShort(f"short of {summary} ({policy.value})")
@@ -367,7 +368,8 @@ def await_stock(ctx: StepContext, request: AwaitRequest) -> None:
         raise StepOutOfOrder(f"order {order.order_id} is {order.status.value}; not backordered")
     if order.task_token != request.task_token:
         order = record(
-            ctx.repo, ctx.clock, ctx.client, order, action="stock_awaited", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.STOCK_AWAITED, actor=WORKFLOW,
             changes={"task_token": request.task_token, "awaiting": "stock"},
             detail={"short": stock.lines_detail(order.short_lines)},
         )  # fmt: skip
@@ -419,7 +421,7 @@ def assign_picker(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         ctx,
         state,
         to=OrderStatus.PICKER_ASSIGNED,
-        action="picker_assigned",
+        action=AuditAction.PICKER_ASSIGNED,
         changes={
             "picker": picker,
             "pick_list": pick_list,
@@ -469,7 +471,7 @@ def _gate(ctx: StepContext, order: Order, gate: QaGate, verdict: gates.Verdict) 
     )
     record(
         ctx.repo, ctx.clock, ctx.client, order,
-        action="qa_passed" if verdict.passed else "qa_failed", actor=WORKFLOW,
+        action=AuditAction.QA_PASSED if verdict.passed else AuditAction.QA_FAILED, actor=WORKFLOW,
         changes={"qa": (*order.qa, result)},
         detail={
             "gate": gate.value, "owner": rule.owner, "checks": list(verdict.checks),
@@ -507,18 +509,18 @@ def _await(
     request: AwaitRequest,
     status: OrderStatus,
     awaiting: str,
-    action: str,
-    extra: dict[str, Any] | None = None,
+    action: AuditAction,
+    extra: OrderChanges | None = None,
     writes: list[SideWrite] | None = None,
     detail: dict[str, Any] | None = None,
 ) -> Order:
     order = _live(ctx, request.order_id)
-    changes = {"task_token": request.task_token, "awaiting": awaiting}
+    changes: OrderChanges = {"task_token": request.task_token, "awaiting": awaiting}
     if order.status is status:
         # A retried attempt of this wait: only the newest token is waited on, so store it.
         if order.task_token != request.task_token:
             return record(
-                ctx.repo, ctx.clock, ctx.client, order, action=f"{action}_again",
+                ctx.repo, ctx.clock, ctx.client, order, action=AGAIN[action],
                 actor=WORKFLOW, changes=changes, detail={"reason": "the wait was retried"},
             )  # fmt: skip
         return order
@@ -529,7 +531,7 @@ def _await(
 
 
 def await_pick(ctx: StepContext, request: AwaitRequest) -> None:
-    _await(ctx, request, OrderStatus.AWAITING_PICK, "pick_scans", "pick_requested")
+    _await(ctx, request, OrderStatus.AWAITING_PICK, "pick_scans", AuditAction.PICK_REQUESTED)
 
 
 def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
@@ -537,7 +539,7 @@ def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
     should weigh (from the SKU master)."""
     order = _live(ctx, request.order_id)
     if order.status is OrderStatus.AWAITING_PACK or order.parcel is not None:
-        _await(ctx, request, OrderStatus.AWAITING_PACK, "pack_data", "pack_requested")
+        _await(ctx, request, OrderStatus.AWAITING_PACK, "pack_data", AuditAction.PACK_REQUESTED)
         return
     skus = ctx.inventory.skus(order.client_id, [ln.sku for ln in order.lines])
     missing = sorted({ln.sku for ln in order.lines} - set(skus))
@@ -546,7 +548,7 @@ def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
     parcel = gates.parcel_expectation(order, skus, ctx.client)
     document = manifest_document(order, parcel, skus, ctx.client.name, ctx.clock.now())
     new = _await(
-        ctx, request, OrderStatus.AWAITING_PACK, "pack_data", "pack_requested",
+        ctx, request, OrderStatus.AWAITING_PACK, "pack_data", AuditAction.PACK_REQUESTED,
         extra={"parcel": parcel, "documents": (*order.documents, document.name)},
         writes=[document],
         detail={"document": document.name, "sha256": document.sha256,
@@ -572,7 +574,7 @@ def record_pick(ctx: StepContext, result: PickResult) -> WorkflowState:
         ctx,
         result,
         to=OrderStatus.PICKED,
-        action="pick_confirmed",
+        action=AuditAction.PICK_CONFIRMED,
         actor=Actor(kind="warehouse", id=result.actor),
         changes={"pick_scans": result.scans, "task_token": None, "awaiting": None},
         detail={
@@ -597,7 +599,7 @@ def record_pack(ctx: StepContext, result: PackResult) -> WorkflowState:
         ctx,
         result,
         to=OrderStatus.PACKED,
-        action="pack_confirmed",
+        action=AuditAction.PACK_CONFIRMED,
         actor=Actor(kind="warehouse", id=result.actor),
         changes={"pack": result.pack, "task_token": None, "awaiting": None},
         detail={"event_id": result.event_id, **result.pack.model_dump()},
@@ -648,7 +650,7 @@ def create_label(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         # A retry after the shipping gate refused this label: void it, then re-rate.
         ctx.carrier.void_label(order.label)
         order = record(
-            ctx.repo, ctx.clock, ctx.client, order, action="label_voided", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order, action=AuditAction.LABEL_VOIDED, actor=WORKFLOW,
             changes={"label": None, "voided_labels": (*order.voided_labels, order.label)},
             detail={"label_id": order.label.label_id, "service": order.label.service,
                     "reason": "refused by the shipping gate"},
@@ -676,7 +678,7 @@ def create_label(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         ctx,
         state,
         to=OrderStatus.LABELLED,
-        action="label_created",
+        action=AuditAction.LABEL_CREATED,
         changes={"label": label},
         detail={
             **label.model_dump(mode="json", include={"carrier", "service", "tracking_number",
@@ -717,7 +719,8 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     except CarrierRejected as rejection:
         ctx.carrier.void_label(label)
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="carrier_rejected", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.CARRIER_REJECTED, actor=WORKFLOW,
             to_status=OrderStatus.PACKED,
             changes={
                 "label": None,
@@ -739,7 +742,8 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     if order.unfulfilled_lines:
         # A partial fulfilment ends in a state of its own, never in SHIPPED patched later.
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="shipped_partially", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order,
+            action=AuditAction.SHIPPED_PARTIALLY, actor=WORKFLOW,
             to_status=OrderStatus.COMPLETED_PARTIAL, changes={"stock_consumed": True},
             detail={
                 **tracking,
@@ -752,7 +756,8 @@ def mark_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         )  # fmt: skip
         return state
     _advance(
-        ctx, state, to=OrderStatus.SHIPPED, action="shipped", changes={"stock_consumed": True},
+        ctx, state, to=OrderStatus.SHIPPED,
+        action=AuditAction.SHIPPED, changes={"stock_consumed": True},
         detail=tracking, writes=writes, order=order,
     )  # fmt: skip
     return state
@@ -767,7 +772,7 @@ def _consume_ahead(ctx: StepContext, order: Order) -> Order:
         group = stock.lot_groups(stock.held(order))[0]
         lots = tuple(dict.fromkeys(stock.allocation_lot(a) for a in group))
         order = record(
-            ctx.repo, ctx.clock, ctx.client, order, action="stock_consumed_in_part",
+            ctx.repo, ctx.clock, ctx.client, order, action=AuditAction.STOCK_CONSUMED_IN_PART,
             actor=WORKFLOW, changes={"consumed_lots": (*order.consumed_lots, *lots)},
             detail={"consumed": stock.allocations_detail(group),
                     "reason": f"more than {stock.MAX_SIDE_WRITES} stock lots: used in groups"},
@@ -791,7 +796,7 @@ def notify_shipped(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         ctx.clock,
         ctx.client,
         order,
-        action="customer_notified",
+        action=AuditAction.CUSTOMER_NOTIFIED,
         actor=WORKFLOW,
         changes={"notified_at": ctx.clock.now()},
         detail={"channel": "shipment notification"},
@@ -810,7 +815,7 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
         return request
     error = str(request.error.get("Error", "Unknown"))
     cause = str(request.error.get("Cause", ""))[:1000]
-    changes: dict[str, Any] = {
+    changes: OrderChanges = {
         "hold_reason": error,
         "task_token": None,
         "awaiting": None,
@@ -825,16 +830,16 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
     )
     if open_exception is None or not open_exception.is_open or ctx.exceptions is None:
         record(
-            ctx.repo, ctx.clock, ctx.client, order, action="order_held", actor=WORKFLOW,
+            ctx.repo, ctx.clock, ctx.client, order, action=AuditAction.ORDER_HELD, actor=WORKFLOW,
             to_status=OrderStatus.ON_HOLD, changes=changes, detail=detail,
         )  # fmt: skip
         return WorkflowState(order_id=request.order_id, client_id=request.client_id)
     # The workflow stopped waiting for this exception (it timed out): close it with the hold,
     # so it is no longer escalated and a late resolution is refused before it changes anything.
     changes["open_exception_id"] = None
-    new, event = build(
-        ctx.clock, ctx.client, order, action="order_held", actor=WORKFLOW,
-        to_status=OrderStatus.ON_HOLD, changes=changes,
+    new, event = order.transition(
+        AuditAction.ORDER_HELD, actor=WORKFLOW, at=ctx.clock.now(), to=OrderStatus.ON_HOLD,
+        owner=owner_after(ctx.client, order, OrderStatus.ON_HOLD), changes=changes,
         detail={**detail, "closed_exception": open_exception.exception_id},
     )  # fmt: skip
     closed = open_exception.closed(
@@ -862,7 +867,7 @@ def cancel_order(ctx: StepContext, request: CancelRequest) -> WorkflowState:
         ctx.clock,
         ctx.client,
         order,
-        action="order_cancelled",
+        action=AuditAction.ORDER_CANCELLED,
         actor=actor,
         to_status=OrderStatus.CANCELLED,
         changes={"task_token": None, "awaiting": None, "pending_start": False, **released(order)},
@@ -876,7 +881,7 @@ def cancel_order(ctx: StepContext, request: CancelRequest) -> WorkflowState:
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)
 
 
-def released(order: Order) -> dict[str, Any]:
+def released(order: Order) -> OrderChanges:
     """The order's changes when everything held for it goes back to stock."""
     return {"reservation": (), "short_lines": ()} if order.reservation or order.short_lines else {}
 
@@ -908,7 +913,7 @@ def release_ahead(
         group = stock.lot_groups(stock.held(order))[0]
         gone = set(group)
         order = record(
-            repo, clock, client, order, action="stock_released_in_part", actor=actor,
+            repo, clock, client, order, action=AuditAction.STOCK_RELEASED_IN_PART, actor=actor,
             changes={"reservation": tuple(a for a in order.reservation if a not in gone)},
             detail={"stock_released": stock.allocations_detail(group),
                     "reason": f"more than {stock.MAX_SIDE_WRITES} stock lots: released in groups"},

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
+from shipshape.audit import AuditAction
 from shipshape.config import ClientConfig, StoreConfig
 from shipshape.errors import (
     OrderCancelled,
@@ -28,6 +29,7 @@ from shipshape.models import (
     Actor,
     AuditEvent,
     Order,
+    OrderChanges,
     OrderStatus,
     Platform,
     SideWrite,
@@ -52,7 +54,7 @@ from shipshape.services.fulfillment import (
     released,
     released_detail,
 )
-from shipshape.services.records import build, record, retry_on_conflict, workflow_input
+from shipshape.services.records import owner_after, record, retry_on_conflict, workflow_input
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
@@ -297,7 +299,7 @@ def _create(
         order_id=order_id,
         seq=1,
         at=now,
-        action="order_received",
+        action=AuditAction.ORDER_RECEIVED,
         actor=actor,
         to_status=status,
         owner=order.owner,
@@ -328,7 +330,7 @@ def _update(
         # Stock held in more lots than the cancel's own transaction holds goes back in groups
         # first; a redelivered cancel finds the version unrecorded and goes on from there.
         existing = release_ahead(repo, clock, client, existing, actor)
-    changes: dict[str, Any] = {
+    differing = {
         name: getattr(incoming, name)
         for name in STOREFRONT_FIELDS
         if getattr(incoming, name) != getattr(existing, name)
@@ -337,9 +339,11 @@ def _update(
     # operator (an override or a resolution); the storefront's change is recorded, not applied.
     held_back = []
     if existing.status not in (OrderStatus.RECEIVED, OrderStatus.ACCEPTED):
-        held_back = sorted(name for name in FROZEN_AFTER_START if name in changes)
+        held_back = sorted(name for name in FROZEN_AFTER_START if name in differing)
         for name in held_back:
-            del changes[name]
+            del differing[name]
+    # The storefront's fields are the order's own (STOREFRONT_FIELDS), checked again on apply.
+    changes = cast(OrderChanges, differing)
     changed = sorted(changes)
     changes["version"] = incoming.version
     changes["storefront_updated_at"] = incoming.storefront_updated_at
@@ -353,10 +357,10 @@ def _update(
         "source": source,
     }
     to_status: OrderStatus | None = None
-    action = "storefront_updated"
+    action = AuditAction.STOREFRONT_UPDATED
     writes: list[SideWrite] = []
     if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
-        to_status, action = OrderStatus.CANCELLED, "order_cancelled"
+        to_status, action = OrderStatus.CANCELLED, AuditAction.ORDER_CANCELLED
         changes["pending_start"] = False
         # Reserved stock goes back in the cancel's own transaction: exactly once, since a
         # redelivered cancel finds the order cancelled and writes nothing.
@@ -364,7 +368,7 @@ def _update(
         detail.update(released_detail(existing))
         writes = release_writes(existing)
     elif incoming.ready_to_fulfil and existing.status is OrderStatus.RECEIVED:
-        to_status, action = OrderStatus.ACCEPTED, "fulfilment_requested"
+        to_status, action = OrderStatus.ACCEPTED, AuditAction.FULFILMENT_REQUESTED
         changes["pending_start"] = True
         changes["execution_name"] = existing.order_id
     elif incoming.cancelled:
@@ -381,9 +385,10 @@ def _update(
         # The storefront cancelled while an exception waited for a person: close it with the
         # order, in the same transaction, and interrupt its wait.
         changes["open_exception_id"] = None
-        new, event = build(
-            clock, client, existing, action=action, actor=actor, to_status=to_status,
-            changes=changes, detail={**detail, "closed_exception": open_exception.exception_id},
+        new, event = existing.transition(
+            action, actor=actor, at=clock.now(), to=to_status,
+            owner=owner_after(client, existing, to_status), changes=changes,
+            detail={**detail, "closed_exception": open_exception.exception_id},
         )  # fmt: skip
         closed = open_exception.closed(
             by=actor.id, at=clock.now(), action="cancel", note="cancelled by the storefront"

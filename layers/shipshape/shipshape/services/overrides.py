@@ -32,6 +32,7 @@ from pydantic import (
     field_validator,
 )
 
+from shipshape.audit import AuditAction
 from shipshape.base import Model
 from shipshape.config import ClientDirectory
 from shipshape.errors import (
@@ -49,6 +50,7 @@ from shipshape.models import (
     CorrectedAddress,
     Note,
     Order,
+    OrderChanges,
     OrderStatus,
     Override,
     OverrideField,
@@ -71,7 +73,7 @@ from shipshape.services.fulfillment import (
     released_detail,
 )
 from shipshape.services.queries import Operator, OrderView, served_order
-from shipshape.services.records import build, record
+from shipshape.services.records import owner_after, record
 
 ACTING_ROLES = frozenset({"operator", "lead"})
 
@@ -224,7 +226,8 @@ def request_override(
     if request.field in PROTECTED_FIELDS:
         client = clients.get(order.client_id)
         new = record(
-            repo, clock, client, order, action="override_requested", actor=_actor(operator),
+            repo, clock, client, order,
+            action=AuditAction.OVERRIDE_REQUESTED, actor=_actor(operator),
             changes={"overrides": (*order.overrides, override)},
             detail=requested_detail(override),
         )  # fmt: skip
@@ -268,7 +271,7 @@ def review_override(
             }
         )
         new = record(
-            repo, clock, clients.get(order.client_id), order, action="override_rejected",
+            repo, clock, clients.get(order.client_id), order, action=AuditAction.OVERRIDE_REJECTED,
             actor=_actor(operator), changes={"overrides": _replace(order, rejected)},
             detail={**_detail(rejected), "note": review.note},
         )  # fmt: skip
@@ -301,7 +304,7 @@ def _interrupted_wait(
         (
             e
             for e in reversed(repo.audit_trail(order.order_id))
-            if e.action == "override_applied"
+            if e.action is AuditAction.OVERRIDE_APPLIED
             and e.detail.get("override_id") == override.override_id
         ),
         None,
@@ -371,30 +374,30 @@ def _apply(
             ),
         }
     )
-    changes: dict[str, Any] = {"overrides": _replace(order, applied)}
+    changes: OrderChanges = {"overrides": _replace(order, applied)}
     detail = {**_detail(applied), "approved_by": applied.reviewed_by}
     actor = _actor(operator)
     if override.field is OverrideField.OWNER:
-        changes["owner"] = override.value
         return record(
-            repo, clock, client, order, action="override_applied", actor=actor,
-            changes=changes, detail=detail,
+            repo, clock, client, order, action=AuditAction.OVERRIDE_APPLIED, actor=actor,
+            owner=str(override.value), changes=changes, detail=detail,
         )  # fmt: skip
     if override.field is OverrideField.SHIPPING_ADDRESS:
         raw = Address.model_validate(override.value)
         standardized, problems = standardize(raw)
         if standardized is None:
             raise PayloadInvalid("value: " + "; ".join(problems))
-        changes.update(shipping_address=raw, standardized_address=standardized)
+        changes.update({"shipping_address": raw, "standardized_address": standardized})
         return record(
-            repo, clock, client, order, action="override_applied", actor=actor,
+            repo, clock, client, order, action=AuditAction.OVERRIDE_APPLIED, actor=actor,
             changes=changes, detail=detail,
         )  # fmt: skip
     # status CANCELLED: as a storefront cancellation would, in one transaction with the
     # stock it gives back and the exception it closes; then the waiting workflow is stopped.
     # What would not fit that transaction (an order of many lots) goes back first.
     order = release_ahead(repo, clock, client, order, actor)
-    changes.update(released(order), pending_start=False)
+    changes.update(released(order))
+    changes["pending_start"] = False
     detail.update(released_detail(order))
     writes = release_writes(order)
     open_exception = (
@@ -403,9 +406,9 @@ def _apply(
     interrupt = order.task_token
     if open_exception is not None and open_exception.is_open:
         changes["open_exception_id"] = None
-        new, event = build(
-            clock, client, order, action="override_applied", actor=actor,
-            to_status=OrderStatus.CANCELLED, changes=changes,
+        new, event = order.transition(
+            AuditAction.OVERRIDE_APPLIED, actor=actor, at=clock.now(), to=OrderStatus.CANCELLED,
+            owner=owner_after(client, order, OrderStatus.CANCELLED), changes=changes,
             detail={**detail, "closed_exception": open_exception.exception_id},
         )  # fmt: skip
         closed = open_exception.closed(
@@ -418,7 +421,7 @@ def _apply(
         interrupt = open_exception.task_token
     else:
         new = record(
-            repo, clock, client, order, action="override_applied", actor=actor,
+            repo, clock, client, order, action=AuditAction.OVERRIDE_APPLIED, actor=actor,
             to_status=OrderStatus.CANCELLED, changes=changes, detail=detail, writes=writes,
         )  # fmt: skip
     _stop_workflow(workflow, interrupt)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
+from shipshape.audit import AuditAction, Detail
 from shipshape.config import ClientConfig
 from shipshape.errors import OrderNotFound
-from shipshape.models import Actor, AuditEvent, Order, OrderStatus, SideWrite
+from shipshape.models import Actor, Order, OrderChanges, OrderStatus, SideWrite
 from shipshape.ports import Clock, OrderRepository
 
 
@@ -31,67 +31,32 @@ def record(
     client: ClientConfig,
     order: Order,
     *,
-    action: str,
+    action: AuditAction,
     actor: Actor,
     to_status: OrderStatus | None = None,
-    changes: dict[str, Any] | None = None,
-    detail: dict[str, Any] | None = None,
+    owner: str | None = None,
+    changes: OrderChanges | None = None,
+    detail: Detail | dict[str, Any] | None = None,
     writes: Sequence[SideWrite] = (),
 ) -> Order:
-    """Apply ``changes`` (and optionally a status change) with one audit event, atomically.
+    """Apply ``changes`` (and optionally a status change, or a hand-over to ``owner``) with
+    one audit event, atomically.
 
     The write is conditional on the order's audit sequence, so a concurrent writer makes this
     raise ``ConcurrentUpdate`` instead of silently losing either change.
     """
-    new, event = build(
-        clock, client, order, action=action, actor=actor, to_status=to_status,
-        changes=changes, detail=detail,
+    new, event = order.transition(
+        action, actor=actor, at=clock.now(), to=to_status, changes=changes, detail=detail,
+        owner=owner or owner_after(client, order, to_status),
     )  # fmt: skip
     repo.apply(new, event, expected_seq=order.audit_seq, writes=writes)
     return new
 
 
-def stamped(order: Order, status: OrderStatus, now: datetime) -> dict[OrderStatus, datetime]:
-    """The order's status timestamps with ``status`` entered ``now``. A status re-entered
-    gets its new time, but ACCEPTED keeps its first: when the order was paid and fulfilment
-    asked for, where fulfillment time starts."""
-    if status is OrderStatus.ACCEPTED and status in order.status_timestamps:
-        return dict(order.status_timestamps)
-    return {**order.status_timestamps, status: now}
-
-
-def build(
-    clock: Clock,
-    client: ClientConfig,
-    order: Order,
-    *,
-    action: str,
-    actor: Actor,
-    to_status: OrderStatus | None = None,
-    changes: dict[str, Any] | None = None,
-    detail: dict[str, Any] | None = None,
-) -> tuple[Order, AuditEvent]:
-    """The next snapshot of ``order`` and the audit event that records the change."""
-    now = clock.now()
-    updates: dict[str, Any] = dict(changes or {})
-    updates["audit_seq"] = order.audit_seq + 1
-    if to_status is not None and to_status is not order.status:
-        updates["status"] = to_status
-        updates["owner"] = client.owner_of(to_status)
-        updates["status_timestamps"] = stamped(order, to_status, now)
-    new = order.model_copy(update=updates)
-    event = AuditEvent(
-        order_id=order.order_id,
-        seq=new.audit_seq,
-        at=now,
-        action=action,
-        actor=actor,
-        from_status=order.status if new.status is not order.status else None,
-        to_status=new.status if new.status is not order.status else None,
-        owner=new.owner,
-        detail=detail or {},
-    )
-    return new, event
+def owner_after(client: ClientConfig, order: Order, to: OrderStatus | None) -> str | None:
+    """Who owns the order once it moves to ``to``: the client's owner of that status, or
+    nobody new if it stays where it is."""
+    return client.owner_of(to) if to is not None and to is not order.status else None
 
 
 def retry_on_conflict[T](attempts: int, work: Callable[[], T]) -> T:

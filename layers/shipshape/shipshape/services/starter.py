@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from shipshape.audit import AuditAction
 from shipshape.config import ClientDirectory
 from shipshape.models import Actor, OrderStatus
 from shipshape.observability import logger
@@ -51,7 +52,7 @@ def start_pending_orders(
                 clock,
                 clients.get(order.client_id),
                 order,
-                action="order_held",
+                action=AuditAction.ORDER_HELD,
                 actor=RECONCILER,
                 to_status=OrderStatus.ON_HOLD,
                 changes={"pending_start": False, "hold_reason": "WorkflowClosedEarly"},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shipshape.audit import AuditAction
 from shipshape.config import ClientDirectory
 from shipshape.errors import StorefrontRefused
 from shipshape.models import Actor, Order, OrderStatus
@@ -89,7 +90,13 @@ def write_back(
         retry_on_conflict(
             5,
             lambda: _record(
-                repo, clients, clock, order_id, "storefront_write_back_refused", refusal, None
+                repo,
+                clients,
+                clock,
+                order_id,
+                AuditAction.STOREFRONT_WRITE_BACK_REFUSED,
+                refusal,
+                None,
             ),
         )
         logger.error(
@@ -100,7 +107,7 @@ def write_back(
     retry_on_conflict(
         5,
         lambda: _record(
-            repo, clients, clock, order_id, "storefront_confirmed",
+            repo, clients, clock, order_id, AuditAction.STOREFRONT_CONFIRMED,
             {
                 "reference": result.reference,
                 "created": result.created,
@@ -119,7 +126,7 @@ def _record(
     clients: ClientDirectory,
     clock: Clock,
     order_id: str,
-    action: str,
+    action: AuditAction,
     detail: dict[str, object],
     reference: str | None,
 ) -> None:

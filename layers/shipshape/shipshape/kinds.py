@@ -1,0 +1,32 @@
+"""The kinds the domain and its audit trail both name: the exception types, the QA gates, an
+exception's id and how one is resolved. A leaf module, so the audit vocabulary can type its
+details with them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+# What an operator resolving an exception asks for.
+Resolution = Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
+ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]
+
+
+class ExceptionType(StrEnum):
+    """The predictable failure modes; each has an owner and an SLA for every client."""
+
+    ADDRESS_INVALID = "address_invalid"
+    INVENTORY_SHORT = "inventory_short"
+    CARRIER_REJECTED = "carrier_rejected"
+    QA_FAILED = "qa_failed"
+    PAYMENT_MISMATCH = "payment_mismatch"
+    AUTOMATION_FAILURE = "automation_failure"
+
+
+class QaGate(StrEnum):
+    PRE_PICK = "pre_pick"
+    POST_PICK = "post_pick"
+    PACKING = "packing"
+    SHIPPING = "shipping"
