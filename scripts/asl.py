@@ -1,7 +1,9 @@
-"""Generate statemachine/fulfillment.asl.json: the fulfilment workflow's definition.
+"""Generate statemachine/fulfillment.asl.json from the declared workflow.
 
-Every step gets the same Retry, the same Catch and its own exception wait; writing ~60 states
-by hand would let them drift. Edit this file, run ``python scripts/asl.py`` and commit both;
+The states, their order, inputs, waits and branches are declared once, in
+``shipshape.workflow``; this file renders them as Amazon States Language. Every step gets the
+same Retry, the same Catch and its own exception wait; writing ~60 states by hand would let
+them drift. Edit the registry (or this file), run ``python scripts/asl.py`` and commit both;
 ``make test`` fails when the JSON is not what this file generates.
 
     python scripts/asl.py          # write the definition
@@ -14,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from shipshape.workflow import STEPS
 
 TARGET = Path(__file__).resolve().parent.parent / "statemachine" / "fulfillment.asl.json"
 FUNCTION = "${WorkflowFunctionArn}"
@@ -39,56 +43,6 @@ RETRY = [
     }
 ]
 DAY = 24 * 3600
-
-# (state, step, comment, kind, extra payload, next; "" ends the execution).
-# kind: "task" | "wait:<ResultPath>:<s>".
-STEPS: list[tuple[str, str, str, str, dict[str, str], str]] = [
-    ("ValidateAddress", "validate_address",
-     "Standardize the shipping address; only one still invalid after that is an exception.",
-     "task", {}, "ReserveInventory"),
-    ("ReserveInventory", "reserve_inventory",
-     "Reserve stock for every line in one conditional transaction, or apply the client's "
-     "partial-fulfilment policy.", "task", {}, "AfterReservation"),
-    ("AwaitStock", "await_stock",
-     "Backordered: wait until received stock wakes the order (POST /warehouse/{client_id}/events).",
-     f"wait:$.stock:{14 * DAY}", {}, "ReserveInventory"),
-    ("AssignPicker", "assign_picker",
-     "Assign a picker by zone and workload (away pickers skipped); send the pick list.",
-     "task", {}, "PrePickQA"),
-    ("PrePickQA", "pre_pick_qa", "QA gate: SKUs exist and are active; lots and shelf life.",
-     "task", {}, "AwaitPickScans"),
-    ("AwaitPickScans", "await_pick",
-     "Wait for the warehouse's pick scans (POST /warehouse/{client_id}/events).",
-     f"wait:$.pick:{2 * DAY}", {}, "RecordPick"),
-    ("RecordPick", "record_pick", "Record the scans the warehouse sent.", "task",
-     {"scans.$": "$.pick.scans", "event_id.$": "$.pick.event_id", "actor.$": "$.pick.actor"},
-     "PostPickQA"),
-    ("PostPickQA", "post_pick_qa",
-     "QA gate: every unit scanned against the pick list (wrong, missing or extra units fail).",
-     "task", {}, "AwaitPackData"),
-    ("AwaitPackData", "await_pack",
-     "Send the packing manifest; wait for the parcel's weight and dimensions.",
-     f"wait:$.packed:{2 * DAY}", {}, "RecordPack"),
-    ("RecordPack", "record_pack", "Record the pack data the warehouse sent.", "task",
-     {"pack.$": "$.packed.pack", "event_id.$": "$.packed.event_id",
-      "actor.$": "$.packed.actor"}, "PackQA"),
-    ("PackQA", "pack_qa",
-     "QA gate: weight and dimensions within the client's tolerance of what the SKUs add up to.",
-     "task", {}, "CreateLabel"),
-    ("CreateLabel", "create_label",
-     "Rate the parcel and buy the cheapest label that meets the promise (voiding a refused one).",
-     "task", {}, "ShippingQA"),
-    ("ShippingQA", "shipping_qa",
-     "QA gate: the label fits the address and service; transit meets the promise.",
-     "task", {}, "MarkShipped"),
-    ("MarkShipped", "mark_shipped",
-     "Tender to the carrier and record the shipment; a rejection voids the label and rolls "
-     "back to the warehouse.", "task", {}, "NotifyShipped"),
-    ("NotifyShipped", "notify_shipped",
-     "Tell the customer the order is on its way. The execution ends here, the order shipped "
-     "(whole or partial): a Succeed state after it would be one more billed transition.",
-     "task", {}, ""),
-]  # fmt: skip
 
 
 def _payload(step: str, extra: dict[str, str], token: bool) -> dict[str, Any]:
@@ -143,25 +97,24 @@ def _catch(on_failure: str, cancellable: bool = True) -> list[dict[str, Any]]:
 
 def definition() -> dict[str, Any]:
     states: dict[str, Any] = {}
-    for name, step, comment, kind, extra, next_state in STEPS:
-        wait = None
-        if kind.startswith("wait:"):
-            _, path, seconds = kind.split(":")
-            wait = (path, int(seconds))
-        states[name] = _task(
-            comment, _payload(step, extra, token=wait is not None), next_state, wait=wait,
-            catch=_catch(f"ExceptionAt{name}"),
+    for step in STEPS:
+        wait = (step.wait.result_path, step.wait.seconds) if step.wait else None
+        next_state = step.then.name if step.then else step.next
+        states[step.state] = _task(
+            step.comment, _payload(step.step, dict(step.payload), token=wait is not None),
+            next_state, wait=wait, catch=_catch(f"ExceptionAt{step.state}"),
         )  # fmt: skip
-        if name == "ReserveInventory":
-            states["AfterReservation"] = {
+        if step.then:
+            states[step.then.name] = {
                 "Type": "Choice",
                 "Comment": "The backorder policy waits for stock; everything else goes on.",
                 "Choices": [
-                    {"Variable": "$.backordered", "BooleanEquals": True, "Next": "AwaitStock"}
+                    {"Variable": step.then.variable, "BooleanEquals": True,
+                     "Next": step.then.when_true}
                 ],
-                "Default": "AssignPicker",
-            }
-    for name, *_ in STEPS:
+                "Default": step.then.default,
+            }  # fmt: skip
+    for name in (step.state for step in STEPS):
         states[f"ExceptionAt{name}"] = _task(
             f"{name} failed: open an owned exception with a business-hours deadline and wait "
             "for its resolution.",
@@ -207,8 +160,8 @@ def definition() -> dict[str, Any]:
         "Type": "Choice",
         "Comment": "Resume where the resolution says (a retry may start a stage over).",
         "Choices": [
-            {"Variable": "$.resolution.resume_at", "StringEquals": name, "Next": name}
-            for name, *_ in STEPS
+            {"Variable": "$.resolution.resume_at", "StringEquals": s.state, "Next": s.state}
+            for s in STEPS
         ],
         "Default": "Hold",
     }
@@ -244,7 +197,7 @@ def definition() -> dict[str, Any]:
         "Comment": "Shipshape fulfillment: one Standard execution per order, named after the "
         "canonical order id. Every failure opens an owned exception whose resolution decides "
         "the next state.",
-        "StartAt": "ValidateAddress",
+        "StartAt": STEPS[0].state,
         "States": states,
     }
 

@@ -1,7 +1,8 @@
 """The fulfillment steps, invoked by the state machine's Task states.
 
 One function serves the steps because they share one table and one set of permissions; each
-step is its own domain function, chosen by the ``step`` field the state passes.
+step is its own domain function, chosen by the ``step`` field the state passes. Which steps
+there are, and the input each takes, is declared in ``shipshape.workflow``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shipshape.bootstrap import Container, container
 from shipshape.observability import logger, metrics
 from shipshape.services import fulfillment as steps
 from shipshape.services.exceptions import OpenExceptionRequest, open_exception
+from shipshape.workflow import DISPATCH, Run
 
 
 def _open_exception(deps: Container, ctx: steps.StepContext, event: dict[str, Any]) -> None:
@@ -34,31 +36,19 @@ def _open_exception(deps: Container, ctx: steps.StepContext, event: dict[str, An
     metrics.add_metric(name="ExceptionsOpened", unit="Count", value=1)
 
 
-def _step(model: type[BaseModel], run: Callable[..., Any]) -> Callable[..., Any]:
+Handler = Callable[[Container, steps.StepContext, dict[str, Any]], Any]
+
+
+def _step(model: type[BaseModel], run: Run) -> Handler:
     def call(deps: Container, ctx: steps.StepContext, event: dict[str, Any]) -> Any:
         return run(ctx, parse(event=event, model=model))
 
     return call
 
 
-STEPS: dict[str, Callable[[Container, steps.StepContext, dict[str, Any]], Any]] = {
-    "validate_address": _step(steps.WorkflowState, steps.validate_address),
-    "reserve_inventory": _step(steps.WorkflowState, steps.reserve_inventory),
-    "await_stock": _step(steps.AwaitRequest, steps.await_stock),
-    "assign_picker": _step(steps.WorkflowState, steps.assign_picker),
-    "pre_pick_qa": _step(steps.WorkflowState, steps.pre_pick_qa),
-    "await_pick": _step(steps.AwaitRequest, steps.await_pick),
-    "record_pick": _step(steps.PickResult, steps.record_pick),
-    "post_pick_qa": _step(steps.WorkflowState, steps.post_pick_qa),
-    "await_pack": _step(steps.AwaitRequest, steps.await_pack),
-    "record_pack": _step(steps.PackResult, steps.record_pack),
-    "pack_qa": _step(steps.WorkflowState, steps.pack_qa),
-    "create_label": _step(steps.WorkflowState, steps.create_label),
-    "shipping_qa": _step(steps.WorkflowState, steps.shipping_qa),
-    "mark_shipped": _step(steps.WorkflowState, steps.mark_shipped),
-    "notify_shipped": _step(steps.WorkflowState, steps.notify_shipped),
-    "hold": _step(steps.HoldRequest, steps.hold),
-    "cancel_order": _step(steps.CancelRequest, steps.cancel_order),
+# Every step the state machine's Task states name, from the declared workflow.
+STEPS: dict[str, Handler] = {
+    **{name: _step(model, run) for name, (model, run) in DISPATCH.items()},
     "open_exception": _open_exception,
 }
 

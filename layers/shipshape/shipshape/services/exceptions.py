@@ -86,6 +86,7 @@ from shipshape.services.fulfillment import release_ahead, release_writes
 from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
 from shipshape.services.queries import Operator, served_client
 from shipshape.services.records import load
+from shipshape.workflow import gate_at, retry_point, timeout_opens, waive_point
 
 # Step errors (by class name, as the state machine reports them) and the exception they open.
 ERROR_TYPES: dict[str, ExceptionType] = {
@@ -94,35 +95,6 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "CarrierRejected": ExceptionType.CARRIER_REJECTED,
     "QaFailed": ExceptionType.QA_FAILED,
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
-}
-# A failed step whose error means something more specific there.
-STEP_ERROR_TYPES: dict[tuple[str, str], ExceptionType] = {
-    ("AwaitStock", "States.Timeout"): ExceptionType.INVENTORY_SHORT,
-}
-# The gate each QA step runs (a failed QaFailed there opens qa_failed owned by the gate).
-GATE_STEPS: dict[str, QaGate] = {
-    "PrePickQA": QaGate.PRE_PICK,
-    "PostPickQA": QaGate.POST_PICK,
-    "AwaitPackData": QaGate.PACKING,
-    "PackQA": QaGate.PACKING,
-    "ShippingQA": QaGate.SHIPPING,
-}
-# Where a retry of a failed step starts over, and the status that start needs (None: where
-# the order stood when the exception opened).
-RETRY_AT: dict[str, tuple[str, OrderStatus | None]] = {
-    "PrePickQA": ("ReserveInventory", OrderStatus.ADDRESS_VALIDATED),
-    "PostPickQA": ("AwaitPickScans", OrderStatus.PICKER_ASSIGNED),
-    "PackQA": ("AwaitPackData", OrderStatus.PICKED),
-    "ShippingQA": ("CreateLabel", OrderStatus.PACKED),
-    "MarkShipped": ("CreateLabel", None),
-    "AwaitStock": ("ReserveInventory", None),
-}
-# Where a waived gate lets the workflow go on.
-WAIVE_AT: dict[str, str] = {
-    "PrePickQA": "AwaitPickScans",
-    "PostPickQA": "AwaitPackData",
-    "PackQA": "CreateLabel",
-    "ShippingQA": "MarkShipped",
 }
 ACTING_ROLES = frozenset({"operator", "lead"})
 _EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
@@ -264,10 +236,11 @@ def open_exception(
     if order.status is OrderStatus.CANCELLED:
         raise OrderCancelled(f"order {order.order_id} was cancelled")
     error_name = str(request.error.get("Error", "Unknown"))
-    kind = STEP_ERROR_TYPES.get((request.failed_step, error_name)) or ERROR_TYPES.get(
+    timed_out = error_name == "States.Timeout"
+    kind = (timed_out and timeout_opens(request.failed_step)) or ERROR_TYPES.get(
         error_name, ExceptionType.AUTOMATION_FAILURE
     )
-    gate = GATE_STEPS.get(request.failed_step) if kind is ExceptionType.QA_FAILED else None
+    gate = gate_at(request.failed_step) if kind is ExceptionType.QA_FAILED else None
 
     current = exceptions.get_exception(order.open_exception_id) if order.open_exception_id else None
     if current is not None and current.is_open:
@@ -574,7 +547,7 @@ def _accept(
     if request.action == "partial":
         _partial_lines(exception, order, request)
     if request.action == "waive" and (
-        exception.step not in WAIVE_AT or exception.type is not ExceptionType.QA_FAILED
+        waive_point(exception.step) is None or exception.type is not ExceptionType.QA_FAILED
     ):
         raise ActionNotAllowed("waive is for a failed QA gate; use retry or cancel")
     if request.action == "release":
@@ -777,9 +750,11 @@ def _ask_to_cancel(
 def resume_point(exception: OrderException, action: str) -> tuple[str, OrderStatus | None]:
     """The state the workflow resumes at, and the status a retry rolls the order back to."""
     if action == "waive":
-        return WAIVE_AT[exception.step], None
-    if action == "retry" and exception.step in RETRY_AT:
-        return RETRY_AT[exception.step]
+        waive_at = waive_point(exception.step)
+        assert waive_at is not None, "only a waivable gate's exception is waived"
+        return waive_at, None
+    if action == "retry":
+        return retry_point(exception.step)
     return exception.step, None
 
 
