@@ -7,10 +7,11 @@ cosmic-ray because it compiles every mutant into the code once and forks a worke
 from a warmed-up process, and it records which tests reach which function, so each mutant runs
 only those tests: minutes on two cores, where a process per mutant would take hours.
 
-mutmut names modules by their path under ``src/``, so each target runs in a staging copy of
-the tree under ``.mutate/<target>/`` laid out that way (``src/shipshape``, ``src/shipshape_local``
-and everything the tests read: the template, functions, the ASL, config, events, docs). The
-working tree is never changed.
+mutmut names modules by their path under ``src/``, so each session runs in a staging copy of
+the tree under ``.mutate/<session>/`` laid out that way: ``src/shipshape``,
+``src/shipshape_local`` and everything the tests read (the template, functions, the ASL,
+config, events, docs). A session is one target, or a batch of targets that share their tests
+(``BATCHES``). The working tree is never changed.
 
 A target passes when at least 90 % of its mutants are killed (a timeout counts as killed: the
 tests noticed). Mutants that no test can kill, because the program behaves the same either way,
@@ -141,6 +142,17 @@ TARGETS = [
            ("tests/unit/test_log_masking*.py", "tests/integration/test_log_masking*.py")),
 ]  # fmt: skip
 BY_NAME = {t.name: t for t in TARGETS}
+# Targets staged and run as one mutmut session: one copy of the tree, one pass that records
+# which tests reach which function, then every mutant of the batch. Each session costs about
+# 50 s before its first mutant, so targets that share their tests share a session; each
+# mutant still runs only the tests that reach its function.
+BATCHES = {
+    "storefronts": ("shopify", "woocommerce", "bigcommerce", "generic"),
+    "authorization": ("authz-queries", "authz-exceptions", "authz-overrides",
+                      "authz-governance", "authz-away"),
+    "dynamodb": ("stock-conditions", "transaction"),
+}  # fmt: skip
+BATCH_OF = {name: batch for batch, names in BATCHES.items() for name in names}
 
 
 @dataclass
@@ -165,25 +177,29 @@ class Result:
         return self.count("killed", "timeout") / self.counted if self.counted else 1.0
 
 
-def _stage(target: Target) -> Path:
+def _stage(name: str, targets: list[Target]) -> Path:
     """A copy of the tree laid out as mutmut expects, with its configuration."""
-    stage = STAGE / target.name
+    stage = STAGE / name
     shutil.rmtree(stage, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for package, path in SOURCES.items():
         shutil.copytree(ROOT / path, stage / "src" / package, ignore=ignore)
-    mutated = stage / "src" / (target.module.replace(".", "/") + ".py")
-    mutated.write_text(_log_calls_unmutated(mutated.read_text()))
+    files = sorted({f"src/{t.module.replace('.', '/')}.py" for t in targets})
+    for file in files:
+        mutated = stage / file
+        mutated.write_text(_log_calls_unmutated(mutated.read_text()))
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, stage / name, ignore=ignore)
         elif source.exists():
             shutil.copy2(source, stage / name)
-    tests = sorted({str(p.relative_to(ROOT)) for g in target.tests for p in ROOT.glob(g)})
+    tests = sorted(
+        {str(p.relative_to(ROOT)) for t in targets for g in t.tests for p in ROOT.glob(g)}
+    )
     config = {
         "source_paths": ["src"],
-        "only_mutate": [f"src/{target.module.replace('.', '/')}.py"],
+        "only_mutate": files,
         # -s: the Logger's stream is process-wide; pytest's capture would close it under the
         # next session that mutmut runs in the same process.
         "pytest_add_cli_args": ["-s", "-p", "no:randomly", "-p", "no:cacheprovider", "-q"],
@@ -282,28 +298,41 @@ def _survivor(stage: Path, target: Target, mutant: str, defs: dict[str, int]) ->
     return {"mutant": mutant, "file": target.file, "line": line, "diff": diff}
 
 
-def run(target: Target, equivalent: dict[str, str], max_children: int) -> Result:
+def run(
+    name: str, targets: list[Target], equivalent: dict[str, dict[str, str]], max_children: int
+) -> list[Result]:
+    """One mutmut session over ``targets`` (a batch, or one target alone); a result each. A
+    target's time is its share of the session's, by its number of mutants."""
     started = time.perf_counter()
-    stage = _stage(target)
-    log = STAGE / f"{target.name}.log"
-    _mutmut(stage, "run", "--max-children", str(max_children), *target.globs, log=log)
-    result = Result(target, _statuses(stage, target))
-    if not result.statuses:
-        sys.exit(f"{target.name}: mutmut produced no results; see {log}")
-    result.equivalent = {m: why for m, why in equivalent.items() if m in result.statuses}
-    defs = _def_lines(ROOT / target.file)
-    result.survivors = [
-        _survivor(stage, target, m, defs)
-        for m, s in sorted(result.statuses.items())
-        if s in ("survived", "no tests", "suspicious", "not checked") and m not in result.equivalent
-    ]
-    result.seconds = time.perf_counter() - started
-    return result
+    stage = _stage(name, targets)
+    log = STAGE / f"{name}.log"
+    globs = [g for t in targets for g in t.globs]
+    _mutmut(stage, "run", "--max-children", str(max_children), *globs, log=log)
+    results = []
+    for target in targets:
+        result = Result(target, _statuses(stage, target))
+        if not result.statuses:
+            sys.exit(f"{target.name}: mutmut produced no results; see {log}")
+        known = equivalent.get(target.name, {})
+        result.equivalent = {m: why for m, why in known.items() if m in result.statuses}
+        defs = _def_lines(ROOT / target.file)
+        result.survivors = [
+            _survivor(stage, target, m, defs)
+            for m, s in sorted(result.statuses.items())
+            if s in ("survived", "no tests", "suspicious", "not checked")
+            and m not in result.equivalent
+        ]
+        results.append(result)
+    seconds = time.perf_counter() - started
+    total = sum(len(r.statuses) for r in results)
+    for result in results:
+        result.seconds = seconds * len(result.statuses) / total
+    return results
 
 
 def report(results: list[Result], out: Path, seconds: float) -> str:
     out.mkdir(parents=True, exist_ok=True)
-    head = "| target | code | mutants | killed | survived | equivalent | kill rate | time |"
+    head = "| target | code | mutants | killed | survived | equivalent | kill rate | time* |"
     rows = [head, "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         rows.append(
@@ -316,6 +345,8 @@ def report(results: list[Result], out: Path, seconds: float) -> str:
         f"`make mutate`: {len(results)} targets in {seconds:.0f} s; the bar is {BAR:.0%} killed "
         "per target (timeouts count as killed; equivalent mutants are left out).", "",
         *rows, "",
+        "\\* a target's share of its session's time, by its number of mutants (targets that "
+        "share their tests run in one session).", "",
     ]  # fmt: skip
     for r in results:
         if r.survivors:
@@ -357,16 +388,24 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown target(s) {', '.join(unknown)}; see --list")
     chosen = [BY_NAME[n] for n in args.targets] if args.targets else TARGETS
+    sessions: dict[str, list[Target]] = {}
+    for target in chosen:
+        sessions.setdefault(BATCH_OF.get(target.name, target.name), []).append(target)
     started = time.perf_counter()
     results = []
-    for number, target in enumerate(chosen, 1):
-        print(f"[{number}/{len(chosen)}] {target.name}: {target.what}", flush=True)
-        known = EQUIVALENT / f"{target.name}.toml"
-        equivalent = tomllib.loads(known.read_text()) if known.exists() else {}
-        result = run(target, equivalent, args.max_children)
-        print(f"    {result.counted} mutants, {result.rate:.0%} killed, "
-              f"{len(result.survivors)} survived ({result.seconds:.0f} s)", flush=True)  # fmt: skip
-        results.append(result)
+    for number, (name, targets) in enumerate(sessions.items(), 1):
+        names = ", ".join(t.name for t in targets)
+        print(f"[{number}/{len(sessions)}] {name}: {names}", flush=True)
+        equivalent = {
+            t.name: tomllib.loads(known.read_text())
+            for t in targets
+            if (known := EQUIVALENT / f"{t.name}.toml").exists()
+        }
+        for result in run(name, targets, equivalent, args.max_children):
+            print(f"    {result.target.name}: {result.counted} mutants, {result.rate:.0%} "
+                  f"killed, {len(result.survivors)} survived", flush=True)  # fmt: skip
+            results.append(result)
+        print(f"    ({time.perf_counter() - started:.0f} s so far)", flush=True)
     print(report(results, args.out, time.perf_counter() - started))
     for r in results:
         for s in r.survivors:
