@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -220,10 +221,16 @@ def project_version() -> str:
 def load_functions() -> dict[str, ModuleType]:
     """The HTTP functions' modules, loaded as the embedded runtime loads them (by file path,
     under unique names: every function's module is called ``app``)."""
-    specs = Template(ROOT / "template.yaml").functions
+    template = Template(ROOT / "template.yaml")
+    specs = template.functions
     modules = {}
     for logical_id in FUNCTIONS:
-        load_handler(specs[logical_id])
+        # A function checks its settings when it starts; the document does not depend on
+        # their values, so each variable the template sets gets a placeholder if unset.
+        spec = specs[logical_id]
+        for name in {**template.global_environment, **spec.environment}:
+            os.environ.setdefault(name, f"openapi-{name.lower()}")
+        load_handler(spec)
         modules[logical_id] = sys.modules[f"shipshape_fn_{logical_id}"]
     return modules
 

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.base import Model
 from shipshape.bootstrap import container
+from shipshape.config import Settings
 from shipshape.errors import UnsupportedPlatform
 from shipshape.http import PathId, api_resolver, json_response, raw_body
 from shipshape.models import OrderStatus, Platform
@@ -15,6 +16,9 @@ from shipshape.observability import logger, metrics
 from shipshape.services.ingest import IngestOutcome, ingest_webhook
 from shipshape.storefronts import WooCommercePing
 from shipshape.storefronts.base import WebhookDelivery
+
+# What this function needs from its environment, checked at cold start.
+SETTINGS = Settings.from_environment().requiring("state_machine_arn")
 
 app = api_resolver()
 

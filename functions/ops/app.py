@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shipshape import web as dashboard
 from shipshape.base import Model
 from shipshape.bootstrap import container
+from shipshape.config import Settings
 from shipshape.errors import Forbidden, NotAmongYours, Unauthorized, UnknownClient
 from shipshape.http import (
     ErrorBody,
@@ -68,6 +69,9 @@ from shipshape.services.queries import (
     get_order,
     operator_from_claims,
 )
+
+# What this function needs from its environment, checked at cold start.
+SETTINGS = Settings.from_environment().requiring("state_machine_arn")
 
 # Operators send notes, resolutions and rule patches of a few KB. A rule change is stored
 # whole in one DynamoDB item (400 KB at most), with the rules it makes and its release notes.

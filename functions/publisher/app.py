@@ -19,6 +19,9 @@ from shipshape.config import Settings
 from shipshape.events import from_stream_record, put_batches, put_entries
 from shipshape.observability import logger, metrics
 
+# What this function needs from its environment, checked at cold start.
+SETTINGS = Settings.from_environment().requiring("event_bus_name")
+
 
 def _bus() -> str:
     # Only the bus name: building the whole container (repositories, adapters, client

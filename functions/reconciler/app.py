@@ -9,8 +9,12 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.bootstrap import container
+from shipshape.config import Settings
 from shipshape.observability import metrics
 from shipshape.services.reconcile import reconcile_all
+
+# What this function needs from its environment, checked at cold start.
+SETTINGS = Settings.from_environment().requiring("state_machine_arn")
 
 
 @metrics.log_metrics

@@ -7,8 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.bootstrap import container
+from shipshape.config import Settings
 from shipshape.observability import logger, metrics
 from shipshape.services.starter import start_pending_orders
+
+# What this function needs from its environment, checked at cold start.
+SETTINGS = Settings.from_environment().requiring("state_machine_arn")
 
 
 @metrics.log_metrics

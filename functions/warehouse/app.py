@@ -37,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.bootstrap import aws_client, container
+from shipshape.config import Settings
 from shipshape.errors import Unauthorized, UnknownClient
 from shipshape.http import ErrorBody, PathId, api_resolver, json_response
 from shipshape.observability import logger, metrics
@@ -46,6 +47,9 @@ from shipshape.services.warehouse import (
     WarehouseEventAccepted,
     handle_warehouse_event,
 )
+
+# What this function needs from its environment, checked at cold start.
+SETTINGS = Settings.from_environment().requiring("idempotency_table")
 
 app = api_resolver()
 

@@ -123,6 +123,23 @@ def load_handler(spec: FunctionSpec) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
+def on_first_call(spec: FunctionSpec) -> Handler:
+    """The function's handler, its module loaded on the first invocation: Lambda runs a
+    function's init at its first (cold) start, with the function's environment in place, and
+    an init that fails (a setting missing) fails that invocation."""
+    loaded: list[Handler] = []
+    lock = threading.Lock()
+
+    def handler(event: Any, context: Any) -> Any:
+        if not loaded:
+            with lock:
+                if not loaded:
+                    loaded.append(load_handler(spec))
+        return loaded[0](event, context)
+
+    return handler
+
+
 class InProcessLambdas:
     """The registry of in-process handlers and the patch of moto's invoke seam."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from shipshape_local import metering
 from shipshape_local.delivery import Delivery, QueueMapping, StreamMapping
-from shipshape_local.lambdas import InProcessLambdas, load_handler
+from shipshape_local.lambdas import InProcessLambdas, on_first_call
 from shipshape_local.metering import ExecutionCount
 from shipshape_local.template import Template
 
@@ -165,7 +165,7 @@ class Stack:
             )
             self.names[logical_id] = created["FunctionArn"]
             self.function_names[logical_id] = name
-            self._lambdas.register(name, load_handler(spec))
+            self._lambdas.register(name, on_first_call(spec))
 
     def _create_state_machines(self) -> None:
         import boto3

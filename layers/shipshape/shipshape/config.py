@@ -387,3 +387,18 @@ class Settings(Model):
         env = os.environ if environ is None else environ
         names = {f"SHIPSHAPE_{name.upper()}": name for name in cls.model_fields}
         return cls.model_validate({names[k]: v for k, v in env.items() if k in names})
+
+    def requiring(self, *names: str) -> Settings:
+        """These settings, each checked set. A function calls this at cold start with what
+        it needs, so a stack deployed without one fails its init, naming the variable, instead
+        of answering requests with errors later."""
+        unknown = set(names) - set(type(self).model_fields)
+        if unknown:
+            raise ValueError(f"no such setting: {', '.join(sorted(unknown))}")
+        missing = [f"SHIPSHAPE_{name.upper()}" for name in names if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(
+                f"{', '.join(missing)} is not set: this function needs it (template.yaml "
+                "sets it in the function's environment)"
+            )
+        return self
