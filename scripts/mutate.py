@@ -89,7 +89,10 @@ def _functions(*names: str) -> tuple[str, ...]:
 STOREFRONT_TESTS = (
     "tests/unit/test_properties_storefronts.py", "tests/unit/test_storefront_contract.py",
 )  # fmt: skip
-AUTHZ_TESTS = ("tests/integration/test_probing.py", "tests/*/test_authorization*.py")
+# The unit tests of every authorization decision; the probing tests (tests/integration/
+# test_probing.py) ask the same questions over HTTP in make test, and add nothing the unit
+# tests do not kill (measured: 233 mutants, 100 % killed either way, in 55 s instead of 322 s).
+AUTHZ_TESTS = ("tests/*/test_authorization*.py",)
 TARGETS = [
     Target("shopify", "Shopify webhook verification", "shipshape.storefronts.shopify",
            _method("ShopifyAdapter", "verify", "claimed_store"),
@@ -314,7 +317,14 @@ def run(
         if not result.statuses:
             sys.exit(f"{target.name}: mutmut produced no results; see {log}")
         known = equivalent.get(target.name, {})
-        result.equivalent = {m: why for m, why in known.items() if m in result.statuses}
+        # A mutant's number moves when its function's code changes: one listed as equivalent
+        # that the tests now kill is a stale entry, counted as killed and named.
+        stale = [m for m in known if result.statuses.get(m) in ("killed", "timeout")]
+        for mutant in stale:
+            print(f"    stale equivalent (now killed): {mutant}", flush=True)
+        result.equivalent = {
+            m: why for m, why in known.items() if m in result.statuses and m not in stale
+        }
         defs = _def_lines(ROOT / target.file)
         result.survivors = [
             _survivor(stage, target, m, defs)
