@@ -130,8 +130,10 @@ TARGETS = [
            ("x_*", "xǁ*"), ("tests/unit/test_escalation*.py",)),
     Target("authz-queries", "Authorization: orders and audit reads", "shipshape.services.queries",
            ("xǁOperatorǁ*", "x_*"), (*AUTHZ_TESTS, "tests/unit/test_operator_scope_template.py")),
+    Target("authz-roles", "Authorization: the acting and lead roles", "shipshape.authorization",
+           ("x_*",), AUTHZ_TESTS),
     Target("authz-exceptions", "Authorization: the exception queue",
-           "shipshape.services.exceptions", _functions("_scoped", "_must_act"), AUTHZ_TESTS),
+           "shipshape.services.exceptions", _functions("_scoped"), AUTHZ_TESTS),
     Target("authz-overrides", "Authorization: overrides", "shipshape.services.overrides",
            _functions("_scoped", "_actor"), AUTHZ_TESTS),
     Target("authz-governance", "Authorization: rules governance",
@@ -151,7 +153,7 @@ BY_NAME = {t.name: t for t in TARGETS}
 # mutant still runs only the tests that reach its function.
 BATCHES = {
     "storefronts": ("shopify", "woocommerce", "bigcommerce", "generic"),
-    "authorization": ("authz-queries", "authz-exceptions", "authz-overrides",
+    "authorization": ("authz-roles", "authz-queries", "authz-exceptions", "authz-overrides",
                       "authz-governance", "authz-away"),
     "dynamodb": ("stock-conditions", "transaction"),
 }  # fmt: skip

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from pydantic import ConfigDict, Field
 
 from shipshape.audit import AuditAction
+from shipshape.authorization import require_acting
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
-from shipshape.errors import ClientRequestError, ConcurrentUpdate, Forbidden
+from shipshape.errors import ClientRequestError, ConcurrentUpdate
 from shipshape.models import Actor, AwayPeriod, ExceptionStatus, OrderException
 from shipshape.observability import logger
 from shipshape.ports import AwayRegistry, Clock, ExceptionRepository, Notifier, OrderRepository
@@ -74,8 +75,7 @@ def mark_away(
 ) -> AwayPeriod:
     # Scope before role: a role refusal (403) would tell that the client exists.
     client = served_client(clients, operator, request.client_id)
-    if not operator.roles & {"operator", "lead"}:
-        raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
+    require_acting(operator)
     people = client.rules.known_owners() | set(client.pickers)
     if person not in people or person in client.rules.teams:
         raise UnknownOwner(f"{person} is not a person in {client.client_id}'s rules or pickers")

@@ -42,12 +42,12 @@ from typing import Any
 from pydantic import ConfigDict, Field
 
 from shipshape.audit import AuditAction
+from shipshape.authorization import require_acting, require_lead
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import (
     ClientRequestError,
     ConcurrentUpdate,
-    Forbidden,
     NotAmongYours,
     OrderCancelled,
 )
@@ -96,7 +96,6 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "QaFailed": ExceptionType.QA_FAILED,
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
 }
-ACTING_ROLES = frozenset({"operator", "lead"})
 _EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
 
 
@@ -364,12 +363,6 @@ def _scoped(
     return found
 
 
-def _must_act(operator: Operator) -> Actor:
-    if not operator.roles & ACTING_ROLES:
-        raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
-    return Actor(kind="operator", id=operator.subject)
-
-
 def list_exceptions(
     *,
     exceptions: ExceptionRepository,
@@ -417,7 +410,7 @@ def claim_exception(
     """Take ownership of an open exception. One claimant wins (a conditional write); claiming
     your own claim again is a no-op."""
     exception = _scoped(exceptions, exception_id, operator)  # scope before role
-    actor = _must_act(operator)
+    actor = require_acting(operator)
     if not exception.is_open:
         raise AlreadyResolved(f"exception {exception_id} is resolved")
     if exception.claimed_by == operator.subject:
@@ -627,9 +620,9 @@ def resolve_exception(
 ) -> ExceptionView:
     """Record a resolution that meets the acceptance criteria, then resume the workflow."""
     exception = _scoped(exceptions, exception_id, operator)  # scope before role
-    actor = _must_act(operator)
-    if request.action == "waive" and "lead" not in operator.roles:
-        raise Forbidden(f"operator {operator.subject} may not waive a QA gate (needs role lead)")
+    actor = require_acting(operator)
+    if request.action == "waive":
+        require_lead(operator, "waive a QA gate")
     if not exception.is_open:
         same = {"action": request.action, "note": request.note}
         if exception.resolved_by == operator.subject and exception.resolution == same:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
+from shipshape.authorization import require_acting, require_lead
 from shipshape.base import Model
 from shipshape.config import GOVERNED_SECTIONS, ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, Forbidden, NotFound
@@ -215,10 +216,10 @@ def _check_sections(changes: dict[str, Any]) -> None:
 def _acting(operator: Operator, client_id: str, *, lead: bool = False) -> None:
     # Scope before role: a role refusal (403) would tell that the client exists.
     refuse_unless_served(operator, client_id)
-    if lead and "lead" not in operator.roles:
-        raise Forbidden(f"operator {operator.subject} needs the lead role for this")
-    if not operator.roles & {"operator", "lead"}:
-        raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
+    if lead:
+        require_lead(operator)
+    else:
+        require_acting(operator)
 
 
 def rules_history(

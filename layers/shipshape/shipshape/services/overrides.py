@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from shipshape.audit import AuditAction
+from shipshape.authorization import require_acting
 from shipshape.base import Model
 from shipshape.config import ClientDirectory
 from shipshape.errors import (
@@ -74,8 +75,6 @@ from shipshape.services.fulfillment import (
 )
 from shipshape.services.queries import Operator, OrderView, served_order
 from shipshape.services.records import owner_after, record
-
-ACTING_ROLES = frozenset({"operator", "lead"})
 
 
 class OverrideConflict(ClientRequestError):
@@ -169,8 +168,7 @@ def _actor(operator: Operator) -> Actor:
 def _scoped(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
     # Scope before role: a role refusal (403) would tell that the order exists.
     order = served_order(repo, order_id, operator)
-    if not operator.roles & ACTING_ROLES:
-        raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
+    require_acting(operator)
     return order
 
 
