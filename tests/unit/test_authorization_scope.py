@@ -537,3 +537,29 @@ def test_a_role_refusal_never_concerns_another_clients_exception(
     assert not_among_yours(refused) == (
         "ExceptionNotFound", f"no exception {exception.exception_id} among your clients", ACME,
     )  # fmt: skip
+
+
+def test_an_operator_who_is_not_a_lead_may_not_waive_and_the_refusal_says_why(
+    repo: InMemoryOrderRepository,
+    clients: ClientDirectory,
+    clock: SettableClock,
+    exception: OrderException,
+) -> None:
+    # Given Acme's open exception and Acme's operator, who acts but is no lead
+    before = repo.audit_trail(exception.order_id)
+    workflow = RecordingWorkflow()
+
+    # When the operator asks to waive it
+    with pytest.raises(Forbidden) as refused:
+        resolve_exception(
+            repo=repo, exceptions=repo, workflow=workflow, clients=clients, clock=clock,
+            exception_id=exception.exception_id, operator=ACME_OPERATOR,
+            request=ResolveExceptionRequest(action="waive", note="the client accepts it"),
+        )  # fmt: skip
+
+    # Then the refusal names the operator and the role a waiver needs, and nothing changed
+    assert str(refused.value) == "operator omar.operator may not waive a QA gate (needs role lead)"
+    assert repo.audit_trail(exception.order_id) == before
+    assert workflow.outcomes == {}
+    stored = repo.get_exception(exception.exception_id)
+    assert stored is not None and stored.is_open
