@@ -19,20 +19,16 @@ from shipshape.config import Settings
 from shipshape.events import from_stream_record, put_batches, put_entries
 from shipshape.observability import logger, metrics
 
-# What this function needs from its environment, checked at cold start.
+# What this function needs from its environment, checked at cold start. Only the settings:
+# building the whole container (repositories, adapters, client directory) would cost this
+# function cold-start time for nothing it uses.
 SETTINGS = Settings.from_environment().requiring("event_bus_name")
-
-
-def _bus() -> str:
-    # Only the bus name: building the whole container (repositories, adapters, client
-    # directory) would cost this function cold-start time for nothing it uses.
-    return Settings.from_environment().event_bus_name
 
 
 @event_source(data_class=DynamoDBStreamEvent)
 @metrics.log_metrics
 def lambda_handler(event: DynamoDBStreamEvent, context: LambdaContext) -> dict[str, Any]:
-    bus = _bus()
+    bus = SETTINGS.event_bus_name
     records = list(event.raw_event.get("Records", []))
     entries: list[dict[str, Any]] = []
     origin: list[int] = []  # the stream record each entry came from, to report a failure
