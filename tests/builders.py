@@ -13,6 +13,7 @@ import copy
 import json
 import types
 import typing
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -36,7 +37,7 @@ from shipshape.models import (
     Platform,
     canonical_order_id,
 )
-from shipshape.ports import Clock, ExceptionRepository, OrderRepository
+from shipshape.ports import Clock, OrderRepository, SideWrite
 from shipshape.rules import due_at
 from shipshape_local.storefronts import Delivery, Line, Person, PostalAddress, ShopifyStore
 from tests.fakes import InMemoryOrderRepository
@@ -340,7 +341,6 @@ def seed_exception(
     written as the workflow and the ops API do, into ``repo`` (in memory or the stack's
     table: either stores exceptions too)."""
     exceptions = repo
-    assert isinstance(exceptions, ExceptionRepository), "the orders store keeps exceptions too"
     cid = client_id or client.client_id
     order_id = canonical_order_id(cid, Platform.SHOPIFY, SHOP, str(storefront_id))
     accepted_at = opened_at - timedelta(minutes=5)
@@ -476,11 +476,14 @@ class ResolvedJustBeforeTheWrite(InMemoryOrderRepository):
         event: AuditEvent,
         expected_seq: int,
         expected_version: int | None,
+        writes: Sequence[SideWrite] = (),
     ) -> None:
         target, self.resolve_next = self.resolve_next, None
         if target is not None:
             operator_resolves(self, target, self.resolver)
-        super().write_exception(order, exception, event, expected_seq, expected_version)
+        super().write_exception(
+            order, exception, event, expected_seq, expected_version, writes=writes
+        )
 
 
 # --- Lambda events, shaped like the samples in events/ ---------------------------------------

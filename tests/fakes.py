@@ -43,7 +43,6 @@ from shipshape.ports import (
     AuditIndex,
     AwayRegistry,
     Clock,
-    ExceptionRepository,
     ExecutionExists,
     InventoryRepository,
     Notifier,
@@ -62,7 +61,7 @@ from shipshape.ports import (
 )
 
 
-class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRepository):
+class InMemoryOrderRepository(OrderRepository):
     """The system of record in a dict, with the DynamoDB adapter's conditions and indexes.
 
     Records are kept as JSON, as the table keeps them, so what a test reads back went through
@@ -79,10 +78,8 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
         self._orders: dict[str, str] = {}
         self._audit: dict[str, dict[int, str]] = {}
         self._exceptions: dict[str, str] = {}
-        self._skus: dict[tuple[str, str], str] = {}
-        self._stock: dict[tuple[str, str, str, str], StockLot] = {}
-        self._receipts: set[tuple[str, str]] = set()
-        self._marks: dict[tuple[str, str, str], BackorderMark] = {}
+        # The stock the order's side writes change, under the same lock (one transaction).
+        self.inventory = InMemoryInventory(self._lock)
         self.documents: dict[tuple[str, str], Document] = {}
         self.items_read = 0
         self.exception_reads = 0
@@ -198,7 +195,62 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
         )
         return mine[:limit]
 
-    # --- inventory (the adapter's conditions: counters never below zero) ------------------
+    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
+        return [
+            e
+            for e in self.exceptions_of_client(client_id, limit=10_000)
+            if e.is_open and e.owner == owner
+        ]
+
+    def open_picks(self, client_id: str, picker: str) -> int:
+        picking = (OrderStatus.PICKER_ASSIGNED, OrderStatus.AWAITING_PICK)
+        with self._lock:
+            orders = [Order.model_validate_json(doc) for doc in self._orders.values()]
+        return sum(
+            1
+            for o in orders
+            if o.client_id == client_id and o.picker == picker and o.status in picking
+        )
+
+    def _writes_hold(self, writes: Sequence[SideWrite]) -> bool:
+        for write in writes:
+            if isinstance(write, Document) and (write.order_id, write.name) in self.documents:
+                return False
+        return self.inventory.holds(writes)
+
+    def _apply_writes(self, writes: Sequence[SideWrite]) -> None:
+        self.inventory.apply(writes)
+        for write in writes:
+            if isinstance(write, Document):
+                self.documents[(write.order_id, write.name)] = write
+
+    def order_ids(self) -> list[str]:
+        """Every stored order id (what a test would see scanning the table)."""
+        with self._lock:
+            return sorted(self._orders)
+
+    def _has_event(self, event: AuditEvent) -> bool:
+        return event.seq in self._audit.get(event.order_id, {})
+
+    def _write(self, order: Order, event: AuditEvent) -> None:
+        # Both or neither, like the adapter's TransactWriteItems: the lock is held by the caller.
+        self._orders[order.order_id] = order.model_dump_json(exclude_none=True)
+        self._audit.setdefault(event.order_id, {})[event.seq] = event.model_dump_json(
+            exclude_none=True
+        )
+
+
+class InMemoryInventory(InventoryRepository):
+    """SKU masters, stock lots and backorder marks, with the DynamoDB adapter's conditions
+    (counters never below zero). The order repository's side writes change them under its
+    lock, so an order change and its stock change are one transaction here too."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._skus: dict[tuple[str, str], str] = {}
+        self._stock: dict[tuple[str, str, str, str], StockLot] = {}
+        self._receipts: set[tuple[str, str]] = set()
+        self._marks: dict[tuple[str, str, str], BackorderMark] = {}
 
     def skus(self, client_id: str, skus: Sequence[str]) -> dict[str, SkuMaster]:
         with self._lock:
@@ -246,17 +298,8 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
             marks = [m for k, m in sorted(self._marks.items()) if k[:2] == (client_id, sku)]
         return sorted(marks, key=lambda m: (m.since, m.order_id))[:limit]
 
-    def open_picks(self, client_id: str, picker: str) -> int:
-        picking = (OrderStatus.PICKER_ASSIGNED, OrderStatus.AWAITING_PICK)
-        with self._lock:
-            orders = [Order.model_validate_json(doc) for doc in self._orders.values()]
-        return sum(
-            1
-            for o in orders
-            if o.client_id == client_id and o.picker == picker and o.status in picking
-        )
-
-    def _writes_hold(self, writes: Sequence[SideWrite]) -> bool:
+    def holds(self, writes: Sequence[SideWrite]) -> bool:
+        """Whether every stock change keeps its counters at or above zero (lock held)."""
         for write in writes:
             if isinstance(write, StockChange):
                 lot = self._stock.get((write.client_id, write.sku, write.warehouse, write.lot))
@@ -264,11 +307,10 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
                     return False
                 if lot.reserved + write.reserved < 0:
                     return False
-            if isinstance(write, Document) and (write.order_id, write.name) in self.documents:
-                return False
         return True
 
-    def _apply_writes(self, writes: Sequence[SideWrite]) -> None:
+    def apply(self, writes: Sequence[SideWrite]) -> None:
+        """Apply the stock changes and backorder marks among ``writes`` (lock held)."""
         for write in writes:
             if isinstance(write, StockChange):
                 key = (write.client_id, write.sku, write.warehouse, write.lot)
@@ -280,28 +322,11 @@ class InMemoryOrderRepository(OrderRepository, ExceptionRepository, InventoryRep
                     }
                 )
             elif isinstance(write, BackorderMark):
-                key = (write.client_id, write.sku, write.order_id)
+                mark = (write.client_id, write.sku, write.order_id)
                 if write.remove:
-                    self._marks.pop(key, None)
+                    self._marks.pop(mark, None)
                 else:
-                    self._marks[key] = write
-            else:
-                self.documents[(write.order_id, write.name)] = write
-
-    def order_ids(self) -> list[str]:
-        """Every stored order id (what a test would see scanning the table)."""
-        with self._lock:
-            return sorted(self._orders)
-
-    def _has_event(self, event: AuditEvent) -> bool:
-        return event.seq in self._audit.get(event.order_id, {})
-
-    def _write(self, order: Order, event: AuditEvent) -> None:
-        # Both or neither, like the adapter's TransactWriteItems: the lock is held by the caller.
-        self._orders[order.order_id] = order.model_dump_json(exclude_none=True)
-        self._audit.setdefault(event.order_id, {})[event.seq] = event.model_dump_json(
-            exclude_none=True
-        )
+                    self._marks[mark] = write
 
 
 @dataclass
@@ -486,13 +511,6 @@ class InMemoryAwayRegistry(AwayRegistry):
     def away_periods(self, client_id: str) -> list[AwayPeriod]:
         return [p for (cid, _), p in sorted(self._periods.items()) if cid == client_id]
 
-    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
-        return [
-            e
-            for e in self._repo.exceptions_of_client(client_id, limit=10_000)
-            if e.is_open and e.owner == owner
-        ]
-
 
 class InMemoryAuditIndex(AuditIndex):
     """The audit trail across a client's orders, read from the repository (the index is
@@ -651,15 +669,15 @@ class InMemoryStorefronts(StorefrontApi):
 SEED = Path(__file__).resolve().parent.parent / "local" / "shipshape_local" / "seed.toml"
 
 
-def seed_inventory(repo: InventoryRepository, path: Path = SEED) -> None:
+def seed_inventory(inventory: InventoryRepository, path: Path = SEED) -> None:
     """The embedded runtime's starting catalog and stock, in a fake or real repository."""
     for entry in tomllib.loads(path.read_text())["sku"]:
         stock = entry.pop("stock", [])
         master = SkuMaster.model_validate(entry)
-        repo.put_sku(master)
+        inventory.put_sku(master)
         for lot in stock:
             expires = lot.get("expires_on")
-            repo.receive_stock(
+            inventory.receive_stock(
                 master.client_id, master.sku, lot["warehouse"], lot.get("lot", "-"),
                 int(lot["quantity"]), lot["bin"],
                 date.fromisoformat(str(expires)) if expires else None,

@@ -65,7 +65,6 @@ def handle_receive_webhook(
         secrets=deps.secrets,
         workflow=deps.workflow,
         clock=deps.clock,
-        exceptions=deps.exceptions,
         storefronts=deps.storefronts,
     )
     metrics.add_metric(name=f"Webhook{result.outcome.value.title()}", unit="Count", value=1)

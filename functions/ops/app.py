@@ -169,7 +169,7 @@ def handle_get_metrics(
 ) -> Response[MetricsReport]:
     deps = container()
     report = client_metrics(
-        audit=deps.audit, exceptions=deps.exceptions, clients=deps.clients, clock=deps.clock,
+        repo=deps.repo, audit=deps.audit, clients=deps.clients, clock=deps.clock,
         operator=_operator(), client_id=client, days=days,
     )  # fmt: skip
     return json_response(200, report)
@@ -179,7 +179,7 @@ def handle_get_metrics(
 def handle_get_checklist(client: Annotated[str, Query(min_length=1, max_length=64)]) -> Checklist:
     deps = container()
     return monday_checklist(
-        repo=deps.repo, audit=deps.audit, exceptions=deps.exceptions, rule_store=deps.rule_store,
+        repo=deps.repo, audit=deps.audit, rule_store=deps.rule_store,
         clients=deps.clients, clock=deps.clock, operator=_operator(), client_id=client,
     )  # fmt: skip
 
@@ -237,7 +237,7 @@ def handle_request_override(
 ) -> Response[OrderView]:
     deps = container()
     order = request_override(
-        repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
+        repo=deps.repo, workflow=deps.workflow, clients=deps.clients,
         clock=deps.clock, order_id=order_id, operator=_operator(), request=override,
     )  # fmt: skip
     return json_response(201, order)
@@ -260,7 +260,7 @@ def handle_reject_override(
 def _review(order_id: str, override_id: str, review: OverrideReview, approve: bool) -> OrderView:
     deps = container()
     return review_override(
-        repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
+        repo=deps.repo, workflow=deps.workflow, clients=deps.clients,
         clock=deps.clock, order_id=order_id, override_id=override_id, operator=_operator(),
         approve=approve, review=review,
     )  # fmt: skip
@@ -277,7 +277,7 @@ def handle_list_exceptions(
     deps = container()
     return ExceptionQueue(
         exceptions=list_exceptions(
-            exceptions=deps.exceptions, clients=deps.clients, clock=deps.clock,
+            repo=deps.repo, clients=deps.clients, clock=deps.clock,
             operator=_operator(), client_id=client, owner=owner, type=type, status=status,
             overdue=overdue,
         )
@@ -288,7 +288,7 @@ def handle_list_exceptions(
 def handle_claim_exception(exception_id: PathId) -> ExceptionView:
     deps = container()
     return claim_exception(
-        repo=deps.repo, exceptions=deps.exceptions, clock=deps.clock,
+        repo=deps.repo, clock=deps.clock,
         exception_id=exception_id, operator=_operator(),
     )  # fmt: skip
 
@@ -299,7 +299,7 @@ def handle_resolve_exception(
 ) -> Response[ExceptionView]:
     deps = container()
     resolved = resolve_exception(
-        repo=deps.repo, exceptions=deps.exceptions, workflow=deps.workflow, clients=deps.clients,
+        repo=deps.repo, workflow=deps.workflow, clients=deps.clients,
         clock=deps.clock, exception_id=exception_id, operator=_operator(), request=resolution,
     )  # fmt: skip
     if resolved.awaiting_approval is None:  # a cancel waits for a second operator first

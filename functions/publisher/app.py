@@ -14,9 +14,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shipshape.adapters.dynamodb.stream import from_stream_record
+from shipshape.adapters.eventbridge import put_batches, put_entries
 from shipshape.bootstrap import aws_client
 from shipshape.config import Settings
-from shipshape.events import from_stream_record, put_batches, put_entries
 from shipshape.observability import logger, metrics
 
 # What this function needs from its environment, checked at cold start. Only the settings:

@@ -22,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     deps = container()
     reports = reconcile_all(
         clients=deps.clients, repo=deps.repo, ledger=deps.ledger, storefronts=deps.storefronts,
-        workflow=deps.workflow, clock=deps.clock, exceptions=deps.exceptions,
+        workflow=deps.workflow, clock=deps.clock,
     )  # fmt: skip
     lag: dict[str, float] = defaultdict(float)
     repaired: dict[str, int] = defaultdict(int)

@@ -9,9 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape.bootstrap import container
-from shipshape.errors import ConfigurationError
 from shipshape.observability import logger, metrics
-from shipshape.ports import ExceptionRepository
 from shipshape.services.away import reassign_from_away
 from shipshape.services.escalation import SweepReport, sweep_overdue
 
@@ -19,8 +17,6 @@ from shipshape.services.escalation import SweepReport, sweep_overdue
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = container()
-    if not isinstance(deps.repo, ExceptionRepository):
-        raise ConfigurationError("the sweeper needs a repository that also stores exceptions")
     report = sweep_overdue(
         repo=deps.repo, clients=deps.clients, clock=deps.clock, notifier=deps.notifier,
         away=deps.away,
@@ -28,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # The overdue metric first: the alarm must see it whatever happens next.
     _publish(report)
     moved = reassign_from_away(
-        repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
+        repo=deps.repo, away=deps.away, clients=deps.clients,
         clock=deps.clock, notifier=deps.notifier, away_periods=report.away_periods,
     )  # fmt: skip
     return {

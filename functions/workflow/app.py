@@ -25,7 +25,6 @@ from shipshape.workflow import DISPATCH, Run
 def _open_exception(deps: Container, ctx: steps.StepContext, event: dict[str, Any]) -> None:
     opened = open_exception(
         repo=deps.repo,
-        exceptions=deps.exceptions,
         clock=deps.clock,
         client=ctx.client,
         notifier=deps.notifier,
@@ -85,7 +84,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         inventory=deps.inventory,
         warehouse=deps.warehouse,
         execution_name=invocation.execution,
-        exceptions=deps.exceptions,
         away=deps.away,
         workflow=deps.workflow,
     )

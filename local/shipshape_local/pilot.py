@@ -618,7 +618,7 @@ class Pilot:
         if status in ("AWAITING_PICK", "AWAITING_PACK", "BACKORDERED"):
             return order.task_token is not None
         if status in ("EXCEPTION", "QUARANTINED") and order.open_exception_id:
-            exception = self.deps.exceptions.get_exception(order.open_exception_id)
+            exception = self.deps.repo.get_exception(order.open_exception_id)
             return exception is not None and exception.task_token is not None
         return False
 
@@ -755,7 +755,7 @@ class Pilot:
         record = self.deps.repo.get(order.order_id)
         if record is None or not record.open_exception_id:
             return
-        exception = self.deps.exceptions.get_exception(record.open_exception_id)
+        exception = self.deps.repo.get_exception(record.open_exception_id)
         if exception is None or not exception.is_open:
             return
         kind = exception.type.value

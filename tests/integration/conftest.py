@@ -10,6 +10,12 @@ from typing import Any
 
 import pytest
 
+from shipshape.adapters.dynamodb import (
+    DynamoDBAuditIndex,
+    DynamoDBInventory,
+    DynamoDBOrderStore,
+    DynamoDBStores,
+)
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
     GenericStore,
@@ -17,6 +23,7 @@ from shipshape_local.storefronts import (
     WooCommerceStore,
 )
 from shipshape_local.warehouse import WarehouseSimulator
+from tests.integration.stack import emulated_orders_table
 
 
 @pytest.fixture
@@ -71,3 +78,25 @@ def warehouse(runtime: EmbeddedRuntime) -> WarehouseSimulator:
         for client in ("acme-outdoors", "nordlicht", "kite-and-kin")
     }
     return WarehouseSimulator(send, tokens, "dev-token-lead")
+
+
+@pytest.fixture
+def table() -> Iterator[DynamoDBStores]:
+    """The real DynamoDB stores on the orders table alone (see ``emulated_orders_table``)."""
+    with emulated_orders_table() as stores:
+        yield stores
+
+
+@pytest.fixture
+def repo(table: DynamoDBStores) -> DynamoDBOrderStore:
+    return table.orders
+
+
+@pytest.fixture
+def inventory(table: DynamoDBStores) -> DynamoDBInventory:
+    return table.inventory
+
+
+@pytest.fixture
+def audit(table: DynamoDBStores) -> DynamoDBAuditIndex:
+    return table.audit

@@ -15,13 +15,14 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+from shipshape.adapters import dynamodb
+from shipshape.adapters.dynamodb import DynamoDBStores
 from shipshape.bootstrap import container
 from shipshape.models import (
     OrderException,
     StockLot,
 )
-from shipshape.ports import ExceptionRepository
+from shipshape.ports import OrderRepository
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import Delivery, ShopifyStore
 from shipshape_local.template import Template
@@ -242,10 +243,9 @@ def datapoints(
 # --- state written straight into the stack's table ----------------------------------------
 
 
-def repository() -> ExceptionRepository:
-    repo = container().repo
-    assert isinstance(repo, ExceptionRepository), "the orders table also stores exceptions"
-    return repo
+def repository() -> OrderRepository:
+    """The stack's order records (with their exceptions), as its functions reach them."""
+    return container().repo
 
 
 def open_address_exception(
@@ -278,11 +278,11 @@ def _declared_orders_table() -> dict[str, Any]:
 
 
 @contextmanager
-def emulated_orders_table() -> Iterator[DynamoDBOrderRepository]:
-    """The real adapter on the orders table as template.yaml declares it (keys and indexes),
+def emulated_orders_table() -> Iterator[DynamoDBStores]:
+    """The real stores on the orders table as template.yaml declares it (keys and indexes),
     in the emulator's DynamoDB: the table alone, without the rest of the embedded stack, so a
     test costs what its writes cost."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         client.create_table(TableName=ORDERS_TABLE, **_declared_orders_table())
-        yield DynamoDBOrderRepository(client, ORDERS_TABLE)
+        yield dynamodb.stores(client, ORDERS_TABLE)

@@ -31,7 +31,7 @@ def test_the_queue_shows_the_newest_exceptions_however_long_the_history(
         clock.advance(timedelta(minutes=1))
 
     # When the repository is asked for at most 10, and an operator reads the whole queue
-    newest = shipshape.bootstrap.container().exceptions.exceptions_of_client("acme-outdoors", 10)
+    newest = shipshape.bootstrap.container().repo.exceptions_of_client("acme-outdoors", 10)
     answer = runtime.http("GET", "/exceptions?client=acme-outdoors", headers=LEAD)
 
     # Then a limit keeps the newest (a long history never hides what just opened), and the
@@ -49,7 +49,7 @@ def test_a_hold_closes_the_open_exception_and_a_late_resolution_changes_nothing(
     deps = shipshape.bootstrap.container()
     ctx = StepContext(
         repo=deps.repo, clock=deps.clock, client=deps.clients.get("acme-outdoors"),
-        carrier=deps.carrier, notifier=deps.notifier, exceptions=deps.exceptions,
+        carrier=deps.carrier, notifier=deps.notifier,
         inventory=deps.inventory, warehouse=deps.warehouse,
     )  # fmt: skip
     hold(ctx, HoldRequest(order_id=exception.order_id, client_id="acme-outdoors",
@@ -64,7 +64,7 @@ def test_a_hold_closes_the_open_exception_and_a_late_resolution_changes_nothing(
 
     # Then the exception was closed with the hold, the late resolution is refused, and the
     # order and its trail are unchanged
-    closed = deps.exceptions.get_exception(exception.exception_id)
+    closed = deps.repo.get_exception(exception.exception_id)
     assert closed is not None and closed.resolution is not None
     assert closed.resolution["action"] == "hold"
     assert (late.status, late.json()["error"]) == (409, "AlreadyResolved")
@@ -213,7 +213,7 @@ def test_an_absence_over_the_weekend_does_not_move_work_but_a_workday_absence_do
 
     def reassign() -> list[tuple[str, str, str]]:
         return reassign_from_away(
-            repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
+            repo=deps.repo, away=deps.away, clients=deps.clients,
             clock=deps.clock, notifier=deps.notifier,
         ).reassigned  # fmt: skip
 

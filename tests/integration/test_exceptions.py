@@ -285,7 +285,7 @@ def test_open_exceptions_move_off_an_owner_away_longer_than_the_threshold(
     # When the reassignment runs (twice, as overlapping schedules would)
     def run() -> Any:
         return reassign_from_away(
-            repo=deps.repo, exceptions=deps.exceptions, away=deps.away, clients=deps.clients,
+            repo=deps.repo, away=deps.away, clients=deps.clients,
             clock=deps.clock, notifier=deps.notifier,
         )  # fmt: skip
 

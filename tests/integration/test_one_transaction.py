@@ -12,14 +12,18 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository, order_from
+from shipshape.adapters.dynamodb import (
+    DynamoDBAuditIndex,
+    DynamoDBInventory,
+    DynamoDBOrderStore,
+    order_from,
+)
 from shipshape.audit import AuditAction
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
@@ -35,20 +39,14 @@ from shipshape.models import (
     StockChange,
 )
 from shipshape.ports import AlreadyExists
-from shipshape.services.records import owner_after
+from shipshape.services.records import commit, commit_exception, commit_new, owner_after
 from shipshape_local.runtime import REGION, ManualClock
 from tests.builders import ACME, LOT, SKU, WAREHOUSE, least_detail, received_order
-from tests.integration.stack import ORDERS_TABLE, emulated_orders_table
+from tests.integration.stack import ORDERS_TABLE
 
 STOREFRONT = Actor(kind="storefront", id="shopify:acme-outdoors.myshopify.com")
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
 OPERATOR = Actor(kind="operator", id="omar.operator")
-
-
-@pytest.fixture
-def repo() -> Iterator[DynamoDBOrderRepository]:
-    with emulated_orders_table() as repository:
-        yield repository
 
 
 @pytest.fixture
@@ -58,7 +56,7 @@ def clients() -> ClientDirectory:
     return ClientDirectory(REPO_ROOT / "config" / "clients")
 
 
-def _created(repo: DynamoDBOrderRepository, clock: ManualClock, n: int = 1) -> Order:
+def _created(repo: DynamoDBOrderStore, clock: ManualClock, n: int = 1) -> Order:
     order, event = received_order(clock, str(6_100_000 + n))
     repo.create(order, event)
     return order
@@ -112,7 +110,7 @@ def _exception(order: Order, clock: ManualClock, **update: Any) -> OrderExceptio
 
 
 def _opened(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock, order: Order
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock, order: Order
 ) -> tuple[Order, OrderException]:
     """``order`` with an inventory exception opened on it, as the workflow's Catch opens it."""
     exception = _exception(order, clock)
@@ -129,7 +127,7 @@ def _opened(
     return new, exception
 
 
-def _as_before(repo: DynamoDBOrderRepository, order: Order, events: list[AuditEvent]) -> None:
+def _as_before(repo: DynamoDBOrderStore, order: Order, events: list[AuditEvent]) -> None:
     assert repo.get(order.order_id) == order
     assert repo.audit_trail(order.order_id) == events
 
@@ -138,7 +136,7 @@ def _as_before(repo: DynamoDBOrderRepository, order: Order, events: list[AuditEv
 
 
 def test_an_order_is_created_with_its_first_event_and_read_back_as_written(
-    repo: DynamoDBOrderRepository, clock: ManualClock
+    repo: DynamoDBOrderStore, clock: ManualClock
 ) -> None:
     # Given an order as ingest first records it
     order, event = received_order(clock, "6100000")
@@ -154,7 +152,7 @@ def test_an_order_is_created_with_its_first_event_and_read_back_as_written(
 
 
 def test_a_change_whose_audit_event_cannot_be_written_leaves_the_order_as_it_was(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given an order and its first event
     order = _created(repo, clock)
@@ -172,7 +170,7 @@ def test_a_change_whose_audit_event_cannot_be_written_leaves_the_order_as_it_was
 
 
 def test_two_writers_from_one_read_cannot_both_write_their_change(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given two changes planned from the same read of an order
     order = _created(repo, clock)
@@ -200,12 +198,15 @@ def test_two_writers_from_one_read_cannot_both_write_their_change(
 
 
 def test_a_change_with_a_stock_lot_that_refuses_writes_neither_change_nor_event(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
+    clients: ClientDirectory,
+    clock: ManualClock,
 ) -> None:
     # Given an order and a lot of 1 mug
     order = _created(repo, clock)
     trail = repo.audit_trail(order.order_id)
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
     take = StockChange(
         client_id=ACME, sku=SKU, warehouse=WAREHOUSE, lot=LOT, available=-2, reserved=2
     )
@@ -217,7 +218,7 @@ def test_a_change_with_a_stock_lot_that_refuses_writes_neither_change_nor_event(
 
     # Then nothing was written: not the change, not its event, not the stock
     _as_before(repo, order, trail)
-    (lot,) = repo.stock_of(ACME, SKU)
+    (lot,) = inventory.stock_of(ACME, SKU)
     assert (lot.available, lot.reserved) == (1, 0)
 
 
@@ -225,7 +226,10 @@ def test_a_change_with_a_stock_lot_that_refuses_writes_neither_change_nor_event(
 
 
 def test_an_exception_opens_with_its_order_change_and_event_or_not_at_all(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore,
+    audit: DynamoDBAuditIndex,
+    clients: ClientDirectory,
+    clock: ManualClock,
 ) -> None:
     # Given an order, and an exception opened on it
     order = _created(repo, clock)
@@ -250,12 +254,12 @@ def test_an_exception_opens_with_its_order_change_and_event_or_not_at_all(
     assert repo.exceptions_due_before(exception.due_at + timedelta(seconds=1), 10) == [exception]
     assert repo.exceptions_due_before(exception.due_at, 10) == []
     # And its event is in the client's trail of the day, where metrics and the checklist read
-    day = repo.audit_events_of_client(ACME, trail[0].at, trail[-1].at + timedelta(seconds=1))
+    day = audit.audit_events_of_client(ACME, trail[0].at, trail[-1].at + timedelta(seconds=1))
     assert day == trail
 
 
 def test_an_exception_change_is_refused_whole_when_any_part_is_stale(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given an open exception (version 1) on an order
     order, exception = _opened(repo, clients, clock, _created(repo, clock))
@@ -283,10 +287,13 @@ def test_an_exception_change_is_refused_whole_when_any_part_is_stale(
 
 
 def test_closing_an_exception_with_its_stock_is_all_or_nothing(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
+    clients: ClientDirectory,
+    clock: ManualClock,
 ) -> None:
     # Given an open exception on an order that holds 2 mugs of a lot
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 2, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 2, "B-09-1", None)
     order, exception = _opened(repo, clients, clock, _created(repo, clock))
     trail = repo.audit_trail(order.order_id)
     held = StockChange(
@@ -315,14 +322,14 @@ def test_closing_an_exception_with_its_stock_is_all_or_nothing(
     # Then the order, its exception and the stock are as they were
     _as_before(repo, reserved, [*trail, reserved_event])
     assert repo.get_exception(exception.exception_id) == exception
-    (lot,) = repo.stock_of(ACME, SKU)
+    (lot,) = inventory.stock_of(ACME, SKU)
     assert (lot.available, lot.reserved) == (0, 2)
     # And giving back what is held closes it: out of the open queues, still in the history
     back = back.model_copy(update={"available": 2, "reserved": -2})
     repo.write_exception(cancelled, closed, event, reserved.audit_seq, 1, writes=[back])
     assert repo.get_exception(exception.exception_id) == closed
     assert repo.get(order.order_id) == cancelled
-    (lot,) = repo.stock_of(ACME, SKU)
+    (lot,) = inventory.stock_of(ACME, SKU)
     assert (lot.available, lot.reserved) == (2, 0)
     assert repo.open_exceptions_of(ACME, "ops") == []
     assert repo.exceptions_due_before(clock.now() + timedelta(days=30), 10) == []
@@ -333,7 +340,7 @@ def test_closing_an_exception_with_its_stock_is_all_or_nothing(
 
 
 def test_an_accepted_order_waits_in_the_start_index_until_its_workflow_acknowledges(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given two orders accepted (paid) a minute apart, their workflows not yet started
     first = _created(repo, clock, 1)
@@ -373,7 +380,7 @@ def test_an_accepted_order_waits_in_the_start_index_until_its_workflow_acknowled
 
 
 def test_a_received_order_marked_for_start_is_found_from_when_it_was_received(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given an order with no acceptance time that waits for its start (recorded by an older
     # release, before acceptance times were kept)
@@ -392,7 +399,7 @@ def test_a_received_order_marked_for_start_is_found_from_when_it_was_received(
 
 
 def test_a_pickers_open_picks_count_the_orders_waiting_to_be_picked_by_them(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given two orders assigned to Ana and one to Ben
     orders = [_created(repo, clock, n) for n in range(3)]
@@ -424,7 +431,10 @@ def test_a_pickers_open_picks_count_the_orders_waiting_to_be_picked_by_them(
 
 
 def test_the_audit_trail_of_a_client_is_found_by_day(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore,
+    audit: DynamoDBAuditIndex,
+    clients: ClientDirectory,
+    clock: ManualClock,
 ) -> None:
     # Given an order received today and changed the next day
     order = _created(repo, clock)
@@ -437,20 +447,20 @@ def test_the_audit_trail_of_a_client_is_found_by_day(
 
     # When the client's events are read for each day and for both
     day = timedelta(days=1)
-    first_day = repo.audit_events_of_client(ACME, received.at, received.at + timedelta(hours=1))
-    second_day = repo.audit_events_of_client(ACME, event.at, event.at + timedelta(hours=1))
-    both = repo.audit_events_of_client(ACME, received.at, event.at + day)
+    first_day = audit.audit_events_of_client(ACME, received.at, received.at + timedelta(hours=1))
+    second_day = audit.audit_events_of_client(ACME, event.at, event.at + timedelta(hours=1))
+    both = audit.audit_events_of_client(ACME, received.at, event.at + day)
 
     # Then each event is found on its day, once
     assert (first_day, second_day, both) == ([received], [event], [received, event])
-    assert repo.audit_events_of_client("nordlicht", received.at, event.at + day) == []
+    assert audit.audit_events_of_client("nordlicht", received.at, event.at + day) == []
 
 
 # --- the items as stored --------------------------------------------------------------------
 
 
 def test_each_item_carries_queryable_copies_that_agree_with_its_document(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given an order with an exception opened on it
     order, exception = _opened(repo, clients, clock, _created(repo, clock))
@@ -489,7 +499,7 @@ def test_each_item_carries_queryable_copies_that_agree_with_its_document(
 
 
 def test_an_order_is_read_back_from_each_form_it_was_ever_stored_in(
-    repo: DynamoDBOrderRepository, clock: ManualClock
+    repo: DynamoDBOrderStore, clock: ManualClock
 ) -> None:
     # Given an order stored as JSON text (as first written), and as a DynamoDB JSON export
     # writes a compressed one (base64 text)
@@ -526,7 +536,7 @@ def _emitted(out: str) -> dict[str, list[float]]:
 
 
 def test_a_resolution_reports_its_time_and_sla_once_written_and_never_when_refused(
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
     clock: ManualClock,
     capsys: pytest.CaptureFixture[str],
@@ -540,13 +550,43 @@ def test_a_resolution_reports_its_time_and_sla_once_written_and_never_when_refus
     )
     capsys.readouterr()
 
-    # When the resolution is written from a stale read (refused), then from the current one
+    # When the resolution is committed from a stale read (refused), then from the current one
     with pytest.raises(ConcurrentUpdate):
-        repo.write_exception(resolved, closed, event, order.audit_seq, expected_version=2)
+        commit_exception(repo, resolved, closed, event, order.audit_seq, expected_version=2)
     refused = _emitted(capsys.readouterr().out)
-    repo.write_exception(resolved, closed, event, order.audit_seq, expected_version=1)
+    commit_exception(repo, resolved, closed, event, order.audit_seq, expected_version=1)
     written = _emitted(capsys.readouterr().out)
 
     # Then only the written one is counted: its time to resolution and a deadline met
     assert refused == {}
     assert written == {"TimeToResolution": [5400.0], "SlaMet": [1.0]}
+
+
+def test_an_order_change_is_counted_once_committed_and_never_when_refused(
+    repo: DynamoDBOrderStore,
+    clients: ClientDirectory,
+    clock: ManualClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a paid order, committed (its first event counts one order received, taken in
+    # the second it was placed)
+    order, received = received_order(clock, "5800001")
+    capsys.readouterr()
+    commit_new(repo, order, received)
+    assert _emitted(capsys.readouterr().out) == {"SyncLag": [0.0], "OrdersReceived": [1.0]}
+    # and the same order sent again, refused as one that exists
+    with pytest.raises(AlreadyExists):
+        commit_new(repo, order, received)
+    assert _emitted(capsys.readouterr().out) == {}
+
+    # When a QA pass is committed from a stale sequence (refused), then from the current one
+    passed, event = _change(clients, clock, order, "qa_passed", detail={"gate": "pre_pick"})
+    with pytest.raises(ConcurrentUpdate):
+        commit(repo, passed, event, expected_seq=order.audit_seq + 1)
+    refused = _emitted(capsys.readouterr().out)
+    commit(repo, passed, event, expected_seq=order.audit_seq)
+    written = _emitted(capsys.readouterr().out)
+
+    # Then only the committed change is counted, once
+    assert refused == {}
+    assert written == {"QaGatePassed": [1.0]}

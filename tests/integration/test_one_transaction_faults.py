@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+from shipshape.adapters import dynamodb as adapters
+from shipshape.adapters.dynamodb import DynamoDBOrderStore
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 from shipshape.ports import AlreadyExists
 from shipshape_local.runtime import REGION, ManualClock
@@ -21,14 +22,14 @@ from tests.integration.stack import ORDERS_TABLE
 
 
 @pytest.fixture
-def dynamodb() -> Iterator[tuple[DynamoDBOrderRepository, Stubber]]:
+def dynamodb() -> Iterator[tuple[DynamoDBOrderStore, Stubber]]:
     """The adapter on a client whose answers the test decides."""
     client = boto3.client(
         "dynamodb", region_name=REGION, aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )  # fmt: skip
     with Stubber(client) as stubber:
-        yield DynamoDBOrderRepository(client, ORDERS_TABLE), stubber
+        yield adapters.stores(client, ORDERS_TABLE).orders, stubber
         stubber.assert_no_pending_responses()
 
 
@@ -48,7 +49,7 @@ def clock() -> ManualClock:
     ],
 )
 def test_an_order_write_that_fails_in_dynamodb_is_a_transient_error_not_a_lost_race(
-    dynamodb: tuple[DynamoDBOrderRepository, Stubber],
+    dynamodb: tuple[DynamoDBOrderStore, Stubber],
     clock: ManualClock,
     code: str,
     reasons: list[str] | None,

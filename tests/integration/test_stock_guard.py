@@ -12,11 +12,9 @@ audit trail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+from shipshape.adapters.dynamodb import DynamoDBInventory, DynamoDBOrderStore
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
 from shipshape.models import (
@@ -30,15 +28,8 @@ from shipshape.services.records import record
 from shipshape_local.runtime import ManualClock
 from shipshape_local.template import REPO_ROOT
 from tests.builders import ACME, LOT, SKU, WAREHOUSE, received_order
-from tests.integration.stack import emulated_orders_table
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
-
-
-@pytest.fixture
-def repo() -> Iterator[DynamoDBOrderRepository]:
-    with emulated_orders_table() as repository:
-        yield repository
 
 
 @pytest.fixture
@@ -46,11 +37,13 @@ def clients() -> ClientDirectory:
     return ClientDirectory(REPO_ROOT / "config" / "clients")
 
 
-def _lot(repo: DynamoDBOrderRepository) -> StockLot:
-    return next(s for s in repo.stock_of(ACME, SKU) if (s.warehouse, s.lot) == (WAREHOUSE, LOT))
+def _lot(inventory: DynamoDBInventory) -> StockLot:
+    return next(
+        s for s in inventory.stock_of(ACME, SKU) if (s.warehouse, s.lot) == (WAREHOUSE, LOT)
+    )
 
 
-def _unpaid_orders(repo: DynamoDBOrderRepository, clock: ManualClock, count: int) -> list[str]:
+def _unpaid_orders(repo: DynamoDBOrderStore, clock: ManualClock, count: int) -> list[str]:
     """Orders that wait for payment: in the table, with no workflow touching their stock."""
     ids = []
     for n in range(count):
@@ -68,7 +61,7 @@ def _change(available: int = 0, reserved: int = 0) -> StockChange:
 
 
 def _write(
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
     clock: ManualClock,
     order: Order,
@@ -80,23 +73,24 @@ def _write(
     )
 
 
-def _unchanged(repo: DynamoDBOrderRepository, before: Order) -> None:
+def _unchanged(repo: DynamoDBOrderStore, before: Order) -> None:
     after = repo.get(before.order_id)
     assert after == before
     assert len(repo.audit_trail(before.order_id)) == before.audit_seq
 
 
 def test_two_reservations_planned_from_one_stock_read_cannot_both_take_the_last_units(
+    inventory: DynamoDBInventory,
     clock: ManualClock,
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
 ) -> None:
     # Given a lot of 3 mugs and two orders, each planning to reserve 2 from the same read
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 3, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 3, "B-09-1", None)
     first_id, second_id = _unpaid_orders(repo, clock, 2)
     first, second = repo.get(first_id), repo.get(second_id)
     assert first is not None and second is not None
-    seen = _lot(repo)
+    seen = _lot(inventory)
     assert (seen.available, seen.reserved) == (3, 0)
     take_two = _change(available=-2, reserved=2)
 
@@ -106,7 +100,7 @@ def test_two_reservations_planned_from_one_stock_read_cannot_both_take_the_last_
         _write(repo, clients, clock, second, "inventory_reserved", take_two)
 
     # Then DynamoDB refused the second: the stock holds the first reservation only
-    lot = _lot(repo)
+    lot = _lot(inventory)
     assert (lot.available, lot.reserved) == (1, 2)
     # and the refused order, its audit trail and its status are as they were
     _unchanged(repo, second)
@@ -114,12 +108,13 @@ def test_two_reservations_planned_from_one_stock_read_cannot_both_take_the_last_
 
 
 def test_a_decrement_below_zero_written_through_the_adapter_is_refused(
+    inventory: DynamoDBInventory,
     clock: ManualClock,
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
 ) -> None:
     # Given a lot of 1 mug and an order
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
     [order_id] = _unpaid_orders(repo, clock, 1)
     order = repo.get(order_id)
     assert order is not None
@@ -129,19 +124,20 @@ def test_a_decrement_below_zero_written_through_the_adapter_is_refused(
         _write(repo, clients, clock, order, "inventory_reserved", _change(available=-2, reserved=2))
 
     # Then nothing changed; taking exactly what is there is allowed
-    assert (_lot(repo).available, _lot(repo).reserved) == (1, 0)
+    assert (_lot(inventory).available, _lot(inventory).reserved) == (1, 0)
     _unchanged(repo, order)
     _write(repo, clients, clock, order, "inventory_reserved", _change(available=-1, reserved=1))
-    assert (_lot(repo).available, _lot(repo).reserved) == (0, 1)
+    assert (_lot(inventory).available, _lot(inventory).reserved) == (0, 1)
 
 
 def test_a_reservation_released_twice_is_released_once(
+    inventory: DynamoDBInventory,
     clock: ManualClock,
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
 ) -> None:
     # Given 2 of 5 mugs reserved for an order
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 5, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 5, "B-09-1", None)
     [order_id] = _unpaid_orders(repo, clock, 1)
     order = repo.get(order_id)
     assert order is not None
@@ -158,17 +154,18 @@ def test_a_reservation_released_twice_is_released_once(
         _write(repo, clients, clock, again, "reservation_held", release)
 
     # Then the units came back once: no phantom stock, reserved never below zero
-    assert (_lot(repo).available, _lot(repo).reserved) == (5, 0)
+    assert (_lot(inventory).available, _lot(inventory).reserved) == (5, 0)
     _unchanged(repo, released)
 
 
 def test_a_release_is_refused_when_the_lot_no_longer_holds_the_reservation(
+    inventory: DynamoDBInventory,
     clock: ManualClock,
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
 ) -> None:
     # Given a lot with 1 unit reserved and two orders that each believe they hold it
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None)
     first_id, second_id = _unpaid_orders(repo, clock, 2)
     first, second = repo.get(first_id), repo.get(second_id)
     assert first is not None and second is not None
@@ -182,31 +179,33 @@ def test_a_release_is_refused_when_the_lot_no_longer_holds_the_reservation(
         _write(repo, clients, clock, second, "reservation_held", _change(available=1, reserved=-1))
 
     # Then the lot is as it was, and so is the order
-    assert (_lot(repo).available, _lot(repo).reserved) == (1, 0)
+    assert (_lot(inventory).available, _lot(inventory).reserved) == (1, 0)
     _unchanged(repo, second)
 
 
 def test_a_stock_receipt_processed_twice_adds_its_units_once(
-    repo: DynamoDBOrderRepository,
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
 ) -> None:
     # Given a lot of 4 mugs
-    repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 4, "B-09-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 4, "B-09-1", None)
 
     # When the warehouse's receipt of 6 more is processed, and processed again
-    first = repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 6, "B-09-1", None, receipt="rcv-77")
-    again = repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 6, "B-09-1", None, receipt="rcv-77")
+    first = inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 6, "B-09-1", None, receipt="rcv-77")
+    again = inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 6, "B-09-1", None, receipt="rcv-77")
 
     # Then the units were added once, and both answers say so
     assert first.available == again.available == 10
-    assert _lot(repo).available == 10
+    assert _lot(inventory).available == 10
     # and another receipt still adds
-    more = repo.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None, receipt="rcv-78")
+    more = inventory.receive_stock(ACME, SKU, WAREHOUSE, LOT, 1, "B-09-1", None, receipt="rcv-78")
     assert more.available == 11
 
 
 def test_a_reservation_from_a_lot_that_does_not_exist_is_refused(
+    inventory: DynamoDBInventory,
     clock: ManualClock,
-    repo: DynamoDBOrderRepository,
+    repo: DynamoDBOrderStore,
     clients: ClientDirectory,
 ) -> None:
     # Given an order, and no lot GUARD-1 at all
@@ -219,5 +218,5 @@ def test_a_reservation_from_a_lot_that_does_not_exist_is_refused(
         _write(repo, clients, clock, order, "inventory_reserved", _change(available=0, reserved=1))
 
     # Then no lot was made up and the order is unchanged
-    assert all(s.lot != LOT for s in repo.stock_of(ACME, SKU))
+    assert all(s.lot != LOT for s in inventory.stock_of(ACME, SKU))
     _unchanged(repo, order)

@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+from shipshape.adapters import dynamodb as adapters
+from shipshape.adapters.dynamodb import DynamoDBInventory
 from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 from shipshape_local.runtime import REGION
 from tests.builders import ACME, SKU, WAREHOUSE
@@ -20,19 +21,19 @@ from tests.integration.stack import ORDERS_TABLE
 
 
 @pytest.fixture
-def dynamodb() -> Iterator[tuple[DynamoDBOrderRepository, Stubber]]:
+def dynamodb() -> Iterator[tuple[DynamoDBInventory, Stubber]]:
     """The adapter on a client whose answers the test decides."""
     client = boto3.client(
         "dynamodb", region_name=REGION, aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )  # fmt: skip
     with Stubber(client) as stubber:
-        yield DynamoDBOrderRepository(client, ORDERS_TABLE), stubber
+        yield adapters.stores(client, ORDERS_TABLE).inventory, stubber
         stubber.assert_no_pending_responses()
 
 
 def test_a_throttled_stock_read_is_a_transient_error(
-    dynamodb: tuple[DynamoDBOrderRepository, Stubber],
+    dynamodb: tuple[DynamoDBInventory, Stubber],
 ) -> None:
     # Given DynamoDB throttles the next read
     repo, stubber = dynamodb
@@ -46,7 +47,7 @@ def test_a_throttled_stock_read_is_a_transient_error(
 
 @pytest.mark.parametrize("receipt", [None, "rcv-77"], ids=["untracked", "receipt"])
 def test_a_throttled_stock_receipt_is_a_transient_error_not_a_receipt_done(
-    dynamodb: tuple[DynamoDBOrderRepository, Stubber], receipt: str | None
+    dynamodb: tuple[DynamoDBInventory, Stubber], receipt: str | None
 ) -> None:
     # Given DynamoDB throttles the next write
     repo, stubber = dynamodb
@@ -60,7 +61,7 @@ def test_a_throttled_stock_receipt_is_a_transient_error_not_a_receipt_done(
 
 
 def test_a_receipt_cancelled_by_a_conflicting_write_is_retried_not_taken_as_a_repeat(
-    dynamodb: tuple[DynamoDBOrderRepository, Stubber],
+    dynamodb: tuple[DynamoDBInventory, Stubber],
 ) -> None:
     # Given the receipt's transaction is cancelled because another transaction held its lot
     # (the receipt record itself was not refused)

@@ -11,14 +11,13 @@ counters) reads back as received, whatever characters its SKU and lot names hold
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+from shipshape.adapters.dynamodb import DynamoDBInventory, DynamoDBOrderStore
 from shipshape.audit import AuditAction
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate
@@ -27,15 +26,9 @@ from shipshape.services.records import record
 from shipshape_local.runtime import REGION, ManualClock
 from shipshape_local.template import REPO_ROOT
 from tests.builders import ACME, SKU, WAREHOUSE, least_detail, received_order
-from tests.integration.stack import ORDERS_TABLE, emulated_orders_table
+from tests.integration.stack import ORDERS_TABLE
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
-
-
-@pytest.fixture
-def repo() -> Iterator[DynamoDBOrderRepository]:
-    with emulated_orders_table() as repository:
-        yield repository
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ def clients() -> ClientDirectory:
     return ClientDirectory(REPO_ROOT / "config" / "clients")
 
 
-def _orders(repo: DynamoDBOrderRepository, clock: ManualClock, count: int) -> list[Order]:
+def _orders(repo: DynamoDBOrderStore, clock: ManualClock, count: int) -> list[Order]:
     created = []
     for n in range(count):
         order, event = received_order(clock, str(5_800_001 + n))
@@ -78,7 +71,10 @@ def _pick_list(order: Order, clock: ManualClock, content: str) -> Document:
 
 
 def test_orders_waiting_for_stock_queue_longest_waiting_first_and_leave_with_their_change(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
+    clients: ClientDirectory,
+    clock: ManualClock,
 ) -> None:
     # Given three orders, which start waiting for mugs in the order second, first, third
     first, second, third = _orders(repo, clock, 3)
@@ -101,7 +97,7 @@ def test_orders_waiting_for_stock_queue_longest_waiting_first_and_leave_with_the
         )
 
     # When the queue is read, and the first in it stops waiting
-    queue = repo.backorders_of(ACME, SKU, 10)
+    queue = inventory.backorders_of(ACME, SKU, 10)
     record(
         repo,
         clock,
@@ -119,13 +115,13 @@ def test_orders_waiting_for_stock_queue_longest_waiting_first_and_leave_with_the
         (first.order_id, started + timedelta(minutes=5), 1),
         (third.order_id, started + timedelta(hours=1), 4),
     ]
-    assert [m.order_id for m in repo.backorders_of(ACME, SKU, 10)] == [
+    assert [m.order_id for m in inventory.backorders_of(ACME, SKU, 10)] == [
         first.order_id,
         third.order_id,
     ]
-    assert repo.backorders_of(ACME, "TENT-2P-GRN", 10) == []
-    assert repo.backorders_of("nordlicht", SKU, 10) == []
-    assert len(repo.backorders_of(ACME, SKU, 1)) == 1
+    assert inventory.backorders_of(ACME, "TENT-2P-GRN", 10) == []
+    assert inventory.backorders_of("nordlicht", SKU, 10) == []
+    assert len(inventory.backorders_of(ACME, SKU, 1)) == 1
     # And each place in the queue is an item of its own kind, in the SKU's partition
     client = boto3.client("dynamodb", region_name=REGION)
     items = client.query(
@@ -137,7 +133,7 @@ def test_orders_waiting_for_stock_queue_longest_waiting_first_and_leave_with_the
 
 
 def test_a_document_is_written_once_with_its_order_change(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    repo: DynamoDBOrderStore, clients: ClientDirectory, clock: ManualClock
 ) -> None:
     # Given an order whose pick list was written with the change that made it
     (order,) = _orders(repo, clock, 1)
@@ -175,18 +171,19 @@ def test_a_document_is_written_once_with_its_order_change(
 
 
 def test_a_lot_reads_back_as_received_whatever_its_names_hold(
-    repo: DynamoDBOrderRepository,
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
 ) -> None:
     # Given a SKU and a lot whose names hold the key separator
     sku, lot = "KIT#2-PACK", "L#2611"
 
     # When 5 units are received with their bin and expiry, then 3 more into another bin
     # without one
-    first = repo.receive_stock(ACME, sku, WAREHOUSE, lot, 5, "C-02-1", date(2027, 11, 30))
-    more = repo.receive_stock(ACME, sku, WAREHOUSE, lot, 3, "C-02-4", None)
+    first = inventory.receive_stock(ACME, sku, WAREHOUSE, lot, 5, "C-02-1", date(2027, 11, 30))
+    more = inventory.receive_stock(ACME, sku, WAREHOUSE, lot, 3, "C-02-4", None)
 
     # Then the lot is read back with its names, the latest bin, its expiry and both receipts
-    (stored,) = repo.stock_of(ACME, sku)
+    (stored,) = inventory.stock_of(ACME, sku)
     assert (stored.client_id, stored.sku, stored.warehouse, stored.lot) == (
         ACME,
         sku,
@@ -197,7 +194,7 @@ def test_a_lot_reads_back_as_received_whatever_its_names_hold(
     assert (stored.available, stored.reserved) == (8, 0)
     assert (first.available, first.bin, first.expires_on) == (5, "C-02-1", date(2027, 11, 30))
     assert more == stored
-    assert repo.stock_of(ACME, "KIT#2") == []
+    assert inventory.stock_of(ACME, "KIT#2") == []
     item = _raw(f"STOCK#{ACME}#{sku}", f"{WAREHOUSE}#{lot}")
     assert {k: item[k] for k in ("entity", "available", "reserved", "bin", "expires_on")} == {
         "entity": {"S": "stock"},
@@ -209,21 +206,22 @@ def test_a_lot_reads_back_as_received_whatever_its_names_hold(
 
 
 def test_a_receipt_adds_to_its_own_lot_and_records_what_it_added(
-    repo: DynamoDBOrderRepository,
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
 ) -> None:
     # Given two lots of one SKU, one of them with units reserved
-    repo.receive_stock(ACME, SKU, WAREHOUSE, "OLD", 2, "B-01-1", None)
-    repo.receive_stock(ACME, SKU, WAREHOUSE, "NEW", 1, "B-01-2", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, "OLD", 2, "B-01-1", None)
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, "NEW", 1, "B-01-2", None)
 
     # When the warehouse's receipt of 6 dated units into the second lot is processed
-    answer = repo.receive_stock(
+    answer = inventory.receive_stock(
         ACME, SKU, WAREHOUSE, "NEW", 6, "B-01-3", date(2028, 1, 31), receipt="rcv-900"
     )
 
     # Then the answer is that lot, with the units added, its new bin and its expiry
     assert (answer.lot, answer.available, answer.reserved) == ("NEW", 7, 0)
     assert (answer.bin, answer.expires_on) == ("B-01-3", date(2028, 1, 31))
-    assert {s.lot: s.available for s in repo.stock_of(ACME, SKU)} == {"NEW": 7, "OLD": 2}
+    assert {s.lot: s.available for s in inventory.stock_of(ACME, SKU)} == {"NEW": 7, "OLD": 2}
     # And the receipt is recorded with what it added, where
     item = _raw(f"RECEIPT#{ACME}", "rcv-900")
     assert {k: item[k] for k in ("entity", "sku", "lot", "quantity")} == {
@@ -235,12 +233,15 @@ def test_a_receipt_adds_to_its_own_lot_and_records_what_it_added(
 
 
 def test_a_receipt_into_a_new_lot_starts_it_with_nothing_reserved(
-    repo: DynamoDBOrderRepository, clients: ClientDirectory, clock: ManualClock
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
+    clients: ClientDirectory,
+    clock: ManualClock,
 ) -> None:
     # Given no lot FRESH yet
     # When a receipt of 4 creates it (both counters, nothing reserved), and an order then
     # reserves all 4 and releases 1
-    repo.receive_stock(ACME, SKU, WAREHOUSE, "FRESH", 4, "B-02-1", None, receipt="rcv-901")
+    inventory.receive_stock(ACME, SKU, WAREHOUSE, "FRESH", 4, "B-02-1", None, receipt="rcv-901")
     fresh = _raw(f"STOCK#{ACME}#{SKU}", f"{WAREHOUSE}#FRESH")
     assert {k: fresh[k] for k in ("entity", "available", "reserved", "bin")} == {
         "entity": {"S": "stock"},
@@ -273,5 +274,5 @@ def test_a_receipt_into_a_new_lot_starts_it_with_nothing_reserved(
     )
 
     # Then its counters are exact: 1 available, 3 reserved
-    (lot,) = repo.stock_of(ACME, SKU)
+    (lot,) = inventory.stock_of(ACME, SKU)
     assert (lot.lot, lot.available, lot.reserved) == ("FRESH", 1, 3)

@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from shipshape.adapters.dynamodb import DynamoDBOrderRepository, order_from, order_key
+from shipshape.adapters import dynamodb
+from shipshape.adapters.dynamodb import order_from, order_key
 from shipshape.errors import TransientDependencyError
 from shipshape.ports import WorkflowEngine
 from shipshape_local.runtime import REGION, EmbeddedRuntime, ManualClock
@@ -457,6 +458,6 @@ def test_a_shipped_order_is_stored_compressed_and_an_order_stored_as_json_is_sti
     ddb.put_item(TableName=table, Item={**stored, "doc": {"S": text.decode()}})
 
     # Then the order reads back the same, over the API too
-    repo = DynamoDBOrderRepository(ddb, table)
+    repo = dynamodb.stores(ddb, table).orders
     assert repo.get(order_id) == order_from(stored["doc"])
     assert runtime.http("GET", f"/orders/{order_id}", headers=LEAD).status == 200

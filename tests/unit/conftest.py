@@ -32,7 +32,7 @@ def clients() -> ClientDirectory:
 def repo() -> InMemoryOrderRepository:
     """Orders, exceptions and the stock the embedded runtime starts with."""
     repository = InMemoryOrderRepository()
-    seed_inventory(repository)
+    seed_inventory(repository.inventory)
     return repository
 
 
@@ -62,6 +62,6 @@ def ctx(
     """The workflow steps' context for Acme on the in-memory fakes; ``clock`` is each test
     module's own (the moment its story starts)."""
     return StepContext(
-        repo, clock, acme, carrier, notifier, repo, RecordingWarehouseChannel(),
+        repo, clock, acme, carrier, notifier, repo.inventory, RecordingWarehouseChannel(),
         execution_name=EXECUTION,
     )  # fmt: skip

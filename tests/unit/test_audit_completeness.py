@@ -126,7 +126,7 @@ class Shop:
     ) -> None:
         self.repo, self.clock, self.acme = repo, clock, acme
         self.ctx = StepContext(
-            repo, clock, acme, CarrierStub(), NotifierRecorder(), repo,
+            repo, clock, acme, CarrierStub(), NotifierRecorder(), repo.inventory,
             RecordingWarehouseChannel(), execution_name="fulfillment-audit",
         )  # fmt: skip
 
@@ -232,7 +232,7 @@ def store() -> DamagedRecords:
     from tests.fakes import seed_inventory
 
     repository = DamagedRecords()
-    seed_inventory(repository)
+    seed_inventory(repository.inventory)
     return repository
 
 
@@ -248,7 +248,6 @@ def audit_item(
     checklist = monday_checklist(
         repo=store,
         audit=TrailIndex(store),
-        exceptions=store,
         rule_store=NoRuleChanges(),
         clients=clients,
         clock=SettableClock(MONDAY),

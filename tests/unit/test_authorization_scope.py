@@ -114,7 +114,7 @@ def exception(
 ) -> OrderException:
     """Acme's order stopped in an address exception, opened as the workflow opens it."""
     return open_exception(
-        repo=repo, exceptions=repo, clock=clock, client=acme, notifier=NotifierRecorder(),
+        repo=repo, clock=clock, client=acme, notifier=NotifierRecorder(),
         request=OpenExceptionRequest(
             order_id=order.order_id, client_id=ACME, failed_step="ValidateAddress",
             task_token="token-1", error={"Error": "AddressInvalid", "Cause": "no postal code"},
@@ -284,7 +284,7 @@ def test_an_operator_or_lead_claims_an_exception_of_a_client_they_serve(
 ) -> None:
     # When an operator or a lead serving Acme claims Acme's exception
     view = claim_exception(
-        repo=repo, exceptions=repo, clock=clock, exception_id=exception.exception_id,
+        repo=repo, clock=clock, exception_id=exception.exception_id,
         operator=operator,
     )  # fmt: skip
 
@@ -307,12 +307,12 @@ def test_a_viewer_may_not_claim_or_resolve_an_exception(
     # When they try to claim it and to resolve it
     with pytest.raises(Forbidden) as claim:
         claim_exception(
-            repo=repo, exceptions=repo, clock=clock, exception_id=exception.exception_id,
+            repo=repo, clock=clock, exception_id=exception.exception_id,
             operator=ACME_VIEWER,
         )  # fmt: skip
     with pytest.raises(Forbidden) as resolve:
         resolve_exception(
-            repo=repo, exceptions=repo, workflow=RecordingWorkflow(), clients=clients,
+            repo=repo, workflow=RecordingWorkflow(), clients=clients,
             clock=clock, exception_id=exception.exception_id, operator=ACME_VIEWER,
             request=ResolveExceptionRequest(action="quarantine", note="hold it"),
         )  # fmt: skip
@@ -337,7 +337,7 @@ def test_another_clients_exception_reads_as_one_that_does_not_exist(
     def claim(exception_id: str) -> pytest.ExceptionInfo[ExceptionNotFound]:
         with pytest.raises(ExceptionNotFound) as refused:
             claim_exception(
-                repo=repo, exceptions=repo, clock=clock, exception_id=exception_id,
+                repo=repo, clock=clock, exception_id=exception_id,
                 operator=NORDLICHT_OPERATOR,
             )  # fmt: skip
         return refused
@@ -345,7 +345,7 @@ def test_another_clients_exception_reads_as_one_that_does_not_exist(
     def resolve(exception_id: str) -> pytest.ExceptionInfo[ExceptionNotFound]:
         with pytest.raises(ExceptionNotFound) as refused:
             resolve_exception(
-                repo=repo, exceptions=repo, workflow=RecordingWorkflow(), clients=clients,
+                repo=repo, workflow=RecordingWorkflow(), clients=clients,
                 clock=clock, exception_id=exception_id, operator=NORDLICHT_OPERATOR,
                 request=ResolveExceptionRequest(action="quarantine", note="hold it"),
             )  # fmt: skip
@@ -380,7 +380,7 @@ def test_an_id_that_cannot_name_an_exception_is_refused_without_a_read(
     # When they claim it
     with pytest.raises(ExceptionNotFound) as refused:
         claim_exception(
-            repo=repo, exceptions=repo, clock=clock, exception_id=exception_id,
+            repo=repo, clock=clock, exception_id=exception_id,
             operator=ACME_OPERATOR,
         )  # fmt: skip
 
@@ -404,7 +404,7 @@ def override(
     value: object = "ops",
 ) -> object:
     return request_override(
-        repo=repo, exceptions=repo, workflow=RecordingWorkflow(), clients=clients, clock=clock,
+        repo=repo, workflow=RecordingWorkflow(), clients=clients, clock=clock,
         order_id=order_id, operator=operator,
         request=OverrideRequest.model_validate({"field": field, "value": value,
                                                 "reason": "picker called in sick"}),
@@ -442,7 +442,7 @@ def test_a_second_operator_reviews_a_cancellation_and_the_trail_names_them(
 
     # When Acme's lead rejects it
     view = review_override(
-        repo=repo, exceptions=repo, workflow=RecordingWorkflow(), clients=clients, clock=clock,
+        repo=repo, workflow=RecordingWorkflow(), clients=clients, clock=clock,
         order_id=order.order_id, override_id=override_id, operator=ACME_LEAD, approve=False,
         review=OverrideReview(note="the customer still wants it"),
     )  # fmt: skip
@@ -468,7 +468,7 @@ def test_a_viewer_may_not_change_or_review_an_override(
         override(repo, clients, clock, order.order_id, ACME_VIEWER)
     with pytest.raises(Forbidden) as review:
         review_override(
-            repo=repo, exceptions=repo, workflow=RecordingWorkflow(), clients=clients,
+            repo=repo, workflow=RecordingWorkflow(), clients=clients,
             clock=clock, order_id=order.order_id, override_id="o1", operator=ACME_VIEWER,
             approve=True, review=OverrideReview(note="ok"),
         )  # fmt: skip
@@ -523,12 +523,12 @@ def test_a_role_refusal_never_concerns_another_clients_exception(
     with pytest.raises(NotAmongYours) as refused:
         if action is None:
             claim_exception(
-                repo=repo, exceptions=repo, clock=clock, exception_id=exception.exception_id,
+                repo=repo, clock=clock, exception_id=exception.exception_id,
                 operator=operator,
             )  # fmt: skip
         else:
             resolve_exception(
-                repo=repo, exceptions=repo, workflow=RecordingWorkflow(), clients=clients,
+                repo=repo, workflow=RecordingWorkflow(), clients=clients,
                 clock=clock, exception_id=exception.exception_id, operator=operator,
                 request=ResolveExceptionRequest(action="waive", note="the client accepts it"),
             )  # fmt: skip
@@ -552,7 +552,7 @@ def test_an_operator_who_is_not_a_lead_may_not_waive_and_the_refusal_says_why(
     # When the operator asks to waive it
     with pytest.raises(Forbidden) as refused:
         resolve_exception(
-            repo=repo, exceptions=repo, workflow=workflow, clients=clients, clock=clock,
+            repo=repo, workflow=workflow, clients=clients, clock=clock,
             exception_id=exception.exception_id, operator=ACME_OPERATOR,
             request=ResolveExceptionRequest(action="waive", note="the client accepts it"),
         )  # fmt: skip

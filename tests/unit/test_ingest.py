@@ -335,8 +335,9 @@ def test_cancellation_fails_the_task_token_the_workflow_waits_on(
     # Given an order whose workflow waits for pick scans on a task token
     paid = ingest(shopify_delivery(PAID))
     ctx = StepContext(
-        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo, RecordingWarehouseChannel()
-    )
+        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo.inventory,
+        RecordingWarehouseChannel(),
+    )  # fmt: skip
     state = WorkflowState(order_id=paid.order_id, client_id="acme-outdoors")
     for step in (validate_address, reserve_inventory, assign_picker):
         step(ctx, state)

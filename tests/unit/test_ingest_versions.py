@@ -103,8 +103,8 @@ class Storefront:
         self.acme, self.repo, self.workflow, self.clock = acme, repo, workflow, clock
         self.store: StoreConfig = next(s for s in acme.stores if s.platform is Platform.SHOPIFY)
         self.ctx = StepContext(
-            repo, clock, acme, CarrierStub(), NotifierRecorder(), repo,
-            RecordingWarehouseChannel(), exceptions=repo,
+            repo, clock, acme, CarrierStub(), NotifierRecorder(), repo.inventory,
+            RecordingWarehouseChannel(),
         )  # fmt: skip
 
     def send(
@@ -121,7 +121,7 @@ class Storefront:
             self.clock.advance(heard - self.clock.now())
         return ingest_version(
             client=self.acme, store=self.store, incoming=incoming, repo=repo or self.repo,
-            workflow=self.workflow, clock=self.clock, exceptions=exceptions, source=source,
+            workflow=self.workflow, clock=self.clock, source=source,
         )  # fmt: skip
 
     def order(self, order_id: str) -> Order:
@@ -142,7 +142,7 @@ class Storefront:
         """Pre-pick QA refused the order: an owned exception waits for a person on ``token``."""
         self.workflow.wait(token)
         return open_exception(
-            repo=self.repo, exceptions=self.repo, clock=self.clock, client=self.acme,
+            repo=self.repo, clock=self.clock, client=self.acme,
             notifier=NotifierRecorder(),
             request=OpenExceptionRequest(
                 order_id=order_id, client_id=self.acme.client_id, failed_step="PrePickQA",
@@ -151,7 +151,7 @@ class Storefront:
         )  # fmt: skip
 
     def units(self, sku: str) -> tuple[int, int]:
-        (lot,) = self.repo.stock_of(self.acme.client_id, sku)
+        (lot,) = self.repo.inventory.stock_of(self.acme.client_id, sku)
         return lot.available, lot.reserved
 
     def actions(self, order_id: str) -> list[str]:
@@ -161,7 +161,7 @@ class Storefront:
 def _stocked(*skus: str, units: int = 10) -> InMemoryOrderRepository:
     repo = InMemoryOrderRepository()
     for sku in skus:
-        repo.receive_stock("acme-outdoors", sku, WAREHOUSE, "-", units, "E-01-1", None)
+        repo.inventory.receive_stock("acme-outdoors", sku, WAREHOUSE, "-", units, "E-01-1", None)
     return repo
 
 
@@ -369,7 +369,7 @@ def test_a_cancellation_closes_the_exception_that_waits_for_a_person(
     assert shop.order(order_id).status is OrderStatus.EXCEPTION
 
     # When the storefront cancels the order
-    result = shop.send(_version(45, cancelled=True), exceptions=shop.repo)
+    result = shop.send(_version(45, cancelled=True))
 
     # Then the order is cancelled with its exception closed, in one write with its stock
     assert (result.outcome, result.status) == (IngestOutcome.UPDATED, OrderStatus.CANCELLED)
@@ -410,7 +410,7 @@ def test_a_storefront_edit_while_an_exception_waits_leaves_it_to_its_owner(
 
     # When the storefront sends an edit that is not a cancellation, with and without the
     # exception store at hand
-    shop.send(_version(20, address=APARTMENT), exceptions=shop.repo)
+    shop.send(_version(20, address=APARTMENT))
     shop.send(_version(25, address=PORTLAND))
 
     # Then the exception is still open, the order still waits on it, the edits are recorded
@@ -501,15 +501,15 @@ def test_a_cancellation_that_loses_the_create_race_decides_again_on_what_is_ther
     shop = Storefront(acme, InMemoryOrderRepository(), workflow, clock)
     repo = CreatedMeanwhile(shop)
     for sku in (LANTERN, STOVE):
-        repo.receive_stock("acme-outdoors", sku, WAREHOUSE, "-", 10, "E-01-1", None)
+        repo.inventory.receive_stock("acme-outdoors", sku, WAREHOUSE, "-", 10, "E-01-1", None)
     shop.repo = repo
     shop.ctx = StepContext(
-        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo, RecordingWarehouseChannel(),
-        exceptions=repo,
+        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo.inventory,
+        RecordingWarehouseChannel(),
     )  # fmt: skip
 
     # When the cancellation (read by reconciliation) is recorded
-    result = shop.send(_version(40, cancelled=True), source="reconciliation", exceptions=repo)
+    result = shop.send(_version(40, cancelled=True), source="reconciliation")
 
     # Then it was decided against what the other delivery wrote: the order is cancelled, its
     # exception closed, its stock back, its wait interrupted

@@ -50,15 +50,15 @@ def clock() -> SettableClock:
 def shelves() -> InMemoryOrderRepository:
     """One stove and no fuel on the shelves."""
     repo = InMemoryOrderRepository()
-    repo.receive_stock(CLIENT, STOVE, WH, "-", 1, "F-02-1", None)
-    repo.receive_stock(CLIENT, FUEL, WH, "-", 0, "F-03-1", None)
+    repo.inventory.receive_stock(CLIENT, STOVE, WH, "-", 1, "F-02-1", None)
+    repo.inventory.receive_stock(CLIENT, FUEL, WH, "-", 0, "F-03-1", None)
     return repo
 
 
 def _ctx(repo: InMemoryOrderRepository, clock: SettableClock, acme: ClientConfig) -> StepContext:
     return StepContext(
-        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo, RecordingWarehouseChannel(),
-        exceptions=repo,
+        repo, clock, acme, CarrierStub(), NotifierRecorder(), repo.inventory,
+        RecordingWarehouseChannel(),
     )  # fmt: skip
 
 
@@ -88,7 +88,7 @@ def _stored(repo: InMemoryOrderRepository) -> Order:
 
 
 def _units(repo: InMemoryOrderRepository, sku: str) -> tuple[int, int]:
-    (lot,) = repo.stock_of(CLIENT, sku)
+    (lot,) = repo.inventory.stock_of(CLIENT, sku)
     return lot.available, lot.reserved
 
 
@@ -125,7 +125,7 @@ def test_two_short_lines_of_one_sku_wait_as_one_place_for_their_total(
     reserve_inventory(_ctx(shelves, clock, acme), state)
 
     # Then it takes one place in the fuel queue, for all 5 units, from now
-    (mark,) = shelves.backorders_of(CLIENT, FUEL, 10)
+    (mark,) = shelves.inventory.backorders_of(CLIENT, FUEL, 10)
     assert (mark.order_id, mark.quantity, mark.since) == (ORDER_ID, 5, NOW)
 
 
@@ -141,7 +141,7 @@ def test_an_order_waiting_a_second_time_queues_from_its_second_wait(
     reserve_inventory(_ctx(shelves, clock, acme), state)
 
     # Then it queues behind those already waiting: from now, not from last week
-    (mark,) = shelves.backorders_of(CLIENT, FUEL, 10)
+    (mark,) = shelves.inventory.backorders_of(CLIENT, FUEL, 10)
     assert mark.since == NOW
     assert _stored(shelves).status_timestamps[OrderStatus.BACKORDERED] == NOW
 
@@ -153,7 +153,7 @@ def test_cancelling_a_backordered_order_leaves_the_queue_and_gives_back_what_it_
     state = _validated(shelves, (STOVE, 2), (FUEL, 3))
     ctx = _ctx(shelves, clock, acme)
     reserve_inventory(ctx, state)
-    assert len(shelves.backorders_of(CLIENT, STOVE, 10)) == 1
+    assert len(shelves.inventory.backorders_of(CLIENT, STOVE, 10)) == 1
 
     # When an operator's resolution cancels it
     clock.advance(timedelta(hours=2))
@@ -163,8 +163,8 @@ def test_cancelling_a_backordered_order_leaves_the_queue_and_gives_back_what_it_
 
     # Then it waits in no queue and the stove is available again
     assert _stored(shelves).status is OrderStatus.CANCELLED
-    assert shelves.backorders_of(CLIENT, STOVE, 10) == []
-    assert shelves.backorders_of(CLIENT, FUEL, 10) == []
+    assert shelves.inventory.backorders_of(CLIENT, STOVE, 10) == []
+    assert shelves.inventory.backorders_of(CLIENT, FUEL, 10) == []
     assert _units(shelves, STOVE) == (1, 0)
 
 
@@ -177,7 +177,7 @@ def test_an_order_whose_wait_for_stock_timed_out_leaves_the_queue_when_cancelled
     reserve_inventory(ctx, state)
     clock.advance(timedelta(days=3))
     open_exception(
-        repo=shelves, exceptions=shelves, clock=clock, client=acme, notifier=NotifierRecorder(),
+        repo=shelves, clock=clock, client=acme, notifier=NotifierRecorder(),
         request=OpenExceptionRequest(
             order_id=ORDER_ID, client_id=CLIENT, failed_step="AwaitStock", task_token="t-stock",
             error={"Error": "States.Timeout", "Cause": "no stock within 72 hours"},
@@ -190,4 +190,4 @@ def test_an_order_whose_wait_for_stock_timed_out_leaves_the_queue_when_cancelled
     cancel_order(ctx, CancelRequest(**state.model_dump(), actor="omar.operator", exception_id="e1"))
 
     # Then its place in the fuel queue is gone: arriving fuel wakes no cancelled order
-    assert shelves.backorders_of(CLIENT, FUEL, 10) == []
+    assert shelves.inventory.backorders_of(CLIENT, FUEL, 10) == []

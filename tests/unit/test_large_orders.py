@@ -58,7 +58,7 @@ class RacedRepository(InMemoryOrderRepository):
 
 def _large_order(repo: InMemoryOrderRepository) -> WorkflowState:
     for sku in SKUS:
-        repo.receive_stock("acme-outdoors", sku, "pdx-1", "-", 1, "D-01-1", None)
+        repo.inventory.receive_stock("acme-outdoors", sku, "pdx-1", "-", 1, "D-01-1", None)
     order = Order(
         order_id=ORDER_ID, client_id="acme-outdoors", platform=Platform.SHOPIFY,
         store="acme-outdoors.myshopify.com", storefront_order_id="1", version=1,
@@ -72,13 +72,13 @@ def _large_order(repo: InMemoryOrderRepository) -> WorkflowState:
 
 def _ctx(repo: InMemoryOrderRepository, acme: ClientConfig) -> StepContext:
     return StepContext(
-        repo, SettableClock(NOW), acme, CarrierStub(), NotifierRecorder(), repo,
+        repo, SettableClock(NOW), acme, CarrierStub(), NotifierRecorder(), repo.inventory,
         RecordingWarehouseChannel(),
     )  # fmt: skip
 
 
 def _units(repo: InMemoryOrderRepository, sku: str) -> tuple[int, int]:
-    (lot,) = repo.stock_of("acme-outdoors", sku)
+    (lot,) = repo.inventory.stock_of("acme-outdoors", sku)
     return lot.available, lot.reserved
 
 
@@ -124,5 +124,5 @@ def test_a_group_that_loses_a_race_plans_again_keeping_what_earlier_groups_hold(
     assert all(_units(repo, sku) == (0, 1) for sku in SKUS)
     actions = [e.action for e in repo.audit_trail(ORDER_ID)]
     assert actions == ["order_received", "inventory_reserved_in_part", "backordered"]
-    marks = repo.backorders_of("acme-outdoors", raced, 10)
+    marks = repo.inventory.backorders_of("acme-outdoors", raced, 10)
     assert [m.order_id for m in marks] == [ORDER_ID]

@@ -369,7 +369,7 @@ def test_ingest_of_any_signed_delivery_records_an_order_or_writes_nothing(
             result = ingest_webhook(
                 client=client, platform=sender.platform, delivery=delivery(headers, body),
                 repo=repo, secrets=FixedSecrets({store.webhook_secret_name: secret}),
-                workflow=workflow, clock=SettableClock(RECEIVED_AT), exceptions=repo,
+                workflow=workflow, clock=SettableClock(RECEIVED_AT),
             )  # fmt: skip
         # Then a refusal is a typed client error and nothing was written or started
         except ClientRequestError as refused:

@@ -231,8 +231,8 @@ def test_order_held_by_its_workflow_keeps_its_hold_reason(
 
     order_id = accept(5934127349876, edit=without_zip)
     ctx = StepContext(
-        repo, clock, clients.get("acme-outdoors"), CarrierStub(), NotifierRecorder(), repo,
-        RecordingWarehouseChannel(),
+        repo, clock, clients.get("acme-outdoors"), CarrierStub(), NotifierRecorder(),
+        repo.inventory, RecordingWarehouseChannel(),
     )  # fmt: skip
     state = WorkflowState(order_id=order_id, client_id="acme-outdoors")
     with pytest.raises(AddressInvalid) as raised:

@@ -60,7 +60,7 @@ def test_the_reassignment_reuses_the_away_lists_the_sweep_read(
     # When one pass sweeps, then reassigns with the lists the sweep read
     swept = sweep_overdue(repo=repo, clients=clients, clock=clock, notifier=notifier, away=away)
     moved = reassign_from_away(
-        repo=repo, exceptions=repo, away=away, clients=clients, clock=clock, notifier=notifier,
+        repo=repo, away=away, clients=clients, clock=clock, notifier=notifier,
         away_periods=swept.away_periods,
     )  # fmt: skip
 

@@ -2,7 +2,7 @@
 
 Every function's policy grants exactly the (action, resource) pairs listed in ``EXPECTED``
 below, which follow the code: the handler, the services it calls and the adapters
-``shipshape.bootstrap`` wires (``adapters/dynamodb.py``, ``stepfunctions.py``, ``secrets.py``,
+``shipshape.bootstrap`` wires (``adapters/dynamodb/``, ``stepfunctions.py``, ``secrets.py``,
 ``sns.py``). Granting a function something new is a deliberate change to this file, reviewed
 with the code that needs it. No statement written in the template uses a wildcard action or a
 wildcard resource unless ``JUSTIFIED_WILDCARDS`` names it with its reason and the template

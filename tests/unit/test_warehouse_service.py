@@ -57,7 +57,7 @@ CLIENTS = ClientDirectory(CLIENTS_DIR)
 @pytest.fixture
 def ctx(repo: InMemoryOrderRepository, acme: ClientConfig) -> StepContext:
     return StepContext(
-        repo, SettableClock(NOW), acme, CarrierStub(), NotifierRecorder(), repo,
+        repo, SettableClock(NOW), acme, CarrierStub(), NotifierRecorder(), repo.inventory,
         RecordingWarehouseChannel(),
     )  # fmt: skip
 
@@ -134,7 +134,7 @@ def test_event_for_another_clients_order_is_not_found(
     with pytest.raises(OrderNotFound, match=f"client nordlicht has no order {order.order_id}"):
         handle_warehouse_event(
             client=CLIENTS.get("nordlicht"),
-            inventory=repo,
+            inventory=repo.inventory,
             event=pick_scans(order.order_id),
             repo=repo,
             workflow=workflow,
@@ -155,7 +155,7 @@ def test_event_for_an_unknown_order_is_not_found(
     with pytest.raises(OrderNotFound, match=f"client acme-outdoors has no order {order_id}"):
         handle_warehouse_event(
             client=CLIENTS.get("acme-outdoors"),
-            inventory=repo,
+            inventory=repo.inventory,
             event=pick_scans(order_id),
             repo=repo,
             workflow=workflow,
@@ -171,7 +171,7 @@ def test_event_for_an_order_not_waiting_is_refused_naming_its_status(
     with pytest.raises(NotAwaitingEvent) as raised:
         handle_warehouse_event(
             client=CLIENTS.get("acme-outdoors"),
-            inventory=repo,
+            inventory=repo.inventory,
             event=pick_scans(order.order_id),
             repo=repo,
             workflow=workflow,
@@ -196,7 +196,7 @@ def test_pack_data_while_waiting_for_pick_scans_is_refused(
     with pytest.raises(NotAwaitingEvent, match="is AWAITING_PICK and not waiting for pack_data"):
         handle_warehouse_event(
             client=CLIENTS.get("acme-outdoors"),
-            inventory=repo,
+            inventory=repo.inventory,
             event=pack_data(order.order_id),
             repo=repo,
             workflow=workflow,
@@ -220,7 +220,7 @@ def test_pick_scans_resolve_the_wait_with_what_record_pick_needs(
     # When the scans arrive
     accepted = handle_warehouse_event(
         client=CLIENTS.get("acme-outdoors"),
-        inventory=repo,
+        inventory=repo.inventory,
         event=event,
         repo=repo,
         workflow=workflow,
@@ -256,7 +256,7 @@ def test_pack_data_resolves_the_pack_wait(
     awaiting_pick(order)
     handle_warehouse_event(
         client=CLIENTS.get("acme-outdoors"),
-        inventory=repo,
+        inventory=repo.inventory,
         event=pick_scans(order.order_id),
         repo=repo,
         workflow=workflow,
@@ -270,7 +270,7 @@ def test_pack_data_resolves_the_pack_wait(
     # When the pack data arrives
     handle_warehouse_event(
         client=CLIENTS.get("acme-outdoors"),
-        inventory=repo,
+        inventory=repo.inventory,
         event=event,
         repo=repo,
         workflow=workflow,
@@ -296,7 +296,7 @@ def test_event_for_a_used_token_is_refused(
     awaiting_pick(order)
     handle_warehouse_event(
         client=CLIENTS.get("acme-outdoors"),
-        inventory=repo,
+        inventory=repo.inventory,
         event=pick_scans(order.order_id),
         repo=repo,
         workflow=workflow,
@@ -306,7 +306,7 @@ def test_event_for_a_used_token_is_refused(
     with pytest.raises(NotAwaitingEvent) as raised:
         handle_warehouse_event(
             client=CLIENTS.get("acme-outdoors"),
-            inventory=repo,
+            inventory=repo.inventory,
             event=pick_scans(order.order_id, event_id="pdx-scan-000188"),
             repo=repo,
             workflow=workflow,

@@ -17,7 +17,6 @@ from shipshape.ports import (
     AwayRegistry,
     Carrier,
     Clock,
-    ExceptionRepository,
     InventoryRepository,
     Notifier,
     OrderRepository,
@@ -36,7 +35,6 @@ class Container:
     settings: Settings
     clients: ClientDirectory
     repo: OrderRepository
-    exceptions: ExceptionRepository
     away: AwayRegistry
     workflow: WorkflowEngine
     secrets: SecretStore
@@ -97,28 +95,27 @@ def _storefronts() -> StorefrontApi:
 
 
 def _build() -> Container:
-    from shipshape.adapters.dynamodb import DynamoDBOrderRepository
+    from shipshape.adapters import dynamodb
     from shipshape.adapters.sandbox import LogNotifier, LogWarehouseChannel, SandboxCarrier
     from shipshape.adapters.secrets import SecretsManagerStore
     from shipshape.adapters.sns import SnsNotifier
     from shipshape.adapters.stepfunctions import StepFunctionsWorkflow
 
     settings = Settings.from_environment()
-    repository = DynamoDBOrderRepository(aws_client("dynamodb"), settings.orders_table)
+    tables = dynamodb.stores(aws_client("dynamodb"), settings.orders_table)
     return Container(
         settings=settings,
         clients=ClientDirectory(
             settings.client_config_dir,
-            rules=repository,
+            rules=tables.rules,
             rules_ttl_seconds=settings.rules_ttl_seconds,
         ),
-        repo=repository,
-        exceptions=repository,  # one table holds orders, their exceptions
-        away=repository,  # who is out of office
-        inventory=repository,  # and the stock
-        audit=repository,  # the audit trail by client and day
-        rule_store=repository,  # the versions of each client's rules
-        access_log=repository,  # refused access, for review
+        repo=tables.orders,  # orders with their exceptions, audit events and documents
+        away=tables.away,
+        inventory=tables.inventory,
+        audit=tables.audit,
+        rule_store=tables.rules,
+        access_log=tables.access,
         workflow=StepFunctionsWorkflow(
             _OnFirstUse("stepfunctions"),  # type: ignore[arg-type]
             settings.state_machine_arn,
@@ -134,7 +131,7 @@ def _build() -> Container:
             else LogNotifier()
         ),
         warehouse=LogWarehouseChannel(),
-        ledger=repository,  # reconciliation checkpoints
+        ledger=tables.ledger,
         storefronts=_StorefrontsOnFirstUse(),  # type: ignore[arg-type]
     )
 

@@ -21,13 +21,14 @@ the order through the ops API, under its own authorization, so the personal data
 system of record. Ids, statuses, SKUs, owners (team names and operator handles) and tracking
 numbers are not about the customer and are carried.
 
-This module is imported by a Lambda function: it needs only pydantic and Shipshape's models
-(boto3's deserializer is imported when a stream record is first read).
+This module knows no AWS: the stream records it is fed come decoded from
+``shipshape.adapters.dynamodb.stream``, and ``shipshape.adapters.eventbridge`` puts the events
+on the bus.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated, Any, ClassVar, Literal, assert_never
 
@@ -47,12 +48,8 @@ from shipshape.models import (
     Sku,
 )
 
+# The source every event is published under (what consumers' rules match).
 SOURCE = "shipshape"
-# EventBridge's PutEvents limits: 10 entries, 256 KB for the whole request.
-MAX_BATCH_ENTRIES = 10
-MAX_BATCH_BYTES = 256 * 1024
-# What an entry's Time counts towards the request size, whatever its value.
-_TIME_BYTES = 14
 
 EventId = Annotated[
     str,
@@ -68,14 +65,6 @@ ExceptionId = Annotated[
         pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$", description="The exception: <order_id>.e<n>."
     ),
 ]
-
-
-class EventTooLarge(ValueError):
-    """One entry alone is over EventBridge's request size; it can never be put."""
-
-
-class MalformedAuditRecord(ValueError):
-    """A stream record of an audit item lacks what every audit item has (corruption)."""
 
 
 # --- the events ----------------------------------------------------------------------------
@@ -435,84 +424,3 @@ def domain_events(audit: AuditEvent, client_id: str) -> list[DomainEvent]:
     if build is not None:
         events.append(build(audit, client_id))
     return events
-
-
-def from_stream_record(record: Mapping[str, Any]) -> list[DomainEvent]:
-    """The domain events of one DynamoDB stream record, as Lambda delivers it (DynamoDB JSON,
-    NEW_IMAGE). Anything but the INSERT of an audit item has none."""
-    if record.get("eventName") != "INSERT":
-        return []
-    image = (record.get("dynamodb") or {}).get("NewImage") or {}
-    if not str((image.get("sk") or {}).get("S", "")).startswith("AUDIT#"):
-        return []
-    # Imported here: boto3 is in the runtime, but the mapping itself never needs it.
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    try:
-        index_key = deserializer.deserialize(image["gsi6pk"])
-        doc = deserializer.deserialize(image["doc"])
-    except (KeyError, TypeError) as exc:
-        raise MalformedAuditRecord(f"audit item without gsi6pk or doc: {exc}") from exc
-    # gsi6pk = AUDIT#<client_id>#<yyyy-mm-dd>; a client id has no '#'.
-    parts = str(index_key).split("#")
-    if len(parts) != 3 or parts[0] != "AUDIT" or not isinstance(doc, str):
-        raise MalformedAuditRecord(f"audit item with gsi6pk {index_key!r}")
-    return domain_events(AuditEvent.model_validate_json(doc), parts[1])
-
-
-# --- domain events -> PutEvents entries --------------------------------------------------------
-
-
-def put_entries(
-    events: Iterable[DomainEvent], bus_name: str, source: str = SOURCE
-) -> list[dict[str, Any]]:
-    """``events.put_events`` entries for ``events``, in order.
-
-    No ``Resources``: EventBridge means them for ARNs, and an order has none; rules match on
-    the detail's ``client_id`` or ``order_id`` instead.
-    """
-    return [
-        {
-            "Source": source,
-            "DetailType": event.detail_type(),
-            "Detail": event.model_dump_json(),
-            "EventBusName": bus_name,
-            "Time": event.occurred_at,
-        }
-        for event in events
-    ]
-
-
-def entry_size(entry: Mapping[str, Any]) -> int:
-    """What one entry counts towards a PutEvents request's size, as EventBridge counts it."""
-    size = _TIME_BYTES if entry.get("Time") is not None else 0
-    for key in ("Source", "DetailType", "Detail"):
-        size += len(str(entry.get(key, "")).encode())
-    return size + sum(len(str(arn).encode()) for arn in entry.get("Resources", ()))
-
-
-def put_batches(
-    entries: Sequence[dict[str, Any]],
-    max_entries: int = MAX_BATCH_ENTRIES,
-    max_bytes: int = MAX_BATCH_BYTES,
-) -> list[list[dict[str, Any]]]:
-    """``entries`` in order, cut into PutEvents requests of at most ``max_entries`` entries and
-    ``max_bytes`` bytes each."""
-    batches: list[list[dict[str, Any]]] = []
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for entry in entries:
-        entry_bytes = entry_size(entry)
-        if entry_bytes > max_bytes:
-            raise EventTooLarge(
-                f"{entry.get('DetailType')} is {entry_bytes} bytes; a request takes {max_bytes}"
-            )
-        if batch and (len(batch) == max_entries or size + entry_bytes > max_bytes):
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append(entry)
-        size += entry_bytes
-    if batch:
-        batches.append(batch)
-    return batches

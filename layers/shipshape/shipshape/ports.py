@@ -60,7 +60,8 @@ class SystemClock(Clock):
 
 
 class OrderRepository(ABC):
-    """The system of record. Every change to an order is written with its audit event in one
+    """The system of record: an order with its exceptions, audit events and documents. Every
+    change to an order (or to one of its exceptions) is written with its audit event in one
     transaction, guarded by the order's ``audit_seq`` (optimistic concurrency)."""
 
     @abstractmethod
@@ -98,6 +99,43 @@ class OrderRepository(ABC):
     def pending_starts(self, accepted_before: datetime, limit: int) -> list[str]:
         """Ids of accepted orders whose workflow has not acknowledged its start, read from a
         sparse index (never a scan), oldest first."""
+
+    @abstractmethod
+    def open_picks(self, client_id: str, picker: str) -> int:
+        """Orders assigned to ``picker`` and not yet picked, from a sparse index."""
+
+    # --- the order's exceptions, written with it ---
+
+    @abstractmethod
+    def get_exception(self, exception_id: str) -> OrderException | None: ...
+
+    @abstractmethod
+    def write_exception(
+        self,
+        order: Order,
+        exception: OrderException,
+        event: AuditEvent,
+        expected_seq: int,
+        expected_version: int | None,
+        writes: Sequence[SideWrite] = (),
+    ) -> None:
+        """Write order, exception, audit event (and ``writes``) atomically.
+
+        ``expected_version`` None means the exception must be new. ``ConcurrentUpdate`` if
+        either guard fails."""
+
+    @abstractmethod
+    def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
+        """Open exceptions whose deadline is before ``moment``, from a sparse index, oldest
+        deadline first: the items read are the overdue ones, whatever the table size."""
+
+    @abstractmethod
+    def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
+        """A client's exceptions, newest first (open and resolved), up to ``limit``."""
+
+    @abstractmethod
+    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
+        """Open exceptions owned by ``owner`` (a person or team), from a sparse index."""
 
 
 class AuditIndex(ABC):
@@ -162,38 +200,6 @@ class AccessLog(ABC):
     def denials_of_client(self, client_id: str, since: datetime) -> list[AccessDenial]: ...
 
 
-class ExceptionRepository(ABC):
-    """Exceptions live with their order: every change to one is written in one transaction
-    with the order (guarded by its audit sequence) and the audit event that records it."""
-
-    @abstractmethod
-    def get_exception(self, exception_id: str) -> OrderException | None: ...
-
-    @abstractmethod
-    def write_exception(
-        self,
-        order: Order,
-        exception: OrderException,
-        event: AuditEvent,
-        expected_seq: int,
-        expected_version: int | None,
-        writes: Sequence[SideWrite] = (),
-    ) -> None:
-        """Write order, exception, audit event (and ``writes``) atomically.
-
-        ``expected_version`` None means the exception must be new. ``ConcurrentUpdate`` if
-        either guard fails."""
-
-    @abstractmethod
-    def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]:
-        """Open exceptions whose deadline is before ``moment``, from a sparse index, oldest
-        deadline first: the items read are the overdue ones, whatever the table size."""
-
-    @abstractmethod
-    def exceptions_of_client(self, client_id: str, limit: int) -> list[OrderException]:
-        """A client's exceptions, newest first (open and resolved), up to ``limit``."""
-
-
 class AwayRegistry(ABC):
     """Who is out of office, per client."""
 
@@ -207,10 +213,6 @@ class AwayRegistry(ABC):
     @abstractmethod
     def away_periods(self, client_id: str) -> list[AwayPeriod]:
         """Every recorded away period of a client's people (one small partition)."""
-
-    @abstractmethod
-    def open_exceptions_of(self, client_id: str, owner: str) -> list[OrderException]:
-        """Open exceptions owned by ``owner`` (a person or team), from a sparse index."""
 
 
 class InventoryRepository(ABC):
@@ -247,10 +249,6 @@ class InventoryRepository(ABC):
     @abstractmethod
     def backorders_of(self, client_id: str, sku: str, limit: int) -> list[BackorderMark]:
         """Orders waiting for this SKU, longest-waiting first."""
-
-    @abstractmethod
-    def open_picks(self, client_id: str, picker: str) -> int:
-        """Orders assigned to ``picker`` and not yet picked, from a sparse index."""
 
 
 class WarehouseChannel(ABC):

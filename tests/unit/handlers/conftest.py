@@ -58,7 +58,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     repo = InMemoryOrderRepository()
-    seed_inventory(repo)
+    seed_inventory(repo.inventory)
     rules = InMemoryRuleStore()
     built = Fakes(
         repo=repo,
@@ -78,7 +78,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     shipshape.bootstrap.override(
         settings=Settings.from_environment(),
         clients=ClientDirectory(CLIENTS_DIR, rules=rules),
-        repo=repo, exceptions=repo, inventory=repo, away=built.away, audit=built.audit,
+        repo=repo, inventory=repo.inventory, away=built.away, audit=built.audit,
         rule_store=rules, access_log=built.access_log, ledger=built.ledger,
         workflow=built.workflow, secrets=FixedSecrets(DEV_SECRETS), clock=built.clock,
         carrier=built.carrier, notifier=built.notifier, warehouse=built.warehouse,

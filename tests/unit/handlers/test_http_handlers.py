@@ -89,7 +89,8 @@ def stock_received(headers: dict[str, str], quantity: int = 12) -> dict[str, obj
 
 
 def units(fakes: Fakes) -> int:
-    return sum(lot.available for lot in fakes.repo.stock_of("acme-outdoors", "MUG-ENAMEL-12"))
+    lots = fakes.repo.inventory.stock_of("acme-outdoors", "MUG-ENAMEL-12")
+    return sum(lot.available for lot in lots)
 
 
 @pytest.mark.filterwarnings("ignore:Disabling idempotency:UserWarning")

@@ -17,10 +17,10 @@ from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, ConcurrentUpdate
 from shipshape.models import Actor, AwayPeriod, ExceptionStatus, OrderException
 from shipshape.observability import logger
-from shipshape.ports import AwayRegistry, Clock, ExceptionRepository, Notifier, OrderRepository
+from shipshape.ports import AwayRegistry, Clock, Notifier, OrderRepository
 from shipshape.rules import ExceptionRule, due_at
 from shipshape.services.queries import Operator, served_client
-from shipshape.services.records import load
+from shipshape.services.records import commit_exception, load
 
 REASSIGNER = Actor(kind="system", id="away-reassignment")
 
@@ -104,7 +104,6 @@ class ReassignReport:
 def reassign_from_away(
     *,
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     away: AwayRegistry,
     clients: ClientDirectory,
     clock: Clock,
@@ -138,9 +137,9 @@ def reassign_from_away(
             if all(m in long_away for m in members)
         }
         for owner in sorted(owners):
-            for exception in away.open_exceptions_of(client.client_id, owner):
+            for exception in repo.open_exceptions_of(client.client_id, owner):
                 try:
-                    moved = _reassign(repo, exceptions, client, periods, exception, clock, notifier)
+                    moved = _reassign(repo, client, periods, exception, clock, notifier)
                 except Exception:  # noqa: BLE001 - one bad item must not stop the pass
                     logger.exception(
                         "reassignment failed", extra={"exception_id": exception.exception_id}
@@ -153,14 +152,13 @@ def reassign_from_away(
 
 def _reassign(
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     client: ClientConfig,
     periods: list[AwayPeriod],
     stale: OrderException,
     clock: Clock,
     notifier: Notifier,
 ) -> tuple[str, str, str] | None:
-    current = exceptions.get_exception(stale.exception_id)
+    current = repo.get_exception(stale.exception_id)
     if current is None or not current.is_open or current.owner != stale.owner:
         return None  # resolved or moved by someone else since the index was read
     now = clock.now()
@@ -197,7 +195,7 @@ def _reassign(
         },
     )
     try:
-        exceptions.write_exception(new_order, moved, event, order.audit_seq, current.version)
+        commit_exception(repo, new_order, moved, event, order.audit_seq, current.version)
     except ConcurrentUpdate:
         return None  # the next pass decides again on fresh data
     try:

@@ -28,7 +28,7 @@ from shipshape.models import (
     RuleChangeStatus,
     stage,
 )
-from shipshape.ports import AuditIndex, Clock, ExceptionRepository, OrderRepository, RuleStore
+from shipshape.ports import AuditIndex, Clock, OrderRepository, RuleStore
 from shipshape.services.queries import Operator, served_client
 
 WEEK = timedelta(days=7)
@@ -64,7 +64,6 @@ def monday_checklist(
     *,
     repo: OrderRepository,
     audit: AuditIndex,
-    exceptions: ExceptionRepository,
     rule_store: RuleStore,
     clients: ClientDirectory,
     clock: Clock,
@@ -75,7 +74,7 @@ def monday_checklist(
     client = served_client(clients, operator, client_id)
     now = clock.now()
     week = audit.audit_events_of_client(client_id, now - WEEK, now)
-    known = exceptions.exceptions_of_client(client_id, OPEN_LIMIT)
+    known = repo.exceptions_of_client(client_id, OPEN_LIMIT)
     items = [
         _sync_lag(week),
         _top_exceptions(known),

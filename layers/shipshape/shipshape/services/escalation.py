@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from shipshape.audit import AuditAction
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ConcurrentUpdate, OrderNotFound
 from shipshape.models import (
     Actor,
-    AuditEvent,
     AwayPeriod,
     ExceptionStatus,
     ExceptionType,
@@ -27,9 +26,9 @@ from shipshape.models import (
     OrderException,
 )
 from shipshape.observability import logger
-from shipshape.ports import AwayRegistry, Clock, Notifier
+from shipshape.ports import AwayRegistry, Clock, Notifier, OrderRepository
 from shipshape.services.away import first_available
-from shipshape.services.records import retry_on_conflict
+from shipshape.services.records import commit_exception, retry_on_conflict
 
 SWEEPER = Actor(kind="system", id="escalation-sweeper")
 
@@ -41,27 +40,6 @@ _EXHAUSTED_NOTE = (
     "escalation chain exhausted: the last level keeps the exception, with a new deadline, "
     "and is notified again"
 )
-
-
-class EscalationStore(Protocol):
-    """What the sweeper needs from storage: orders and their exceptions in one store, as the
-    DynamoDB adapter provides them (it implements ``OrderRepository`` and
-    ``ExceptionRepository``). The write contract is ``ExceptionRepository.write_exception``'s."""
-
-    def get(self, order_id: str) -> Order | None: ...
-
-    def get_exception(self, exception_id: str) -> OrderException | None: ...
-
-    def write_exception(
-        self,
-        order: Order,
-        exception: OrderException,
-        event: AuditEvent,
-        expected_seq: int,
-        expected_version: int | None,
-    ) -> None: ...
-
-    def exceptions_due_before(self, moment: datetime, limit: int) -> list[OrderException]: ...
 
 
 class Escalation(NamedTuple):
@@ -121,7 +99,7 @@ class _Escalated:
 
 def sweep_overdue(
     *,
-    repo: EscalationStore,
+    repo: OrderRepository,
     clients: ClientDirectory,
     clock: Clock,
     notifier: Notifier,
@@ -213,7 +191,7 @@ def sweep_overdue(
 
 
 def _escalate_once(
-    repo: EscalationStore,
+    repo: OrderRepository,
     client: ClientConfig,
     exception_id: str,
     now: datetime,
@@ -236,7 +214,7 @@ def _escalate_once(
 
 
 def _escalate(
-    repo: EscalationStore,
+    repo: OrderRepository,
     client: ClientConfig,
     order: Order,
     current: OrderException,
@@ -284,7 +262,8 @@ def _escalate(
         owner=owner if order.open_exception_id == current.exception_id else None,
         event_owner=owner,
     )  # fmt: skip
-    repo.write_exception(
+    commit_exception(
+        repo,
         new_order,
         escalated,
         event,

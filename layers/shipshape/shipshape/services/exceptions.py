@@ -74,7 +74,6 @@ from shipshape.observability import logger
 from shipshape.ports import (
     AwayRegistry,
     Clock,
-    ExceptionRepository,
     Notifier,
     OrderRepository,
     TaskNotWaiting,
@@ -85,7 +84,7 @@ from shipshape.services.away import first_available
 from shipshape.services.fulfillment import release_ahead, release_writes
 from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
 from shipshape.services.queries import Operator, served_client
-from shipshape.services.records import load
+from shipshape.services.records import commit_exception, load
 from shipshape.workflow import gate_at, retry_point, timeout_opens, waive_point
 
 # Step errors (by class name, as the state machine reports them) and the exception they open.
@@ -222,7 +221,6 @@ def _cause(error: dict[str, Any]) -> str:
 def open_exception(
     *,
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     clock: Clock,
     client: ClientConfig,
     notifier: Notifier,
@@ -241,7 +239,7 @@ def open_exception(
     )
     gate = gate_at(request.failed_step) if kind is ExceptionType.QA_FAILED else None
 
-    current = exceptions.get_exception(order.open_exception_id) if order.open_exception_id else None
+    current = repo.get_exception(order.open_exception_id) if order.open_exception_id else None
     if current is not None and current.is_open:
         # A retried attempt of this wait: keep the exception, wait on the newest token.
         if current.task_token != request.task_token:
@@ -252,7 +250,8 @@ def open_exception(
                 AuditAction.EXCEPTION_WAIT_RENEWED, actor=_workflow(), at=clock.now(),
                 detail=_about(renewed), event_owner=renewed.owner,
             )  # fmt: skip
-            exceptions.write_exception(
+            commit_exception(
+                repo,
                 renewed_order,
                 renewed,
                 event,
@@ -318,7 +317,7 @@ def open_exception(
         },
         event_owner=exception.owner,
     )
-    exceptions.write_exception(new_order, exception, event, order.audit_seq, None)
+    commit_exception(repo, new_order, exception, event, order.audit_seq, None)
     try:
         notifier.exception_assigned(
             new_order, exception, "opened", client.rules.members_of(exception.owner)
@@ -350,11 +349,9 @@ def _about(exception: OrderException) -> dict[str, Any]:
     }
 
 
-def _scoped(
-    exceptions: ExceptionRepository, exception_id: str, operator: Operator
-) -> OrderException:
+def _scoped(repo: OrderRepository, exception_id: str, operator: Operator) -> OrderException:
     well_formed = _EXCEPTION_ID.fullmatch(exception_id) is not None
-    found = exceptions.get_exception(exception_id) if well_formed else None
+    found = repo.get_exception(exception_id) if well_formed else None
     if found is None or not operator.may_see(found.client_id):
         raise ExceptionNotFound(
             f"no exception {exception_id} among your clients",
@@ -365,7 +362,7 @@ def _scoped(
 
 def list_exceptions(
     *,
-    exceptions: ExceptionRepository,
+    repo: OrderRepository,
     clients: ClientDirectory,
     clock: Clock,
     operator: Operator,
@@ -384,7 +381,7 @@ def list_exceptions(
     now = clock.now()
     views = []
     for cid in client_ids:
-        for exception in exceptions.exceptions_of_client(cid, limit):
+        for exception in repo.exceptions_of_client(cid, limit):
             view = ExceptionView.of(exception, now)
             if owner is not None and view.owner != owner:
                 continue
@@ -401,7 +398,6 @@ def list_exceptions(
 def claim_exception(
     *,
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     clock: Clock,
     exception_id: str,
     operator: Operator,
@@ -409,7 +405,7 @@ def claim_exception(
 ) -> ExceptionView:
     """Take ownership of an open exception. One claimant wins (a conditional write); claiming
     your own claim again is a no-op."""
-    exception = _scoped(exceptions, exception_id, operator)  # scope before role
+    exception = _scoped(repo, exception_id, operator)  # scope before role
     actor = require_acting(operator)
     if not exception.is_open:
         raise AlreadyResolved(f"exception {exception_id} is resolved")
@@ -431,7 +427,8 @@ def claim_exception(
             AuditAction.EXCEPTION_CLAIMED, actor=actor, at=clock.now(), detail=_about(claimed),
             event_owner=claimed.owner,
         )  # fmt: skip
-        exceptions.write_exception(
+        commit_exception(
+            repo,
             claimed_order,
             claimed,
             event,
@@ -439,12 +436,12 @@ def claim_exception(
             expected_version=exception.version,
         )
     except ConcurrentUpdate:
-        winner = exceptions.get_exception(exception_id)
+        winner = repo.get_exception(exception_id)
         if winner is not None and winner.claimed_by is None and winner.is_open and _attempt < 2:
             # Something else changed the order or the exception (an escalation, a webhook):
             # nobody claimed it, so decide again on the fresh record.
             return claim_exception(
-                repo=repo, exceptions=exceptions, clock=clock, exception_id=exception_id,
+                repo=repo, clock=clock, exception_id=exception_id,
                 operator=operator, _attempt=_attempt + 1,
             )  # fmt: skip
         if winner is not None and winner.claimed_by == operator.subject:
@@ -610,7 +607,6 @@ def _partial_lines(
 def resolve_exception(
     *,
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     workflow: WorkflowEngine,
     clients: ClientDirectory,
     clock: Clock,
@@ -619,7 +615,7 @@ def resolve_exception(
     request: ResolveExceptionRequest,
 ) -> ExceptionView:
     """Record a resolution that meets the acceptance criteria, then resume the workflow."""
-    exception = _scoped(exceptions, exception_id, operator)  # scope before role
+    exception = _scoped(repo, exception_id, operator)  # scope before role
     actor = require_acting(operator)
     if request.action == "waive":
         require_lead(operator, "waive a QA gate")
@@ -640,7 +636,7 @@ def resolve_exception(
         raise ActionNotAllowed(f"order {order.order_id} was cancelled; nothing to resolve")
     correction = _accept(exception, order, request)
     if request.action == "cancel":
-        return _ask_to_cancel(exceptions, clock, exception, order, actor, request)
+        return _ask_to_cancel(repo, clock, exception, order, actor, request)
     waiting = pending_cancel(order)
     if waiting is not None:
         raise ActionNotAllowed(
@@ -687,15 +683,15 @@ def resolve_exception(
         AuditAction.EXCEPTION_RESOLVED, actor=actor, at=clock.now(), to=resume, owner=owner,
         changes=changes, detail={**_about(resolved), **detail}, event_owner=resolved.owner,
     )  # fmt: skip
-    exceptions.write_exception(
-        new_order, resolved, event, order.audit_seq, exception.version, writes=writes
+    commit_exception(
+        repo, new_order, resolved, event, order.audit_seq, exception.version, writes=writes
     )
     _resume(workflow, resolved, request, operator)
     return ExceptionView.of(resolved, clock.now())
 
 
 def _ask_to_cancel(
-    exceptions: ExceptionRepository,
+    repo: OrderRepository,
     clock: Clock,
     exception: OrderException,
     order: Order,
@@ -730,8 +726,13 @@ def _ask_to_cancel(
         changes={"overrides": (*order.overrides, override)},
         detail={**_about(claimed), **requested_detail(override)}, event_owner=claimed.owner,
     )  # fmt: skip
-    exceptions.write_exception(
-        asked, claimed, event, expected_seq=order.audit_seq, expected_version=exception.version
+    commit_exception(
+        repo,
+        asked,
+        claimed,
+        event,
+        expected_seq=order.audit_seq,
+        expected_version=exception.version,
     )
     logger.info(
         "cancellation awaits a second operator",

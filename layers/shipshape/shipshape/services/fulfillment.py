@@ -51,7 +51,6 @@ from shipshape.ports import (
     AwayRegistry,
     Carrier,
     Clock,
-    ExceptionRepository,
     InventoryRepository,
     Notifier,
     OrderRepository,
@@ -64,7 +63,14 @@ from shipshape.services import gates
 from shipshape.services import inventory as stock
 from shipshape.services.addresses import standardize
 from shipshape.services.documents import manifest_document, pick_list_document
-from shipshape.services.records import load, owner_after, record, retry_on_conflict
+from shipshape.services.records import (
+    commit,
+    commit_exception,
+    load,
+    owner_after,
+    record,
+    retry_on_conflict,
+)
 
 WORKFLOW = Actor(kind="workflow", id="fulfillment")
 
@@ -100,7 +106,6 @@ class StepContext:
     inventory: InventoryRepository
     warehouse: WarehouseChannel
     execution_name: str | None = None
-    exceptions: ExceptionRepository | None = None
     away: AwayRegistry | None = None
     workflow: WorkflowEngine | None = None
 
@@ -326,7 +331,7 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
             to=OrderStatus.BACKORDERED, entered_at=since, changes=changes, detail=detail,
             owner=owner_after(ctx.client, order, OrderStatus.BACKORDERED),
         )  # fmt: skip
-        ctx.repo.apply(new, event, expected_seq=order.audit_seq, writes=writes)
+        commit(ctx.repo, new, event, expected_seq=order.audit_seq, writes=writes)
         return outcome.model_copy(update={"backordered": True})
     # hold_all, or ship_partial with nothing in stock to ship: a person decides.
     if plan.reservation and (
@@ -400,7 +405,7 @@ def assign_picker(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     candidates = covering or present
     if not candidates:
         raise NoPickerAvailable(f"every picker of {ctx.client.client_id} is away")
-    workload = {p: ctx.inventory.open_picks(ctx.client.client_id, p) for p in candidates}
+    workload = {p: ctx.repo.open_picks(ctx.client.client_id, p) for p in candidates}
     picker = min(candidates, key=lambda p: (workload[p], p))
     skus = ctx.inventory.skus(order.client_id, [ln.sku for ln in order.lines])
     titles = {ln.sku: ln.title for ln in order.lines}
@@ -824,11 +829,9 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
     }
     detail: dict[str, Any] = {"error": error, "cause": cause, "held_at_status": order.status.value}
     open_exception = (
-        ctx.exceptions.get_exception(order.open_exception_id)
-        if ctx.exceptions is not None and order.open_exception_id
-        else None
+        ctx.repo.get_exception(order.open_exception_id) if order.open_exception_id else None
     )
-    if open_exception is None or not open_exception.is_open or ctx.exceptions is None:
+    if open_exception is None or not open_exception.is_open:
         record(
             ctx.repo, ctx.clock, ctx.client, order, action=AuditAction.ORDER_HELD, actor=WORKFLOW,
             to_status=OrderStatus.ON_HOLD, changes=changes, detail=detail,
@@ -846,7 +849,7 @@ def hold(ctx: StepContext, request: HoldRequest) -> WorkflowState:
         by=WORKFLOW.id, at=ctx.clock.now(), action="hold",
         note=f"the workflow stopped waiting ({error})",
     )  # fmt: skip
-    ctx.exceptions.write_exception(new, closed, event, order.audit_seq, open_exception.version)
+    commit_exception(ctx.repo, new, closed, event, order.audit_seq, open_exception.version)
     return WorkflowState(order_id=request.order_id, client_id=request.client_id)
 
 

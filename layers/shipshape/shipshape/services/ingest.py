@@ -40,7 +40,6 @@ from shipshape.observability import logger
 from shipshape.ports import (
     AlreadyExists,
     Clock,
-    ExceptionRepository,
     ExecutionExists,
     OrderRepository,
     SecretStore,
@@ -54,7 +53,14 @@ from shipshape.services.fulfillment import (
     released,
     released_detail,
 )
-from shipshape.services.records import owner_after, record, retry_on_conflict, workflow_input
+from shipshape.services.records import (
+    commit_exception,
+    commit_new,
+    owner_after,
+    record,
+    retry_on_conflict,
+    workflow_input,
+)
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
@@ -94,7 +100,6 @@ def ingest_webhook(
     secrets: SecretStore,
     workflow: WorkflowEngine,
     clock: Clock,
-    exceptions: ExceptionRepository | None = None,
     storefronts: StorefrontApi | None = None,
 ) -> IngestResult:
     """Accept one storefront delivery for ``client``. Raises client errors for bad requests
@@ -136,7 +141,7 @@ def ingest_webhook(
             )
     return ingest_version(
         client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
-        clock=clock, exceptions=exceptions, source="webhook",
+        clock=clock, source="webhook",
     )  # fmt: skip
 
 
@@ -148,7 +153,6 @@ def ingest_version(
     repo: OrderRepository,
     workflow: WorkflowEngine,
     clock: Clock,
-    exceptions: ExceptionRepository | None = None,
     source: str,
 ) -> IngestResult:
     """Record one authenticated order version (from a webhook, or read from the storefront's
@@ -160,7 +164,7 @@ def ingest_version(
         client.client_id, store.platform, store.store, incoming.storefront_order_id
     )
     result = retry_on_conflict(
-        5, lambda: _record_version(client, order_id, incoming, repo, clock, exceptions, source)
+        5, lambda: _record_version(client, order_id, incoming, repo, clock, source)
     )
     order = result[1]
     if result[0].outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
@@ -208,7 +212,6 @@ def _record_version(
     incoming: StorefrontOrder,
     repo: OrderRepository,
     clock: Clock,
-    exceptions: ExceptionRepository | None,
     source: str,
 ) -> tuple[IngestResult, Order, str | None]:
     """Record one version; also returns a task token the cancellation must interrupt."""
@@ -219,7 +222,7 @@ def _record_version(
             order = _create(client, order_id, incoming, repo, clock, actor, source)
         except AlreadyExists:
             # A concurrent delivery created it first: decide again against what it wrote.
-            return _record_version(client, order_id, incoming, repo, clock, exceptions, source)
+            return _record_version(client, order_id, incoming, repo, clock, source)
         result = IngestResult(order_id, IngestOutcome.CREATED, order.status, "order recorded")
         return result, order, None
 
@@ -246,7 +249,7 @@ def _record_version(
             existing,
             None,
         )
-    order, token = _update(client, existing, incoming, repo, clock, actor, exceptions, source)
+    order, token = _update(client, existing, incoming, repo, clock, actor, source)
     result = IngestResult(order_id, IngestOutcome.UPDATED, order.status, "order updated")
     return result, order, token
 
@@ -312,7 +315,7 @@ def _create(
             "rules_version": client.rules_version,
         },
     )
-    repo.create(order, event)
+    commit_new(repo, order, event)
     return order
 
 
@@ -323,7 +326,6 @@ def _update(
     repo: OrderRepository,
     clock: Clock,
     actor: Actor,
-    exceptions: ExceptionRepository | None,
     source: str,
 ) -> tuple[Order, str | None]:
     if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
@@ -377,9 +379,7 @@ def _update(
         detail["not_applied"] = held_back
         detail["not_applied_reason"] = "fulfilment has started; an operator must apply them"
     open_exception = (
-        exceptions.get_exception(existing.open_exception_id)
-        if exceptions is not None and existing.open_exception_id
-        else None
+        repo.get_exception(existing.open_exception_id) if existing.open_exception_id else None
     )
     if to_status is OrderStatus.CANCELLED and open_exception is not None and open_exception.is_open:
         # The storefront cancelled while an exception waited for a person: close it with the
@@ -393,9 +393,8 @@ def _update(
         closed = open_exception.closed(
             by=actor.id, at=clock.now(), action="cancel", note="cancelled by the storefront"
         )
-        assert exceptions is not None
-        exceptions.write_exception(
-            new, closed, event, existing.audit_seq, open_exception.version, writes=writes
+        commit_exception(
+            repo, new, closed, event, existing.audit_seq, open_exception.version, writes=writes
         )
         return new, open_exception.task_token
     new = record(

@@ -25,7 +25,7 @@ from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import PayloadInvalid
 from shipshape.models import SHIPPED_STATUSES, AuditEvent, ExceptionType, OrderStatus
-from shipshape.ports import AuditIndex, Clock, ExceptionRepository
+from shipshape.ports import AuditIndex, Clock, OrderRepository
 from shipshape.services.queries import Operator, served_client
 
 MAX_DAYS = 92
@@ -300,8 +300,8 @@ def _histogram(hours: Sequence[float]) -> list[HistogramBin]:
 
 
 def client_metrics(
+    repo: OrderRepository,
     audit: AuditIndex,
-    exceptions: ExceptionRepository,
     clients: ClientDirectory,
     clock: Clock,
     operator: Operator,
@@ -316,7 +316,7 @@ def client_metrics(
     return compute(
         client, events, first, last,
         paid_at=_paid_before(audit, events),
-        opened_at=_opened_before(exceptions, events),
+        opened_at=_opened_before(repo, events),
     )  # fmt: skip
 
 
@@ -332,7 +332,7 @@ def _paid_before(audit: AuditIndex, events: Sequence[AuditEvent]) -> dict[str, d
 
 
 def _opened_before(
-    exceptions: ExceptionRepository, events: Sequence[AuditEvent]
+    repo: OrderRepository, events: Sequence[AuditEvent]
 ) -> dict[str, tuple[datetime, datetime]]:
     opened = {
         str(e.detail.get("exception_id")) for e in events if _counted(e.action) is _Counted.OPENED
@@ -344,7 +344,7 @@ def _opened_before(
     }
     found: dict[str, tuple[datetime, datetime]] = {}
     for exception_id in sorted(later - opened):
-        record = exceptions.get_exception(exception_id)
+        record = repo.get_exception(exception_id)
         if record is not None:
             # The first deadline is not kept once escalated; an escalated exception counts
             # as missed through its escalation event anyway.

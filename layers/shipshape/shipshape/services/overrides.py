@@ -61,7 +61,6 @@ from shipshape.models import (
 )
 from shipshape.ports import (
     Clock,
-    ExceptionRepository,
     OrderRepository,
     TaskNotWaiting,
     WorkflowEngine,
@@ -74,7 +73,7 @@ from shipshape.services.fulfillment import (
     released_detail,
 )
 from shipshape.services.queries import Operator, OrderView, served_order
-from shipshape.services.records import owner_after, record
+from shipshape.services.records import commit_exception, owner_after, record
 
 
 class OverrideConflict(ClientRequestError):
@@ -208,7 +207,6 @@ def _checked_value(order: Order, field: OverrideField, value: Any, clients: Clie
 def request_override(
     *,
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     workflow: WorkflowEngine,
     clients: ClientDirectory,
     clock: Clock,
@@ -230,15 +228,12 @@ def request_override(
             detail=requested_detail(override),
         )  # fmt: skip
         return OrderView.of(new)
-    return OrderView.of(
-        _apply(repo, exceptions, workflow, clients, clock, order, override, operator, None)
-    )
+    return OrderView.of(_apply(repo, workflow, clients, clock, order, override, operator, None))
 
 
 def review_override(
     *,
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     workflow: WorkflowEngine,
     clients: ClientDirectory,
     clock: Clock,
@@ -256,7 +251,7 @@ def review_override(
         if approve and _is_applied_cancel_of(pending, operator):
             # The same approval again: its answer was lost, perhaps before the workflow was
             # told. The order is cancelled already, so only the workflow is told again.
-            _stop_workflow(workflow, _interrupted_wait(repo, exceptions, order, pending))
+            _stop_workflow(workflow, _interrupted_wait(repo, order, pending))
             return OrderView.of(order)
         raise OverrideConflict(f"override {override_id} is {pending.status.value} already")
     if not approve:
@@ -280,9 +275,7 @@ def review_override(
             "must approve it"
         )
     _checked_value(order, pending.field, pending.value, clients)
-    return OrderView.of(
-        _apply(repo, exceptions, workflow, clients, clock, order, pending, operator, review)
-    )
+    return OrderView.of(_apply(repo, workflow, clients, clock, order, pending, operator, review))
 
 
 def _is_applied_cancel_of(override: Override, operator: Operator) -> bool:
@@ -293,9 +286,7 @@ def _is_applied_cancel_of(override: Override, operator: Operator) -> bool:
     )
 
 
-def _interrupted_wait(
-    repo: OrderRepository, exceptions: ExceptionRepository, order: Order, override: Override
-) -> str | None:
+def _interrupted_wait(repo: OrderRepository, order: Order, override: Override) -> str | None:
     """The task token of the wait an applied cancellation stopped: the exception it closed
     (which keeps its token for this), or else the order's own wait."""
     applied = next(
@@ -308,7 +299,7 @@ def _interrupted_wait(
         None,
     )
     closed_id = applied.detail.get("closed_exception") if applied is not None else None
-    closed = exceptions.get_exception(str(closed_id)) if closed_id else None
+    closed = repo.get_exception(str(closed_id)) if closed_id else None
     return closed.task_token if closed is not None else order.task_token
 
 
@@ -348,7 +339,6 @@ def _detail(override: Override) -> dict[str, Any]:
 
 def _apply(
     repo: OrderRepository,
-    exceptions: ExceptionRepository,
     workflow: WorkflowEngine,
     clients: ClientDirectory,
     clock: Clock,
@@ -399,7 +389,7 @@ def _apply(
     detail.update(released_detail(order))
     writes = release_writes(order)
     open_exception = (
-        exceptions.get_exception(order.open_exception_id) if order.open_exception_id else None
+        repo.get_exception(order.open_exception_id) if order.open_exception_id else None
     )
     interrupt = order.task_token
     if open_exception is not None and open_exception.is_open:
@@ -413,8 +403,8 @@ def _apply(
             by=operator.subject, at=clock.now(), action="cancel", note=override.reason,
             keep_token=True,  # so a repeat of this approval can tell the workflow again
         )  # fmt: skip
-        exceptions.write_exception(
-            new, closed, event, order.audit_seq, open_exception.version, writes=writes
+        commit_exception(
+            repo, new, closed, event, order.audit_seq, open_exception.version, writes=writes
         )
         interrupt = open_exception.task_token
     else:

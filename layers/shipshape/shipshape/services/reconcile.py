@@ -30,7 +30,6 @@ from shipshape.models import SyncState
 from shipshape.observability import logger
 from shipshape.ports import (
     Clock,
-    ExceptionRepository,
     OrderRepository,
     StorefrontApi,
     SyncLedger,
@@ -63,7 +62,6 @@ def reconcile_all(
     storefronts: StorefrontApi,
     workflow: WorkflowEngine,
     clock: Clock,
-    exceptions: ExceptionRepository | None = None,
 ) -> list[StoreReport]:
     """One pass over every client's stores. A store that fails is reported and left for the
     next pass; it never stops the others."""
@@ -74,7 +72,6 @@ def reconcile_all(
                 report = reconcile_store(
                     client=client, store=store, repo=repo, ledger=ledger,
                     storefronts=storefronts, workflow=workflow, clock=clock,
-                    exceptions=exceptions,
                 )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - one store's failure must not stop the rest
                 # The checkpoint did not move: the next pass reads the same window again.
@@ -99,7 +96,6 @@ def reconcile_store(
     storefronts: StorefrontApi,
     workflow: WorkflowEngine,
     clock: Clock,
-    exceptions: ExceptionRepository | None = None,
 ) -> StoreReport:
     report = StoreReport(client.client_id, store.platform.value, store.store, "reconciled")
     if not store.api_token_secret_name:
@@ -136,7 +132,7 @@ def reconcile_store(
             # too: a version stamped too far ahead of Shipshape's clock.
             result = ingest_version(
                 client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
-                clock=clock, exceptions=exceptions, source="reconciliation",
+                clock=clock, source="reconciliation",
             )  # fmt: skip
         except ClientRequestError as exc:
             # The same order a webhook would be refused for: recorded for review, not retried

@@ -8,7 +8,16 @@ from typing import Any
 from shipshape.audit import AuditAction, Detail
 from shipshape.config import ClientConfig
 from shipshape.errors import OrderNotFound
-from shipshape.models import Actor, Order, OrderChanges, OrderStatus, SideWrite
+from shipshape.models import (
+    Actor,
+    AuditEvent,
+    Order,
+    OrderChanges,
+    OrderException,
+    OrderStatus,
+    SideWrite,
+)
+from shipshape.observability import business_metrics
 from shipshape.ports import Clock, OrderRepository
 
 
@@ -23,6 +32,40 @@ def load(repo: OrderRepository, order_id: str) -> Order:
     if order is None:
         raise OrderNotFound(f"no order {order_id}")
     return order
+
+
+def commit_new(repo: OrderRepository, order: Order, event: AuditEvent) -> None:
+    """Write a new order with its first audit event, then count what the event records."""
+    repo.create(order, event)
+    business_metrics(order, event)
+
+
+def commit(
+    repo: OrderRepository,
+    order: Order,
+    event: AuditEvent,
+    expected_seq: int,
+    writes: Sequence[SideWrite] = (),
+) -> None:
+    """Write an order change with its audit event (and ``writes``) in one transaction, then
+    count what the event records: business metrics come from the committed events only."""
+    repo.apply(order, event, expected_seq=expected_seq, writes=writes)
+    business_metrics(order, event)
+
+
+def commit_exception(
+    repo: OrderRepository,
+    order: Order,
+    exception: OrderException,
+    event: AuditEvent,
+    expected_seq: int,
+    expected_version: int | None,
+    writes: Sequence[SideWrite] = (),
+) -> None:
+    """Write an exception with its order and audit event in one transaction, then count what
+    the event records."""
+    repo.write_exception(order, exception, event, expected_seq, expected_version, writes=writes)
+    business_metrics(order, event, exception)
 
 
 def record(
@@ -49,7 +92,7 @@ def record(
         action, actor=actor, at=clock.now(), to=to_status, changes=changes, detail=detail,
         owner=owner or owner_after(client, order, to_status),
     )  # fmt: skip
-    repo.apply(new, event, expected_seq=order.audit_seq, writes=writes)
+    commit(repo, new, event, expected_seq=order.audit_seq, writes=writes)
     return new
 
 

@@ -1,0 +1,138 @@
+"""The one table, as the stores use it: each call a DynamoDB request, each failure translated
+here and nowhere else.
+
+A throttle or a service fault becomes ``TransientDependencyError`` (the workflow's Retry and the
+callers' backoff handle it); a condition a write was guarded by becomes the conflict the caller
+names (``ConcurrentUpdate``, ``AlreadyExists``); anything else is a fault and is raised as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from shipshape.errors import TransientDependencyError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)
+
+# BatchGetItem takes at most 100 keys per request.
+_BATCH_KEYS = 100
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def translate(exc: ClientError) -> Exception:
+    """What a failed request means to the domain."""
+    code = error_code(exc)
+    if code in TRANSIENT_CODES or code == "TransactionCanceledException":
+        return TransientDependencyError(f"DynamoDB {code}")
+    return exc
+
+
+@contextmanager
+def translated(on_condition: Exception | None = None) -> Iterator[None]:
+    """Run one request; a failed condition raises ``on_condition`` (when given), every other
+    failure its translation."""
+    try:
+        yield
+    except ClientError as exc:
+        if on_condition is not None:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                raise on_condition from exc
+            if code == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    raise on_condition from exc
+        raise translate(exc) from exc
+
+
+class Table:
+    """One DynamoDB table through one client."""
+
+    def __init__(self, client: DynamoDBClient, name: str) -> None:
+        self.client = client
+        self.name = name
+
+    def get(self, key: dict[str, Any], **options: Any) -> dict[str, Any] | None:
+        with translated():
+            found = self.client.get_item(TableName=self.name, Key=key, **options)
+        return found.get("Item")
+
+    def put(
+        self, item: dict[str, Any], on_condition: Exception | None = None, **options: Any
+    ) -> None:
+        with translated(on_condition):
+            self.client.put_item(TableName=self.name, Item=item, **options)
+
+    def delete(self, key: dict[str, Any]) -> None:
+        with translated():
+            self.client.delete_item(TableName=self.name, Key=key)
+
+    def update(self, key: dict[str, Any], **options: Any) -> dict[str, Any]:
+        with translated():
+            answer = self.client.update_item(TableName=self.name, Key=key, **options)
+        return dict(answer.get("Attributes", {}))
+
+    def query(self, **options: Any) -> dict[str, Any]:
+        """One page of a query."""
+        with translated():
+            return dict(self.client.query(TableName=self.name, **options))
+
+    def query_all(self, **options: Any) -> list[dict[str, Any]]:
+        """Every item of a query, page after page."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.query(**options)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def query_newest(self, limit: int, **options: Any) -> list[dict[str, Any]]:
+        """Up to ``limit`` items, newest sort key first, page after page."""
+        items: list[dict[str, Any]] = []
+        while len(items) < limit:
+            page = self.query(**options, ScanIndexForward=False, Limit=limit - len(items))
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items
+
+    def batch_get(self, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+        """The items that exist among ``keys``, 100 keys a request, unprocessed keys asked
+        again."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_KEYS):
+            request: Any = {self.name: {"Keys": list(keys[start : start + _BATCH_KEYS]), **options}}
+            while request:
+                with translated():
+                    page = self.client.batch_get_item(RequestItems=request)
+                items.extend(page["Responses"].get(self.name, []))
+                request = page.get("UnprocessedKeys") or None
+        return items
+
+    def transact(self, items: Sequence[dict[str, Any]], on_condition: Exception) -> None:
+        """Write ``items`` all or none; a failed condition raises ``on_condition``."""
+        with translated(on_condition):
+            self.client.transact_write_items(TransactItems=list(items))  # type: ignore[arg-type]
