@@ -362,12 +362,12 @@ class Pilot:
             self.counts[f"{function} run failed ({type(exc).__name__})"] += 1
             return None
 
-    def _reconcile(self, order: PlannedOrder) -> None:
-        """The start reconciler's schedule (every minute on AWS) for an order whose workflow
+    def _start_missed(self, order: PlannedOrder) -> None:
+        """The starter's schedule (every minute on AWS) for an order whose workflow
         did not start."""
         before = self._seq(order.order_id)
         report = self._scheduled("StarterFunction") or {}
-        self.counts["workflows started by the reconciler"] += len(report.get("started", []))
+        self.counts["workflows started by the starter"] += len(report.get("started", []))
         self._after({order.order_id: before})
 
     @contextmanager
@@ -677,7 +677,7 @@ class Pilot:
         if status in FINAL:
             self.finished.add(order.order_id)
         elif self._unstarted(record):
-            self.at(now + timedelta(minutes=2), lambda: self._reconcile(order))
+            self.at(now + timedelta(minutes=2), lambda: self._start_missed(order))
         elif status == "AWAITING_PICK":
             delay = timedelta(minutes=self.rng.randrange(30, 240))
             self.at(now + delay, lambda: self._pick(order))

@@ -150,7 +150,7 @@ def test_an_order_whose_first_step_failed_leaves_the_pending_start_index(
         )
     )
 
-    # When the start reconciler runs later
+    # When the starter runs later
     clock.advance(timedelta(minutes=5))
     report = runtime.run_function("StarterFunction", {})
 

@@ -92,7 +92,7 @@ def test_a_small_pilot_loses_nothing_and_reports_what_the_table_holds(tmp_path: 
         OPTIONS.orders
         <= starts
         <= OPTIONS.orders
-        + 2 * first["traffic"].get("workflows started by the reconciler", 0)
+        + 2 * first["traffic"].get("workflows started by the starter", 0)
         + integrity["infrastructure_faults"].get("start_execution_outage", 0)
     )
     # the report is written as HTML (with its chart library beside it) and JSON

@@ -1,4 +1,4 @@
-"""The start reconciler: every accepted order reaches its workflow, even if the start that
+"""The starter: every accepted order reaches its workflow, even if the start that
 followed the write failed. It reads only the sparse pending-start index."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from shipshape.observability import logger
 from shipshape.ports import Clock, ExecutionExists, OrderRepository, WorkflowEngine
 from shipshape.services.records import record, workflow_input
 
-RECONCILER = Actor(kind="system", id="start-reconciler")
+STARTER = Actor(kind="system", id="starter")
 
 
 @dataclass
@@ -53,18 +53,18 @@ def start_pending_orders(
                 clients.get(order.client_id),
                 order,
                 action=AuditAction.ORDER_HELD,
-                actor=RECONCILER,
+                actor=STARTER,
                 to_status=OrderStatus.ON_HOLD,
                 changes={"pending_start": False, "hold_reason": "WorkflowClosedEarly"},
                 detail={"error": "WorkflowClosedEarly", "execution": order.execution_name},
             )
             report.already_running.append(order_id)
         except Exception:  # noqa: BLE001 - one bad order must not stop the others
-            logger.exception("reconciler could not start a workflow", extra={"order_id": order_id})
+            logger.exception("starter could not start a workflow", extra={"order_id": order_id})
             report.failed.append(order_id)
     if report.examined:
         logger.info(
-            "start reconciler pass",
+            "starter pass",
             extra={
                 "examined": report.examined,
                 "started": len(report.started),

@@ -1,4 +1,4 @@
-"""The start reconciler: every accepted order reaches its workflow, exactly once."""
+"""The starter: every accepted order reaches its workflow, exactly once."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_orders_accepted_before_the_grace_period_are_started(
     recent = accept(5934127349877)
     clock.advance(timedelta(seconds=30))
 
-    # When the reconciler runs
+    # When the starter runs
     report = reconcile()
 
     # Then only the old order's workflow is started; the recent one is left to its own start
@@ -126,7 +126,7 @@ def test_orders_accepted_before_the_grace_period_are_started(
     assert recent not in workflow.executions
 
 
-def test_reconciler_starts_the_oldest_orders_first_up_to_its_limit(
+def test_the_starter_starts_the_oldest_orders_first_up_to_its_limit(
     accept: Accept, reconcile: Reconcile, workflow: RecordingWorkflow, clock: SettableClock
 ) -> None:
     # Given three accepted orders whose starts failed, a minute apart
@@ -138,7 +138,7 @@ def test_reconciler_starts_the_oldest_orders_first_up_to_its_limit(
     accept(5934127349878)
     clock.advance(timedelta(minutes=10))
 
-    # When the reconciler runs with room for two
+    # When the starter runs with room for two
     report = reconcile(limit=2)
 
     # Then the two oldest are started
@@ -154,7 +154,7 @@ def test_running_execution_is_found_again_not_duplicated(
     execution_id = workflow.executions[order_id].execution_id
     clock.advance(timedelta(minutes=5))
 
-    # When the reconciler runs
+    # When the starter runs
     report = reconcile()
 
     # Then the start finds the running execution and no other is created
@@ -175,7 +175,7 @@ def test_transient_failure_leaves_the_order_for_the_next_pass(
     order_id = accept(5934127349876)
     clock.advance(timedelta(minutes=5))
 
-    # When the reconciler runs twice
+    # When the starter runs twice
     first = reconcile()
     second = reconcile()
 
@@ -198,7 +198,7 @@ def test_order_whose_execution_closed_without_acknowledging_is_held_once(
     workflow.close(order_id, status="FAILED")
     clock.advance(timedelta(minutes=5))
 
-    # When the reconciler runs twice
+    # When the starter runs twice
     first = reconcile()
     second = reconcile()
 
@@ -209,7 +209,7 @@ def test_order_whose_execution_closed_without_acknowledging_is_held_once(
     assert order.pending_start is False
     held = repo.audit_trail(order_id)[-1]
     assert held.action == "order_held"
-    assert (held.actor.kind, held.actor.id) == ("system", "start-reconciler")
+    assert (held.actor.kind, held.actor.id) == ("system", "starter")
     assert (held.from_status, held.to_status) == (OrderStatus.ACCEPTED, OrderStatus.ON_HOLD)
     assert held.detail == {"error": "WorkflowClosedEarly", "execution": order_id}
     assert first.already_running == [order_id]
@@ -243,7 +243,7 @@ def test_order_held_by_its_workflow_keeps_its_hold_reason(
     trail_length = len(repo.audit_trail(order_id))
     clock.advance(timedelta(minutes=5))
 
-    # When the reconciler runs
+    # When the starter runs
     report = reconcile()
 
     # Then it leaves the held order alone: the reason the operator sees is still the address
