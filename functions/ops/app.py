@@ -22,6 +22,7 @@ from shipshape.http import (
     api_resolver,
     json_response,
     no_store_by_default,
+    operator_from_claims,
 )
 from shipshape.models import (
     AccessDenial,
@@ -67,7 +68,6 @@ from shipshape.services.queries import (
     get_audit_trail,
     get_document,
     get_order,
-    operator_from_claims,
 )
 
 # What this function needs from its environment, checked at cold start.

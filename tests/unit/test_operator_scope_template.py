@@ -17,7 +17,7 @@ import importlib.util
 from functools import cache
 from typing import Any
 
-from shipshape.services.queries import operator_from_claims
+from shipshape.http import operator_from_claims
 from shipshape_local.template import REPO_ROOT
 
 SCOPE = "custom:clients"

@@ -44,6 +44,7 @@ from shipshape.http import (
     JSON_MAX_DIGITS,
     PayloadTooLarge,
     RequestInvalid,
+    operator_from_claims,
     raw_body,
     read_json,
 )
@@ -70,7 +71,7 @@ from shipshape.services.governance import (
     propose_rule_change,
 )
 from shipshape.services.overrides import OverrideRequest, OverrideReview
-from shipshape.services.queries import Operator, operator_from_claims
+from shipshape.services.queries import Operator
 from shipshape.services.warehouse import WarehouseEvent
 from tests.fakes import SettableClock
 from tests.helpers import json_slots

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from shipshape.base import Model
 from shipshape.errors import ClientRequestError, PayloadInvalid, TransientDependencyError
 from shipshape.observability import logger
+from shipshape.services.queries import Operator
 
 
 class ErrorBody(Model):
@@ -244,3 +245,20 @@ def no_store_by_default(
     if not any(name.lower() == "cache-control" for name in headers):
         headers["Cache-Control"] = NO_STORE
     return response
+
+
+# --- who is asking: the operator of a request ---------------------------------------------
+
+
+def operator_from_claims(claims: dict[str, Any]) -> Operator:
+    """The operator a request's JWT claims name (API Gateway's JWT authorizer verified them):
+    the subject, the Cognito groups as roles and ``custom:clients`` as the clients served."""
+    groups = claims.get("cognito:groups") or []
+    if isinstance(groups, str):  # API Gateway flattens list claims to "[a b]" strings
+        groups = groups.strip("[]").replace(",", " ").split()
+    clients = str(claims.get("custom:clients", "")).replace(",", " ").split()
+    return Operator(
+        subject=str(claims.get("sub") or claims.get("username") or "unknown"),
+        roles=frozenset(groups),
+        clients=frozenset(clients),
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -157,15 +156,3 @@ def get_document(repo: OrderRepository, order_id: str, name: str, operator: Oper
         known = ", ".join(order.documents) or "none yet"
         raise DocumentNotFound(f"order {order_id} has no document {name!r} (it has: {known})")
     return found
-
-
-def operator_from_claims(claims: dict[str, Any]) -> Operator:
-    groups = claims.get("cognito:groups") or []
-    if isinstance(groups, str):  # API Gateway flattens list claims to "[a b]" strings
-        groups = groups.strip("[]").replace(",", " ").split()
-    clients = str(claims.get("custom:clients", "")).replace(",", " ").split()
-    return Operator(
-        subject=str(claims.get("sub") or claims.get("username") or "unknown"),
-        roles=frozenset(groups),
-        clients=frozenset(clients),
-    )
