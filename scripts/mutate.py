@@ -134,16 +134,9 @@ TARGETS = [
            ("x_*", "xǁ*"), ("tests/unit/test_escalation*.py",)),
     Target("authz-claims", "Authorization: the operator a request's claims name",
            "shipshape.http", _functions("operator_from_claims"), AUTHZ_TESTS),
-    Target("authz-queries", "Authorization: orders and audit reads", "shipshape.services.queries",
-           ("xǁOperatorǁ*", "x_*"), (*AUTHZ_TESTS, "tests/unit/test_operator_scope_template.py")),
-    Target("authz-roles", "Authorization: the acting and lead roles", "shipshape.authorization",
-           ("x_*",), AUTHZ_TESTS),
-    Target("authz-exceptions", "Authorization: the exception queue",
-           "shipshape.services.exceptions", _functions("_scoped"), AUTHZ_TESTS),
-    Target("authz-overrides", "Authorization: overrides", "shipshape.services.overrides",
-           _functions("_scoped", "_actor"), AUTHZ_TESTS),
-    Target("authz-governance", "Authorization: rules governance",
-           "shipshape.services.governance", _functions("_acting"), AUTHZ_TESTS),
+    Target("authz", "Authorization: scope, then role, for every read and change",
+           "shipshape.authorization", ("xǁOperatorǁ*", "x_*"),
+           (*AUTHZ_TESTS, "tests/unit/test_operator_scope_template.py")),
     Target("authz-away", "Authorization: marking people away", "shipshape.services.away",
            _functions("mark_away"), AUTHZ_TESTS),
     Target("audit-completeness", "The audit-completeness check", "shipshape.services.checklist",
@@ -159,8 +152,7 @@ BY_NAME = {t.name: t for t in TARGETS}
 # mutant still runs only the tests that reach its function.
 BATCHES = {
     "storefronts": ("shopify", "woocommerce", "bigcommerce", "generic"),
-    "authorization": ("authz-claims", "authz-roles", "authz-queries", "authz-exceptions",
-                      "authz-overrides", "authz-governance", "authz-away"),
+    "authorization": ("authz-claims", "authz", "authz-away"),
     "dynamodb": ("stock-conditions", "transaction", "items"),
 }  # fmt: skip
 BATCH_OF = {name: batch for batch, names in BATCHES.items() for name in names}

@@ -11,6 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shipshape import web as dashboard
+from shipshape.authorization import Operator, served_clients
 from shipshape.base import Model
 from shipshape.bootstrap import container
 from shipshape.config import Settings
@@ -63,7 +64,6 @@ from shipshape.services.overrides import (
 )
 from shipshape.services.queries import (
     AuditTrail,
-    Operator,
     OrderView,
     get_audit_trail,
     get_document,
@@ -158,7 +158,7 @@ def _record_refusal(client_id: str) -> None:
 def handle_get_me() -> Me:
     """Who the caller is, their roles and the clients they serve."""
     operator = _operator()
-    clients = [c.client_id for c in container().clients.all() if operator.may_see(c.client_id)]
+    clients = [c.client_id for c in served_clients(container().clients, operator)]
     return Me(subject=operator.subject, roles=sorted(operator.roles), clients=clients)
 
 

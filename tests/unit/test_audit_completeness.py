@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shipshape.authorization import Operator
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import (
     AuditEvent,
@@ -51,7 +52,6 @@ from shipshape.services.fulfillment import (
     validate_address,
 )
 from shipshape.services.ingest import ingest_webhook
-from shipshape.services.queries import Operator
 from tests.fakes import (
     CarrierStub,
     FixedSecrets,

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from shipshape.authorization import Operator
 from shipshape.config import ClientDirectory
 from shipshape.errors import Forbidden, UnknownClient
 from shipshape.models import AwayPeriod, OrderException
 from shipshape.ports import AwayRegistry
 from shipshape.services.away import InvalidAwayPeriod, MarkAwayRequest, UnknownOwner, mark_away
-from shipshape.services.queries import Operator
 
 ACME = "acme-outdoors"
 ACME_OPERATOR = Operator(subject="omar.operator", roles=frozenset({"operator"}),

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from shipshape.authorization import Operator
 from shipshape.http import operator_from_claims
-from shipshape.services.queries import Operator
 
 ACME = "acme-outdoors"
 NORDLICHT = "nordlicht"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shipshape.authorization import Operator
 from shipshape.config import ClientDirectory
 from shipshape.errors import ConcurrentUpdate, Forbidden, UnknownClient
 from shipshape.models import RuleChange, RuleChangeStatus
@@ -24,7 +25,6 @@ from shipshape.services.governance import (
     propose_rule_change,
     reject_rule_change,
 )
-from shipshape.services.queries import Operator
 from tests.fakes import SettableClock
 from tests.helpers import CLIENTS_DIR
 

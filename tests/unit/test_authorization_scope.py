@@ -14,8 +14,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shipshape.authorization import Operator, served_client
 from shipshape.config import ClientConfig, ClientDirectory
-from shipshape.errors import Forbidden, NotAmongYours, OrderNotFound, UnknownClient
+from shipshape.errors import (
+    ExceptionNotFound,
+    Forbidden,
+    NotAmongYours,
+    OrderNotFound,
+    UnknownClient,
+)
 from shipshape.models import (
     Actor,
     Document,
@@ -30,7 +37,6 @@ from shipshape.models import (
     canonical_order_id,
 )
 from shipshape.services.exceptions import (
-    ExceptionNotFound,
     OpenExceptionRequest,
     ResolveExceptionRequest,
     claim_exception,
@@ -43,14 +49,7 @@ from shipshape.services.overrides import (
     request_override,
     review_override,
 )
-from shipshape.services.queries import (
-    DocumentNotFound,
-    Operator,
-    get_audit_trail,
-    get_document,
-    get_order,
-    served_client,
-)
+from shipshape.services.queries import DocumentNotFound, get_audit_trail, get_document, get_order
 from tests.builders import received_event
 from tests.fakes import InMemoryOrderRepository, NotifierRecorder, RecordingWorkflow, SettableClock
 

@@ -21,6 +21,7 @@ from jsonschema.exceptions import ValidationError
 from shipshape.adapters.dynamodb import audit_item
 from shipshape.adapters.dynamodb.stream import MalformedAuditRecord, from_stream_record
 from shipshape.adapters.eventbridge import EventTooLarge, entry_size, put_batches, put_entries
+from shipshape.authorization import Operator
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.events import (
     EVENT_TYPES,
@@ -72,7 +73,6 @@ from shipshape.services.fulfillment import (
     validate_address,
 )
 from shipshape.services.ingest import ingest_webhook
-from shipshape.services.queries import Operator
 from tests.fakes import (
     FixedSecrets,
     InMemoryOrderRepository,

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from shipshape.authorization import Operator
 from shipshape.config import (
     GOVERNED_SECTIONS,
     ClientConfig,
@@ -71,7 +72,6 @@ from shipshape.services.governance import (
     propose_rule_change,
 )
 from shipshape.services.overrides import OverrideRequest, OverrideReview
-from shipshape.services.queries import Operator
 from shipshape.services.warehouse import WarehouseEvent
 from tests.fakes import SettableClock
 from tests.helpers import json_slots

@@ -83,6 +83,11 @@ class OrderNotFound(NotAmongYours):
     """No order with this id (or, to an operator, none among their clients')."""
 
 
+class ExceptionNotFound(NotAmongYours):
+    """No such exception among the operator's clients (none at all, or another client's:
+    one answer for both)."""
+
+
 class PayloadInvalid(ClientRequestError):
     """The body is not a well-formed order for the platform and topic it claims to be."""
 

@@ -22,10 +22,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from shipshape.authorization import Operator
 from shipshape.base import Model
 from shipshape.errors import ClientRequestError, PayloadInvalid, TransientDependencyError
 from shipshape.observability import logger
-from shipshape.services.queries import Operator
 
 
 class ErrorBody(Model):

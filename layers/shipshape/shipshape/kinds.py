@@ -4,6 +4,7 @@ details with them."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -11,7 +12,9 @@ from pydantic import StringConstraints
 
 # What an operator resolving an exception asks for.
 Resolution = Literal["retry", "partial", "cancel", "quarantine", "release", "waive"]
-ExceptionId = Annotated[str, StringConstraints(pattern=r"^ord_[a-z2-7]{20}\.e[0-9]{1,4}$")]
+# An exception's id: its order's id, then .e<n>.
+EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
+ExceptionId = Annotated[str, StringConstraints(pattern=f"^{EXCEPTION_ID.pattern}$")]
 
 
 class ExceptionType(StrEnum):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pydantic import ConfigDict, Field
 
 from shipshape.audit import AuditAction
-from shipshape.authorization import require_acting
+from shipshape.authorization import Action, Operator, served_client
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, ConcurrentUpdate
@@ -19,7 +19,6 @@ from shipshape.models import Actor, AwayPeriod, ExceptionStatus, OrderException
 from shipshape.observability import logger
 from shipshape.ports import AwayRegistry, Clock, Notifier, OrderRepository
 from shipshape.rules import ExceptionRule, due_at
-from shipshape.services.queries import Operator, served_client
 from shipshape.services.records import commit_exception, load
 
 REASSIGNER = Actor(kind="system", id="away-reassignment")
@@ -73,9 +72,7 @@ def mark_away(
     person: str,
     request: MarkAwayRequest,
 ) -> AwayPeriod:
-    # Scope before role: a role refusal (403) would tell that the client exists.
-    client = served_client(clients, operator, request.client_id)
-    require_acting(operator)
+    client = served_client(clients, operator, request.client_id, Action.ACT)
     people = client.rules.known_owners() | set(client.pickers)
     if person not in people or person in client.rules.teams:
         raise UnknownOwner(f"{person} is not a person in {client.client_id}'s rules or pickers")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import assert_never
 
 from shipshape.audit import AuditAction
+from shipshape.authorization import Operator, served_client
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.models import (
@@ -29,7 +30,6 @@ from shipshape.models import (
     stage,
 )
 from shipshape.ports import AuditIndex, Clock, OrderRepository, RuleStore
-from shipshape.services.queries import Operator, served_client
 
 WEEK = timedelta(days=7)
 SYNC_LAG_LIMIT_SECONDS = 15 * 60

@@ -36,19 +36,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
 from shipshape.audit import AuditAction
-from shipshape.authorization import require_acting, require_lead
+from shipshape.authorization import (
+    Action,
+    Operator,
+    served_client,
+    served_clients,
+    served_exception,
+)
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import (
     ClientRequestError,
     ConcurrentUpdate,
-    NotAmongYours,
     OrderCancelled,
 )
 from shipshape.kinds import Resolution
@@ -83,7 +87,6 @@ from shipshape.services.addresses import standardize
 from shipshape.services.away import first_available
 from shipshape.services.fulfillment import release_ahead, release_writes
 from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
-from shipshape.services.queries import Operator, served_client
 from shipshape.services.records import commit_exception, load
 from shipshape.workflow import gate_at, retry_point, timeout_opens, waive_point
 
@@ -95,12 +98,6 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "QaFailed": ExceptionType.QA_FAILED,
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
 }
-_EXCEPTION_ID = re.compile(r"ord_[a-z2-7]{20}\.e[0-9]{1,4}")
-
-
-class ExceptionNotFound(NotAmongYours):
-    """No such exception among the operator's clients (none at all, or another client's:
-    one answer for both)."""
 
 
 class AlreadyClaimed(ClientRequestError):
@@ -349,17 +346,6 @@ def _about(exception: OrderException) -> dict[str, Any]:
     }
 
 
-def _scoped(repo: OrderRepository, exception_id: str, operator: Operator) -> OrderException:
-    well_formed = _EXCEPTION_ID.fullmatch(exception_id) is not None
-    found = repo.get_exception(exception_id) if well_formed else None
-    if found is None or not operator.may_see(found.client_id):
-        raise ExceptionNotFound(
-            f"no exception {exception_id} among your clients",
-            client_id=found.client_id if found is not None else None,
-        )
-    return found
-
-
 def list_exceptions(
     *,
     repo: OrderRepository,
@@ -377,7 +363,7 @@ def list_exceptions(
     if client_id is not None:
         client_ids = [served_client(clients, operator, client_id).client_id]
     else:
-        client_ids = [c.client_id for c in clients.all() if operator.may_see(c.client_id)]
+        client_ids = [c.client_id for c in served_clients(clients, operator)]
     now = clock.now()
     views = []
     for cid in client_ids:
@@ -405,8 +391,8 @@ def claim_exception(
 ) -> ExceptionView:
     """Take ownership of an open exception. One claimant wins (a conditional write); claiming
     your own claim again is a no-op."""
-    exception = _scoped(repo, exception_id, operator)  # scope before role
-    actor = require_acting(operator)
+    exception = served_exception(repo, exception_id, operator, Action.ACT)
+    actor = operator.actor
     if not exception.is_open:
         raise AlreadyResolved(f"exception {exception_id} is resolved")
     if exception.claimed_by == operator.subject:
@@ -615,10 +601,9 @@ def resolve_exception(
     request: ResolveExceptionRequest,
 ) -> ExceptionView:
     """Record a resolution that meets the acceptance criteria, then resume the workflow."""
-    exception = _scoped(repo, exception_id, operator)  # scope before role
-    actor = require_acting(operator)
-    if request.action == "waive":
-        require_lead(operator, "waive a QA gate")
+    need = Action.WAIVE_GATE if request.action == "waive" else Action.ACT
+    exception = served_exception(repo, exception_id, operator, need)
+    actor = operator.actor
     if not exception.is_open:
         same = {"action": request.action, "note": request.note}
         if exception.resolved_by == operator.subject and exception.resolution == same:

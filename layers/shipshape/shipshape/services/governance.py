@@ -14,14 +14,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationError
 
-from shipshape.authorization import require_acting, require_lead
+from shipshape.authorization import Action, Operator, require, served_client, served_clients
 from shipshape.base import Model
 from shipshape.config import GOVERNED_SECTIONS, ClientConfig, ClientDirectory
 from shipshape.errors import ClientRequestError, Forbidden, NotFound
 from shipshape.models import RuleChange, RuleChangeStatus
 from shipshape.ports import Clock, RuleStore
 from shipshape.rules import due_at
-from shipshape.services.queries import Operator, refuse_unless_served, served_client
 from shipshape.sla import BusinessTimeOutOfRange
 
 
@@ -213,15 +212,6 @@ def _check_sections(changes: dict[str, Any]) -> None:
         )
 
 
-def _acting(operator: Operator, client_id: str, *, lead: bool = False) -> None:
-    # Scope before role: a role refusal (403) would tell that the client exists.
-    refuse_unless_served(operator, client_id)
-    if lead:
-        require_lead(operator)
-    else:
-        require_acting(operator)
-
-
 def rules_history(
     store: RuleStore, clients: ClientDirectory, client_id: str, operator: Operator
 ) -> RulesHistory:
@@ -239,8 +229,7 @@ def pending_rule_changes(
 ) -> RuleChanges:
     found = [
         RuleChangeView.of(change)
-        for config in clients.all()
-        if operator.may_see(config.client_id)
+        for config in served_clients(clients, operator)
         for change in store.rule_changes(config.client_id)
         if change.status is status
     ]
@@ -256,7 +245,7 @@ def propose_rule_change(
     request: ProposeRuleChangeRequest,
 ) -> RuleChangeView:
     """Validate the change as a whole configuration and store it as the next version."""
-    _acting(operator, client_id)
+    require(operator, client_id, Action.ACT)
     _check_sections(request.changes)
     current = served_client(clients, operator, client_id)
     active = int(current.rules_version)
@@ -299,7 +288,7 @@ def approve_rule_change(
     store: RuleStore, clock: Clock, client_id: str, version: int, operator: Operator
 ) -> RuleChangeView:
     """A lead other than the author approves a proposed change."""
-    _acting(operator, client_id, lead=True)
+    require(operator, client_id, Action.GOVERN)
     change = _change(store, client_id, version)
     if change.proposed_by == operator.subject:
         raise Forbidden(
@@ -328,7 +317,7 @@ def activate_rule_change(
     operator: Operator,
 ) -> RuleChangeView:
     """Put an approved change in force, if its base is still the active version."""
-    _acting(operator, client_id, lead=True)
+    require(operator, client_id, Action.GOVERN)
     change = _change(store, client_id, version)
     if change.status is not RuleChangeStatus.APPROVED:
         raise RuleChangeConflict(f"rule version {version} is {change.status.value}, not approved")
@@ -359,7 +348,7 @@ def reject_rule_change(
     operator: Operator,
     request: ReviewRequest,
 ) -> RuleChangeView:
-    _acting(operator, client_id, lead=True)
+    require(operator, client_id, Action.GOVERN)
     change = _change(store, client_id, version)
     if change.status not in (RuleChangeStatus.PROPOSED, RuleChangeStatus.APPROVED):
         raise RuleChangeConflict(f"rule version {version} is {change.status.value}")

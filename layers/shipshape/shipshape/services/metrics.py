@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from shipshape.audit import AuditAction
+from shipshape.authorization import Operator, served_client
 from shipshape.base import Model
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import PayloadInvalid
 from shipshape.models import SHIPPED_STATUSES, AuditEvent, ExceptionType, OrderStatus
 from shipshape.ports import AuditIndex, Clock, OrderRepository
-from shipshape.services.queries import Operator, served_client
 
 MAX_DAYS = 92
 HISTOGRAM = (

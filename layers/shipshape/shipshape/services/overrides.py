@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from shipshape.audit import AuditAction
-from shipshape.authorization import require_acting
+from shipshape.authorization import Action, Operator, served_order
 from shipshape.base import Model
 from shipshape.config import ClientDirectory
 from shipshape.errors import (
@@ -46,7 +46,6 @@ from shipshape.errors import (
 from shipshape.models import (
     PROTECTED_FIELDS,
     TERMINAL_STATUSES,
-    Actor,
     Address,
     CorrectedAddress,
     Note,
@@ -72,7 +71,7 @@ from shipshape.services.fulfillment import (
     released,
     released_detail,
 )
-from shipshape.services.queries import Operator, OrderView, served_order
+from shipshape.services.queries import OrderView
 from shipshape.services.records import commit_exception, owner_after, record
 
 
@@ -160,17 +159,6 @@ def requested_detail(override: Override) -> dict[str, Any]:
     return {**_detail(override), "needs": "a second operator's approval"}
 
 
-def _actor(operator: Operator) -> Actor:
-    return Actor(kind="operator", id=operator.subject)
-
-
-def _scoped(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
-    # Scope before role: a role refusal (403) would tell that the order exists.
-    order = served_order(repo, order_id, operator)
-    require_acting(operator)
-    return order
-
-
 def _checked_value(order: Order, field: OverrideField, value: Any, clients: ClientDirectory) -> Any:
     """The value in its stored form, if it may be applied to the order as it stands."""
     if order.status in TERMINAL_STATUSES:
@@ -214,7 +202,7 @@ def request_override(
     operator: Operator,
     request: OverrideRequest,
 ) -> OrderView:
-    order = _scoped(repo, order_id, operator)
+    order = served_order(repo, order_id, operator, Action.ACT)
     value = _checked_value(order, request.field, request.value, clients)
     override = pending_override(
         order, request.field, value, request.reason, operator.subject, clock.now()
@@ -223,7 +211,7 @@ def request_override(
         client = clients.get(order.client_id)
         new = record(
             repo, clock, client, order,
-            action=AuditAction.OVERRIDE_REQUESTED, actor=_actor(operator),
+            action=AuditAction.OVERRIDE_REQUESTED, actor=operator.actor,
             changes={"overrides": (*order.overrides, override)},
             detail=requested_detail(override),
         )  # fmt: skip
@@ -243,7 +231,7 @@ def review_override(
     approve: bool,
     review: OverrideReview,
 ) -> OrderView:
-    order = _scoped(repo, order_id, operator)
+    order = served_order(repo, order_id, operator, Action.ACT)
     pending = next((o for o in order.overrides if o.override_id == override_id), None)
     if pending is None:
         raise OverrideNotFound(f"order {order_id} has no override {override_id}")
@@ -265,7 +253,7 @@ def review_override(
         )
         new = record(
             repo, clock, clients.get(order.client_id), order, action=AuditAction.OVERRIDE_REJECTED,
-            actor=_actor(operator), changes={"overrides": _replace(order, rejected)},
+            actor=operator.actor, changes={"overrides": _replace(order, rejected)},
             detail={**_detail(rejected), "note": review.note},
         )  # fmt: skip
         return OrderView.of(new)
@@ -364,7 +352,7 @@ def _apply(
     )
     changes: OrderChanges = {"overrides": _replace(order, applied)}
     detail = {**_detail(applied), "approved_by": applied.reviewed_by}
-    actor = _actor(operator)
+    actor = operator.actor
     if override.field is OverrideField.OWNER:
         return record(
             repo, clock, client, order, action=AuditAction.OVERRIDE_APPLIED, actor=actor,

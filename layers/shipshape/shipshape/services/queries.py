@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from shipshape.authorization import Operator, served_order
 from shipshape.base import Model
-from shipshape.config import ClientConfig, ClientDirectory
-from shipshape.errors import OrderNotFound, UnknownClient
+from shipshape.errors import OrderNotFound
 from shipshape.models import (
     Address,
     Allocation,
@@ -25,19 +25,6 @@ from shipshape.models import (
     QaResult,
 )
 from shipshape.ports import OrderRepository
-
-
-class Operator(Model):
-    """An authenticated operator, from the API's JWT authorizer claims."""
-
-    model_config = ConfigDict(frozen=True)
-
-    subject: str
-    roles: frozenset[str] = frozenset()
-    clients: frozenset[str] = Field(description='Client ids served, or {"*"} for every client.')
-
-    def may_see(self, client_id: str) -> bool:
-        return "*" in self.clients or client_id in self.clients
 
 
 class OrderView(Model):
@@ -91,41 +78,6 @@ class OrderView(Model):
 class AuditTrail(Model):
     order_id: str
     events: list[AuditEvent]
-
-
-# Scope: what an operator may see. A client or order the operator does not serve is answered
-# exactly as one that does not exist (404, the same error and words; see NotAmongYours), so
-# no answer tells another client's ids from made-up ones. The refusal carries the client
-# asked for; the ops API records it for that client's review only if the client exists.
-# Role checks (viewer, lead) come after scope, so a 403 only ever concerns a served client.
-
-
-def refuse_unless_served(operator: Operator, client_id: str) -> None:
-    """Refuse a client the operator does not serve as if it did not exist."""
-    if not operator.may_see(client_id):
-        raise UnknownClient(f"no client {client_id!r} among yours", client_id=client_id)
-
-
-def served_client(clients: ClientDirectory, operator: Operator, client_id: str) -> ClientConfig:
-    """The client, if it exists and the operator serves it; otherwise ``UnknownClient``, in
-    the same words for both."""
-    refuse_unless_served(operator, client_id)
-    try:
-        return clients.get(client_id)
-    except UnknownClient:
-        raise UnknownClient(f"no client {client_id!r} among yours") from None
-
-
-def served_order(repo: OrderRepository, order_id: str, operator: Operator) -> Order:
-    """The order, if it exists and the operator serves its client; otherwise
-    ``OrderNotFound``, in the same words for both."""
-    order = repo.get(order_id)
-    if order is None or not operator.may_see(order.client_id):
-        raise OrderNotFound(
-            f"no order {order_id} among your clients",
-            client_id=order.client_id if order is not None else None,
-        )
-    return order
 
 
 def get_order(repo: OrderRepository, order_id: str, operator: Operator) -> OrderView:
