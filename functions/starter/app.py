@@ -23,7 +23,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if report.started:
         metrics.add_metric(name="WorkflowStartsRecovered", unit="Count", value=len(report.started))
-    logger.debug("reconciler done", extra={"examined": report.examined})
+    logger.debug("starter done", extra={"examined": report.examined})
     return {
         "examined": report.examined,
         "started": report.started,

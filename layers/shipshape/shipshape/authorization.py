@@ -59,9 +59,15 @@ class Action(StrEnum):
     WAIVE_GATE = "waive a QA gate"
 
 
-# The roles that may change anything (a viewer only reads), and the actions only a lead takes.
+# The roles an action needs (any one of them); reading needs none beyond the scope.
 ACTING_ROLES = frozenset({"operator", "lead"})
-LEAD_ACTIONS = frozenset({Action.GOVERN, Action.WAIVE_GATE})
+LEAD = frozenset({"lead"})
+NEEDED_ROLES: dict[Action, frozenset[str]] = {
+    Action.READ: frozenset(),
+    Action.ACT: ACTING_ROLES,
+    Action.GOVERN: LEAD,
+    Action.WAIVE_GATE: LEAD,
+}
 # How a lead-only refusal names the change; GOVERN keeps its general wording.
 _NEEDED_FOR = {Action.WAIVE_GATE: "waive a QA gate"}
 
@@ -77,15 +83,14 @@ def require(
     first (``unseen``, by default ``UnknownClient`` for the client), then role."""
     if not operator.may_see(client_id):
         raise unseen or UnknownClient(f"no client {client_id!r} among yours", client_id=client_id)
-    if action is Action.READ:
-        return operator.actor
-    if action in LEAD_ACTIONS and "lead" not in operator.roles:
+    needed = NEEDED_ROLES[action]
+    if needed and not operator.roles & needed:
+        if needed is ACTING_ROLES:
+            raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
         needed_for = _NEEDED_FOR.get(action)
         if needed_for is None:
             raise Forbidden(f"operator {operator.subject} needs the lead role for this")
         raise Forbidden(f"operator {operator.subject} may not {needed_for} (needs role lead)")
-    if not operator.roles & ACTING_ROLES:
-        raise Forbidden(f"operator {operator.subject} may read but not act (role viewer)")
     return operator.actor
 
 

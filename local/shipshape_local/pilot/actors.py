@@ -354,7 +354,7 @@ class Actors:
 
     def _unstarted(self, order: Order) -> bool:
         """Accepted, but its workflow never started (the start failed after the write): the
-        reconciler's to start."""
+        starter's to start."""
         return bool(
             order.pending_start
             and order.execution_name

@@ -187,7 +187,7 @@ def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
         state,
         to=OrderStatus.ADDRESS_VALIDATED,
         action=AuditAction.ADDRESS_VALIDATED,
-        # The workflow acknowledging its start takes the order out of the reconciler's index.
+        # The workflow acknowledging its start takes the order out of the starter's index.
         changes={
             "pending_start": False,
             "standardized_address": standardized,

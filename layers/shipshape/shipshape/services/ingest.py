@@ -406,7 +406,7 @@ def _update(
 
 def _after_write(order: Order, workflow: WorkflowEngine, interrupt: str | None) -> None:
     """Side effects after the record is safely written. Failures here lose nothing: a pending
-    start is retried by the reconciler, a missed cancel is caught by the next workflow step."""
+    start is retried by the starter, a missed cancel is caught by the next workflow step."""
     if order.pending_start and order.execution_name:
         try:
             workflow.start(order.execution_name, workflow_input(order))
@@ -414,9 +414,9 @@ def _after_write(order: Order, workflow: WorkflowEngine, interrupt: str | None) 
             logger.info("execution already exists", extra={"order_id": order.order_id})
         except Exception:  # noqa: BLE001
             # Deliberately broad: whatever went wrong, the order is recorded and pending; the
-            # reconciler starts it. The webhook must still be acknowledged.
+            # starter starts it. The webhook must still be acknowledged.
             logger.exception(
-                "starting the workflow failed; the reconciler will retry",
+                "starting the workflow failed; the starter will retry",
                 extra={"order_id": order.order_id},
             )
     if order.status is OrderStatus.CANCELLED and interrupt:
