@@ -116,15 +116,10 @@ def served_order(
 ) -> Order:
     """The order, if it exists, the operator serves its client and may take ``action``;
     otherwise ``OrderNotFound`` in the same words for both (or ``Forbidden``)."""
-    order = repo.get(order_id)
-    unseen = OrderNotFound(
-        f"no order {order_id} among your clients",
-        client_id=order.client_id if order is not None else None,
+    found = repo.get(order_id)
+    return _served(
+        operator, found, action, OrderNotFound, f"no order {order_id} among your clients"
     )
-    if order is None:
-        raise unseen
-    require(operator, order.client_id, action, unseen=unseen)
-    return order
 
 
 def served_exception(
@@ -134,10 +129,20 @@ def served_exception(
     otherwise ``ExceptionNotFound`` in the same words for both (or ``Forbidden``)."""
     well_formed = EXCEPTION_ID.fullmatch(exception_id) is not None
     found = repo.get_exception(exception_id) if well_formed else None
-    unseen = ExceptionNotFound(
-        f"no exception {exception_id} among your clients",
-        client_id=found.client_id if found is not None else None,
-    )
+    message = f"no exception {exception_id} among your clients"
+    return _served(operator, found, action, ExceptionNotFound, message)
+
+
+def _served[T: (Order, OrderException)](
+    operator: Operator,
+    found: T | None,
+    action: Action,
+    refusal: type[NotAmongYours],
+    message: str,
+) -> T:
+    """``found``, if it exists and ``require`` lets the operator take ``action`` on it; a
+    missing one is refused in the same words as another client's."""
+    unseen = refusal(message, client_id=found.client_id if found is not None else None)
     if found is None:
         raise unseen
     require(operator, found.client_id, action, unseen=unseen)
