@@ -457,6 +457,7 @@ PAID_ORDERS = {
         StorefrontOrder(
             platform=Platform.SHOPIFY, store=SHOP, storefront_order_id="5934127349876",
             order_number="#1001", version=1,
+            lifecycle=3 << 32,  # paid (Shopify's fourth payment state), not ended, none shipped
             # 10:42:07 at the shop's offset, the moment orders/paid was sent
             storefront_updated_at=datetime(2026, 11, 20, 10, 42, 7, tzinfo=EST),
             payment=PaymentState.PAID, ready_to_fulfil=True, cancelled=False,
@@ -473,6 +474,7 @@ PAID_ORDERS = {
         StorefrontOrder(
             platform=Platform.WOOCOMMERCE, store=WOOCOMMERCE_SITE, storefront_order_id="4711",
             order_number="4711", version=1,
+            lifecycle=4 << 32,  # processing (fifth on WooCommerce's path), not ended
             # date_modified_gmt carries no offset: it is read as UTC, not as Berlin time
             storefront_updated_at=datetime(2026, 11, 20, 15, 17, 4, tzinfo=UTC),
             payment=PaymentState.PAID, ready_to_fulfil=True, cancelled=False,

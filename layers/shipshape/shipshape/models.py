@@ -44,6 +44,8 @@ MAX_VERSION = 2**63 - 1
 # digits), JSON readers and every comparison hold it exactly. Versions derived from update
 # times (epoch milliseconds) fit until the year 292278994; anything larger is not a version.
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+# The rank of what a version says (storefronts.base.lifecycle_rank), exact in JSON too.
+Lifecycle = Annotated[int, Field(ge=0, le=2**53 - 1)]
 
 # A person or team as a client's rules, pickers and packers name them: as long as an id in a
 # path or a query (http.ID_MAX_LENGTH), so each one can be asked for by name.
@@ -226,6 +228,12 @@ class StorefrontOrder(Model):
     storefront_order_id: str = Field(min_length=1, max_length=64)
     order_number: str | None = None
     version: Version = Field(description="Monotonic per order: newer versions compare greater.")
+    lifecycle: Lifecycle = Field(
+        default=0,
+        description="What the version says, for two versions of the same version (stamped in "
+        "the same instant): a cancel or refund outranks payment, paid outranks pending, more "
+        "shipped outranks less. See storefronts.base.lifecycle_rank.",
+    )
     storefront_updated_at: AwareDatetime
     payment: PaymentState
     ready_to_fulfil: bool = Field(description="The platform says fulfilment may start now.")
@@ -484,6 +492,7 @@ class Order(Model):
     storefront_order_id: str
     order_number: str | None = None
     version: int
+    lifecycle: int = 0  # ranks two versions of the same version (see StorefrontOrder)
     storefront_updated_at: AwareDatetime
     received_at: AwareDatetime = Field(description="When Shipshape first recorded this version.")
     payment: PaymentState
@@ -612,6 +621,7 @@ class OrderChanges(TypedDict, total=False):
 
     order_number: str | None
     version: int
+    lifecycle: int
     storefront_updated_at: datetime
     payment: PaymentState
     currency: str

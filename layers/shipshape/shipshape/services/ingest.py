@@ -5,6 +5,8 @@ business key (client, platform, store, storefront order id), and each stored ord
 storefront version it reflects, so:
 - the same version again is a duplicate: same order id, nothing written;
 - an older version after a newer one is stale: nothing written;
+- two versions stamped in the same instant (create, then paid, within a second) are ordered
+  by what they say (``lifecycle``: ended over paid over pending, more shipped over less);
 - a newer version updates the record, and the audit trail says what changed.
 """
 
@@ -226,7 +228,8 @@ def _record_version(
         result = IngestResult(order_id, IngestOutcome.CREATED, order.status, "order recorded")
         return result, order, None
 
-    if incoming.version == existing.version:
+    said, recorded = (incoming.version, incoming.lifecycle), (existing.version, existing.lifecycle)
+    if said == recorded:
         return (
             IngestResult(
                 order_id,
@@ -237,14 +240,20 @@ def _record_version(
             existing,
             None,
         )
-    if incoming.version < existing.version:
+    if said < recorded:
+        older = (
+            f"is older than the recorded version {existing.version}"
+            if incoming.version < existing.version
+            # Stamped in the same instant as the recorded one, and says less (pending after
+            # paid, say): it was sent first and arrived late.
+            else "was stamped with the recorded one but says less (an earlier state)"
+        )
         return (
             IngestResult(
                 order_id,
                 IngestOutcome.STALE,
                 existing.status,
-                f"version {incoming.version} is older than the recorded version "
-                f"{existing.version}; nothing changed",
+                f"version {incoming.version} {older}; nothing changed",
             ),
             existing,
             None,
@@ -282,6 +291,7 @@ def _create(
         storefront_order_id=incoming.storefront_order_id,
         order_number=incoming.order_number,
         version=incoming.version,
+        lifecycle=incoming.lifecycle,
         storefront_updated_at=incoming.storefront_updated_at,
         received_at=now,
         payment=incoming.payment,
@@ -348,6 +358,7 @@ def _update(
     changes = cast(OrderChanges, differing)
     changed = sorted(changes)
     changes["version"] = incoming.version
+    changes["lifecycle"] = incoming.lifecycle
     changes["storefront_updated_at"] = incoming.storefront_updated_at
     detail: dict[str, Any] = {
         "version": incoming.version,

@@ -166,6 +166,18 @@ def full_name(first: str | None, last: str | None) -> str | None:
     return " ".join(part for part in (first, last) if part) or None
 
 
+_SHIPPED_MAX = 2**32 - 1
+
+
+def lifecycle_rank(*, ended: bool, paid: int, shipped_units: int = 0) -> int:
+    """What a version says, as one number, for two versions stamped in the same instant
+    (``orders/create`` then ``orders/paid`` within a second carry one ``updated_at``): an
+    ended order (cancelled, refunded, voided) outranks any other, then how far payment got
+    (``paid``, the platform's own order of its payment states, 0 for none), then how many
+    units have shipped. A redelivery says the same, so it stays a duplicate."""
+    return (int(ended) << 48) | (min(paid, 0xFFFF) << 32) | min(max(shipped_units, 0), _SHIPPED_MAX)
+
+
 def epoch_ms(moment: datetime) -> int:
     """Milliseconds since the epoch, by integer arithmetic (floats can round a ms wrong)."""
     return (moment - _EPOCH) // timedelta(milliseconds=1)

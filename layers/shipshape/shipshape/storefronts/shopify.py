@@ -39,6 +39,7 @@ from shipshape.storefronts.base import (
     digest_matches,
     epoch_ms,
     full_name,
+    lifecycle_rank,
     parse_payload,
 )
 
@@ -77,6 +78,12 @@ _PAYMENT: dict[str, PaymentState] = {
     "voided": PaymentState.VOIDED,
     "expired": PaymentState.VOIDED,
 }
+# How far payment has got, in Shopify's own order (for two versions of one instant).
+_PAYMENT_ORDER = (
+    "pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded",
+    "voided", "expired",
+)  # fmt: skip
+_ENDED_PAYMENTS = frozenset({PaymentState.REFUNDED, PaymentState.VOIDED})
 
 
 # --- the payload, as Shopify delivers it (only the fields Shipshape reads) -----------------
@@ -212,6 +219,15 @@ def _canonical_order(
             order_number=order.name,
             # Shopify bumps updated_at on every change; it is the only ordering it offers.
             version=epoch_ms(order.updated_at),
+            lifecycle=lifecycle_rank(
+                ended=cancelled or _PAYMENT[order.financial_status] in _ENDED_PAYMENTS,
+                paid=_PAYMENT_ORDER.index(order.financial_status),
+                shipped_units=sum(
+                    item.quantity - item.fulfillable_quantity
+                    for item in order.line_items
+                    if item.fulfillable_quantity is not None
+                ),
+            ),
             storefront_updated_at=order.updated_at,
             payment=_PAYMENT[order.financial_status],
             ready_to_fulfil=order.financial_status == "paid" and not cancelled,

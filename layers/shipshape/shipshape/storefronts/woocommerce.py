@@ -44,6 +44,7 @@ from shipshape.storefronts.base import (
     digest_matches,
     epoch_ms,
     full_name,
+    lifecycle_rank,
     parse_payload,
 )
 
@@ -88,6 +89,13 @@ OrderStatus = Literal[
 # "processing" is WooCommerce's "paid, awaiting fulfilment"; "completed" means already shipped.
 _PAID_STATUSES = frozenset({"processing", "completed"})
 _CANCELLED_STATUSES = frozenset({"cancelled", "trash"})
+# How far an order has got, for two versions saved in the same second: any ended status
+# outranks the rest, then the path from checkout to shipped.
+_ENDED_STATUSES = frozenset({"cancelled", "trash", "refunded"})
+_STATUS_ORDER = (
+    "checkout-draft", "pending", "on-hold", "failed", "processing", "completed", "cancelled",
+    "refunded", "trash",
+)  # fmt: skip
 
 
 # --- the payload, as WooCommerce delivers it (only the fields Shipshape reads) -------------
@@ -221,6 +229,10 @@ def _canonical_order(order: WooOrder, store: str) -> StorefrontOrder:
             order_number=order.number,
             # date_modified_gmt moves on every save; it is the only ordering WooCommerce has.
             version=epoch_ms(order.date_modified_gmt),
+            lifecycle=lifecycle_rank(
+                ended=order.status in _ENDED_STATUSES,
+                paid=_STATUS_ORDER.index(order.status),
+            ),
             storefront_updated_at=order.date_modified_gmt,
             payment=_payment(order),
             ready_to_fulfil=order.status == "processing",
