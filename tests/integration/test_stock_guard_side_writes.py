@@ -52,6 +52,31 @@ def _mark(order: Order, since: datetime, quantity: int, **update: object) -> Bac
     return mark.model_copy(update=update)
 
 
+def test_orders_that_start_waiting_in_the_same_instant_each_keep_their_place(
+    inventory: DynamoDBInventory,
+    repo: DynamoDBOrderStore,
+    clients: ClientDirectory,
+    clock: ManualClock,
+) -> None:
+    # Given two orders that start waiting for mugs at the same moment (one burst of orders
+    # backordered within a millisecond, as a sold-out SKU sees)
+    first, second = _orders(repo, clock, 2)
+    since = clock.now()
+    for order, quantity in ((first, 1), (second, 3)):
+        record(
+            repo, clock, clients.get(ACME), order, action="backordered", actor=WORKFLOW,
+            writes=[_mark(order, since, quantity)],
+        )  # fmt: skip
+
+    # When the queue is read
+    queue = inventory.backorders_of(ACME, SKU, 10)
+
+    # Then both wait, each with its own quantity: neither place overwrote the other
+    assert sorted((m.order_id, m.quantity) for m in queue) == sorted(
+        [(first.order_id, 1), (second.order_id, 3)]
+    )
+
+
 def _raw(pk: str, sk: str) -> dict[str, Any]:
     """An item as the table holds it (what an operator's query or an export sees)."""
     client = boto3.client("dynamodb", region_name=REGION)

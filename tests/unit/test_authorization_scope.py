@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shipshape.authorization import Operator, served_client
+from shipshape.authorization import Operator, served_client, served_clients
 from shipshape.config import ClientConfig, ClientDirectory
 from shipshape.errors import (
     ExceptionNotFound,
@@ -254,6 +254,18 @@ def test_a_served_client_is_given(clients: ClientDirectory) -> None:
     # Then it is Acme's configuration
     assert served_client(clients, ACME_VIEWER, ACME).client_id == ACME
     assert served_client(clients, LEAD, ACME).client_id == ACME
+
+
+def test_lists_across_clients_hold_the_clients_served_and_no_other(
+    clients: ClientDirectory,
+) -> None:
+    # When Nordlicht's operator, Acme's viewer and the lead of every client list their clients
+    # Then each sees exactly the clients they serve (the lead: all configured)
+    assert [c.client_id for c in served_clients(clients, NORDLICHT_OPERATOR)] == ["nordlicht"]
+    assert [c.client_id for c in served_clients(clients, ACME_VIEWER)] == [ACME]
+    assert sorted(c.client_id for c in served_clients(clients, LEAD)) == sorted(
+        c.client_id for c in clients.all()
+    )
 
 
 def test_another_client_reads_as_one_that_does_not_exist(clients: ClientDirectory) -> None:
