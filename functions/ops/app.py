@@ -301,6 +301,7 @@ def handle_resolve_exception(
     resolved = resolve_exception(
         repo=deps.repo, workflow=deps.workflow, clients=deps.clients,
         clock=deps.clock, exception_id=exception_id, operator=_operator(), request=resolution,
+        inventory=deps.inventory,
     )  # fmt: skip
     if resolved.awaiting_approval is None:  # a cancel waits for a second operator first
         metrics.add_metric(name="ExceptionsResolved", unit="Count", value=1)

@@ -22,7 +22,7 @@ from shipshape.errors import (
     UnsupportedPlatform,
     UnsupportedTopic,
 )
-from shipshape.models import PaymentState, Platform
+from shipshape.models import LineKind, PaymentState, Platform
 from shipshape.services.ingest import ingest_webhook
 from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.bigcommerce import TOKEN_HEADER, bigcommerce_adapter
@@ -532,11 +532,8 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], object], str]] = {
     "no-type": (lambda b: b["products"][0].pop("type"), "products.0.type:"),
     "giftcard-type": (lambda b: b["products"][0].update(type="giftcertificate"),
                       "products.0.type:"),
-    "physical-without-sku": (lambda b: b["products"][1].update(sku=""), "products[1].sku is empty"),
     "sku-too-long": (lambda b: b["products"][0].update(sku="X" * 65), "products.0.sku:"),
-    "only-digital": (lambda b: b.update(products=[b["products"][2]]),
-                     "products: no physical product"),
-    "no-lines": (lambda b: b.update(products=[]), "products: no physical product"),
+    "no-lines": (lambda b: b.update(products=[]), "products: the order has no product"),
     "two-destinations": (second_address, "products: the order ships to 2 addresses"),
     "unknown-address": (lambda b: [p.update(order_address_id=99) for p in b["products"]],
                         "products: order_address_id 99 is not among shipping_addresses"),
@@ -646,3 +643,35 @@ def test_the_simulated_store_redelivers_one_event_with_one_hash() -> None:
     # Then a redelivery has the same hash (BigCommerce's documented behaviour), another not
     assert first["hash"] == again["hash"] != later["hash"]
     assert first["created_at"] == int(RECEIVED_AT.timestamp())
+
+
+def test_a_physical_product_without_sku_is_kept_as_a_line_to_map_and_digital_as_not_shipped() -> (
+    None
+):
+    # Given the API's bundle whose kite line spool has no SKU (its digital guide has none)
+    resource = edited(BUNDLE, lambda b: b["products"][1].update(sku=""))
+
+    # When it is normalized
+    order = normalize(resource)
+
+    # Then the kite is a line to pick; the spool waits to be mapped to a SKU; the guide has
+    # nothing to ship
+    assert [line.sku for line in order.lines] == ["KITE-DELTA-RED"]
+    assert [(ln.line_id, ln.kind, ln.sku, ln.quantity) for ln in order.other_lines] == [
+        ("6102", LineKind.NO_SKU, None, 2),
+        ("6103", LineKind.NOT_SHIPPED, None, 1),
+    ]
+
+
+def test_an_order_of_digital_products_alone_is_normalized_with_nothing_to_pick() -> None:
+    # Given the API's bundle with the digital guide alone
+    resource = edited(BUNDLE, lambda b: b.update(products=[b["products"][2]]))
+
+    # When it is normalized
+    order = normalize(resource)
+
+    # Then there is no line to pick and the guide is kept as not shipped
+    assert order.lines == ()
+    assert [(ln.title, ln.kind) for ln in order.other_lines] == [
+        ("First flights: a kite-flying guide (PDF)", LineKind.NOT_SHIPPED)
+    ]

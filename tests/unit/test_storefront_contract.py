@@ -32,7 +32,14 @@ import pytest
 
 from shipshape.config import StoreConfig
 from shipshape.errors import PayloadInvalid, SignatureInvalid
-from shipshape.models import Customer, PaymentState, Platform, StorefrontOrder
+from shipshape.models import (
+    Customer,
+    LineKind,
+    OtherLine,
+    PaymentState,
+    Platform,
+    StorefrontOrder,
+)
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import StorefrontAdapter, WebhookDelivery
 from shipshape.storefronts.bigcommerce import bigcommerce_adapter
@@ -500,8 +507,15 @@ PAID_ORDERS = {
                 name="Priya Raman", email="priya.raman@example.co.uk", phone="+44 117 496 0451"
             ),
             shipping_address=PRIYA_AT_HOME,
-            # The PDF guide is digital: nothing to pick, so not a line (and it has no SKU)
             lines=(BIGCOMMERCE_KITE, BIGCOMMERCE_SPOOLS),
+            # The PDF guide is digital: nothing to pick, so kept beside the lines (no SKU)
+            other_lines=(
+                OtherLine(
+                    line_id="6103", kind=LineKind.NOT_SHIPPED, sku=None,
+                    title="First flights: a kite-flying guide (PDF)", quantity=1,
+                    unit_price=Decimal("0.0000"),
+                ),
+            ),
         ),
         # Milliseconds of date_modified, the order's stage in the sub-second digits
         lambda version: (

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
-from shipshape.models import Customer, OrderLine, PaymentState, Platform
+from shipshape.models import Customer, LineKind, OrderLine, OtherLine, PaymentState, Platform
 from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.shopify import shopify_adapter
 from tests.builders import JANE_AT_HOME, SHOP
@@ -248,19 +248,25 @@ def test_order_without_shipping_address_still_normalizes() -> None:
 
 
 @pytest.mark.parametrize("sku", [None, "", "   "])
-def test_shippable_line_without_sku_is_rejected(sku: str | None) -> None:
-    # Given a paid order whose second (shippable) line has no SKU
+def test_a_shippable_line_without_sku_is_kept_as_a_line_to_map(sku: str | None) -> None:
+    # Given a paid order whose second (shippable) line has no SKU (a custom item)
     body = edited("shopify/orders_paid.json", lambda o: o["line_items"][1].update(sku=sku))
 
     # When it is normalized
-    with pytest.raises(PayloadInvalid) as caught:
-        shopify_adapter.normalize(shopify_delivery(body, "orders/paid"))
+    order = shopify_adapter.normalize(shopify_delivery(body, "orders/paid"))
 
-    # Then the message names the line and why Shipshape needs it
-    assert str(caught.value) == "line_items[1].sku is empty; Shipshape needs a SKU to pick"
+    # Then the order is accepted: the tent is a line to pick, the mug a line with no SKU
+    # (the workflow opens a catalog_mismatch for it), with what a person needs to map it
+    assert order.lines == (TENT,)
+    assert order.other_lines == (
+        OtherLine(
+            line_id="14582934200436", kind=LineKind.NO_SKU, sku=None,
+            title="Enamel Camp Mug 12 oz - Slate", quantity=2, unit_price=Decimal("18.00"),
+        ),
+    )  # fmt: skip
 
 
-def test_order_with_nothing_to_ship_is_rejected() -> None:
+def test_an_order_with_nothing_to_ship_keeps_its_lines_as_not_shipped() -> None:
     # Given an order whose every line is digital
     def all_digital(order: dict[str, Any]) -> None:
         for item in order["line_items"]:
@@ -269,11 +275,14 @@ def test_order_with_nothing_to_ship_is_rejected() -> None:
     body = edited("shopify/orders_paid.json", all_digital)
 
     # When it is normalized
-    with pytest.raises(PayloadInvalid) as caught:
-        shopify_adapter.normalize(shopify_delivery(body, "orders/paid"))
+    order = shopify_adapter.normalize(shopify_delivery(body, "orders/paid"))
 
-    # Then it is refused as an order with nothing to fulfil
-    assert str(caught.value).startswith("line_items: no line requires shipping")
+    # Then no line is to pick, and both are kept, with their SKUs, as lines not shipped
+    assert order.lines == ()
+    assert [(ln.kind, ln.sku, ln.quantity) for ln in order.other_lines] == [
+        (LineKind.NOT_SHIPPED, "TENT-2P-GRN", 1),
+        (LineKind.NOT_SHIPPED, "MUG-ENAMEL-12", 2),
+    ]
 
 
 def test_sku_longer_than_shipshape_keeps_is_named() -> None:

@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
-from shipshape.models import Address, Customer, OrderLine, PaymentState, Platform
+from shipshape.models import (
+    Address,
+    Customer,
+    LineKind,
+    OrderLine,
+    OtherLine,
+    PaymentState,
+    Platform,
+)
 from shipshape.storefronts import WooCommercePing
 from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.woocommerce import woocommerce_adapter
@@ -213,19 +221,25 @@ def test_order_with_no_address_at_all_has_no_shipping_address() -> None:
 
 
 @pytest.mark.parametrize("sku", [None, "", "  "])
-def test_line_without_sku_is_rejected(sku: str | None) -> None:
-    # Given an order whose second line has no SKU (null once a product is deleted)
+def test_a_line_without_sku_is_kept_as_a_line_to_map(sku: str | None) -> None:
+    # Given an order whose second line has no SKU (WooCommerce's own examples sell products
+    # with no SKU set; a deleted product's line has null)
     body = edited(
         "woocommerce/order_updated_processing.json",
         lambda o: o["line_items"][1].update(sku=sku),
     )
 
     # When it is normalized
-    with pytest.raises(PayloadInvalid) as caught:
-        woocommerce_adapter.normalize(woo_delivery(body, "order.updated"))
+    order = woocommerce_adapter.normalize(woo_delivery(body, "order.updated"))
 
-    # Then the message names the line and why Shipshape needs it
-    assert str(caught.value) == "line_items[1].sku is empty; Shipshape needs a SKU to pick"
+    # Then it is accepted: the tent is a line to pick, the mug a line with no SKU yet
+    assert [line.sku for line in order.lines] == ["TENT-2P-GRN"]
+    assert order.other_lines == (
+        OtherLine(
+            line_id="1894", kind=LineKind.NO_SKU, title="Emaille-Becher 12 oz", quantity=2,
+            unit_price=Decimal("16.722689"),
+        ),
+    )  # fmt: skip
 
 
 def test_order_without_lines_is_rejected() -> None:

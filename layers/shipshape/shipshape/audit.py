@@ -289,6 +289,7 @@ class ExceptionResolved(ExceptionDetail):
     ships_now: Lines | None = None
     not_shipped: Lines | None = None
     waived_gate: str | None = None
+    mapped: Lines | None = None  # a catalog_mismatch: the SKU each line was mapped to
 
 
 # --- overrides ----------------------------------------------------------------------------

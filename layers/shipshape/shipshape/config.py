@@ -65,6 +65,7 @@ DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.EXCEPTION: "ops",  # the open exception's own owner takes precedence
     OrderStatus.QUARANTINED: "ops-on-call",
     OrderStatus.CANCELLED: "client-success",
+    OrderStatus.NOTHING_TO_SHIP: "client-success",  # digital goods and services are theirs
 }
 
 

@@ -129,6 +129,10 @@ class AddressInvalid(ShipshapeError):
     """The shipping address cannot be shipped to."""
 
 
+class CatalogMismatch(ShipshapeError):
+    """A line to ship has no SKU, or a SKU the client's SKU master does not know."""
+
+
 class InventoryShort(ShipshapeError):
     """Not enough stock to reserve every line."""
 

@@ -26,6 +26,8 @@ class ExceptionType(StrEnum):
     QA_FAILED = "qa_failed"
     PAYMENT_MISMATCH = "payment_mismatch"
     AUTOMATION_FAILURE = "automation_failure"
+    # A line to ship that the client's SKU master cannot pick: no SKU, or a SKU it lacks.
+    CATALOG_MISMATCH = "catalog_mismatch"
 
 
 class QaGate(StrEnum):

@@ -99,11 +99,19 @@ class OrderStatus(StrEnum):
     EXCEPTION = "EXCEPTION"  # an owned exception is open; the workflow waits on its resolution
     QUARANTINED = "QUARANTINED"  # an unexpected failure; released only with required fields
     CANCELLED = "CANCELLED"
+    # Paid, with no line to ship (digital goods, gift cards, tips, services): nothing to pick,
+    # so no workflow runs. Final.
+    NOTHING_TO_SHIP = "NOTHING_TO_SHIP"
 
 
 # The status groups, defined here only. Final: nothing more happens to the order.
 TERMINAL_STATUSES = frozenset(
-    {OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL, OrderStatus.CANCELLED}
+    {
+        OrderStatus.SHIPPED,
+        OrderStatus.COMPLETED_PARTIAL,
+        OrderStatus.CANCELLED,
+        OrderStatus.NOTHING_TO_SHIP,
+    }
 )
 FINAL_STATUSES = TERMINAL_STATUSES
 # It left the warehouse: whole, or what could ship.
@@ -211,6 +219,32 @@ class OrderLine(Model):
     unit_price: Decimal = Decimal("0")
 
 
+class LineKind(StrEnum):
+    """Why a line of a storefront order is not one Shipshape picks."""
+
+    # Nothing to ship: a digital good, a gift card, a tip, a service (the platform says
+    # requires_shipping false, or its equivalent). Recorded and shown, never reserved,
+    # picked or weighed.
+    NOT_SHIPPED = "not_shipped"
+    # To ship, but the storefront gave no SKU to pick it by (a custom item, a product with
+    # no SKU set): the order waits in a catalog_mismatch exception until an operator maps
+    # the line to a SKU.
+    NO_SKU = "no_sku"
+
+
+class OtherLine(Model):
+    """A line of the storefront order that is not among the lines to pick."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    kind: LineKind
+    sku: str | None = Field(default=None, description="The storefront's SKU, if it has one.")
+    title: str = ""
+    quantity: Quantity
+    unit_price: Decimal = Decimal("0")
+
+
 class PaymentState(StrEnum):
     PENDING = "pending"
     PAID = "paid"
@@ -242,7 +276,16 @@ class StorefrontOrder(Model):
     total: Decimal = Decimal("0")
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
-    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    lines: tuple[OrderLine, ...] = Field(default=(), description="The lines to pick.")
+    other_lines: tuple[OtherLine, ...] = Field(
+        default=(), description="The lines not picked: nothing to ship, or no SKU yet."
+    )
+
+    @model_validator(mode="after")
+    def _has_a_line(self) -> StorefrontOrder:
+        if not self.lines and not self.other_lines:
+            raise ValueError("the order has no lines")
+        return self
 
     def business_key(self) -> tuple[str, str, str]:
         return (self.platform.value, self.store, self.storefront_order_id)
@@ -502,6 +545,9 @@ class Order(Model):
     shipping_address: Address | None = None
     standardized_address: Address | None = None
     lines: tuple[OrderLine, ...]
+    # The storefront's lines that are not picked (see LineKind); a NO_SKU line becomes one of
+    # ``lines`` once an operator maps it to a SKU.
+    other_lines: tuple[OtherLine, ...] = ()
 
     status: OrderStatus
     owner: str
@@ -550,6 +596,11 @@ class Order(Model):
     overrides: tuple[Override, ...] = Field(
         default=(), description="Operators' manual fixes: applied, pending approval or rejected."
     )
+
+    @property
+    def unmapped_lines(self) -> tuple[OtherLine, ...]:
+        """The lines to ship that have no SKU to pick them by yet."""
+        return tuple(line for line in self.other_lines if line.kind is LineKind.NO_SKU)
 
     def last_qa(self, gate: QaGate) -> QaResult | None:
         return next((r for r in reversed(self.qa) if r.gate is gate), None)
@@ -630,6 +681,7 @@ class OrderChanges(TypedDict, total=False):
     shipping_address: Address | None
     standardized_address: Address | None
     lines: tuple[OrderLine, ...]
+    other_lines: tuple[OtherLine, ...]
     rules_version: str
     execution_name: str | None
     pending_start: bool

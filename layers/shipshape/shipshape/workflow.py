@@ -75,7 +75,11 @@ def _scans(result: str, *fields: str) -> Mapping[str, str]:
 STEPS: tuple[Step, ...] = (
     Step("ValidateAddress", "validate_address",
          "Standardize the shipping address; only one still invalid after that is an exception.",
-         f.validate_address, next="ReserveInventory"),
+         f.validate_address, next="CheckCatalog"),
+    Step("CheckCatalog", "check_catalog",
+         "Every line to ship has a SKU the client's SKU master knows; otherwise a "
+         "catalog_mismatch, before any stock is touched.", f.check_catalog,
+         next="ReserveInventory"),
     Step("ReserveInventory", "reserve_inventory",
          "Reserve stock for every line in one conditional transaction, or apply the client's "
          "partial-fulfilment policy.", f.reserve_inventory,

@@ -22,7 +22,7 @@ from typing import Any
 
 from shipshape.adapters.dynamodb import order_from, order_key
 from shipshape.bootstrap import Container
-from shipshape.models import Order
+from shipshape.models import SHIPPED_STATUSES, Order
 from shipshape_local.demo import Api
 from shipshape_local.pilot.plan import (
     FINAL,
@@ -343,7 +343,7 @@ class Actors:
         status = order.status.value
         if status in SETTLED or self._unstarted(order):
             return True
-        if status in ("SHIPPED", "COMPLETED_PARTIAL"):
+        if order.status in SHIPPED_STATUSES:
             return order.notified_at is not None
         if status in ("AWAITING_PICK", "AWAITING_PACK", "BACKORDERED"):
             return order.task_token is not None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shipshape.models import AT_REST_STATUSES, FINAL_STATUSES, OrderStatus
+from shipshape.models import AT_REST_STATUSES, FINAL_STATUSES, SHIPPED_STATUSES
 from shipshape_local.faults import FaultRates
 from shipshape_local.storefronts import Line, Person, PostalAddress
 
@@ -22,8 +22,9 @@ OPERATOR_TOKENS = {
     "kite-and-kin": "dev-token-lead-2",
 }
 ALL_CLIENTS = ("acme-outdoors", "nordlicht", "kite-and-kin")
-# Nothing more for the pilot to plan: at rest, or cancelled (shipped orders are final too).
-SETTLED = AT_REST_STATUSES | {OrderStatus.CANCELLED}
+# Nothing more for the pilot to plan: at rest, or final without a shipment to notify of
+# (cancelled, nothing to ship); a shipped order is settled once its customer is told.
+SETTLED = AT_REST_STATUSES | (FINAL_STATUSES - SHIPPED_STATUSES)
 FINAL = FINAL_STATUSES
 # Orders arrive along a day: share of the day's orders per UTC hour (evenings heavier).
 HOURLY = [1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 6, 7, 8, 8, 7, 5, 3, 2]

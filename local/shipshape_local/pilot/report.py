@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shipshape.audit import SHIPMENTS
-from shipshape.models import Order
+from shipshape.models import SHIPPED_STATUSES, Order
 from shipshape_local.cost import Usage
 from shipshape_local.metering import ExecutionCount
 from shipshape_local.pilot.actors import Actors, bearer
@@ -238,7 +238,7 @@ class Reporter:
         shipped: Counter[tuple[str, str]] = Counter()
         held: Counter[tuple[str, str]] = Counter()
         for record in records:
-            bucket = shipped if record.status.value in ("SHIPPED", "COMPLETED_PARTIAL") else held
+            bucket = shipped if record.status in SHIPPED_STATUSES else held
             if record.status.value == "CANCELLED":
                 continue
             for allocation in record.reservation:

@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StringConstraints
 
 from shipshape.audit import AuditAction
 from shipshape.authorization import (
@@ -62,22 +62,26 @@ from shipshape.models import (
     CorrectedAddress,
     ExceptionStatus,
     ExceptionType,
+    LineKind,
     Note,
     Order,
     OrderChanges,
     OrderException,
     OrderLine,
     OrderStatus,
+    OtherLine,
     OverrideField,
     PaymentState,
     QaGate,
     Quantity,
     SideWrite,
+    Sku,
 )
 from shipshape.observability import logger
 from shipshape.ports import (
     AwayRegistry,
     Clock,
+    InventoryRepository,
     Notifier,
     OrderRepository,
     TaskNotWaiting,
@@ -97,6 +101,7 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "CarrierRejected": ExceptionType.CARRIER_REJECTED,
     "QaFailed": ExceptionType.QA_FAILED,
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
+    "CatalogMismatch": ExceptionType.CATALOG_MISMATCH,
 }
 
 
@@ -143,6 +148,9 @@ class OpenExceptionRequest(Model):
 LINE_ID_MAX_LENGTH = 64
 
 
+LineId = Annotated[str, StringConstraints(min_length=1, max_length=LINE_ID_MAX_LENGTH)]
+
+
 class ShipLine(Model):
     model_config = ConfigDict(extra="forbid")
 
@@ -162,6 +170,12 @@ class ResolveExceptionRequest(Model):
         default=None,
         max_length=1000,
         description="For partial: the lines and quantities that ship now.",
+    )
+    skus: dict[LineId, Sku] | None = Field(
+        default=None,
+        max_length=1000,
+        description="For retrying a catalog_mismatch: the SKU each named line is, by line id "
+        "(a line with no SKU, or with one the SKU master lacks).",
     )
 
 
@@ -522,6 +536,8 @@ def _accept(
         raise AcceptanceCriteriaNotMet("retrying an invalid address needs a corrected address")
     if request.action == "partial":
         _partial_lines(exception, order, request)
+    if request.skus is not None or exception.type is ExceptionType.CATALOG_MISMATCH:
+        _mapped_lines(exception, order, request)
     if request.action == "waive" and (
         waive_point(exception.step) is None or exception.type is not ExceptionType.QA_FAILED
     ):
@@ -541,6 +557,45 @@ def _accept(
                 + "; ".join(missing)
             )
     return correction
+
+
+def _mapped_lines(
+    exception: OrderException, order: Order, request: ResolveExceptionRequest
+) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...]]:
+    """The order's lines with the resolution's SKUs put on them (a line with no SKU becomes
+    a line to pick), or a refusal naming what is still unmapped."""
+    if request.skus is not None and (
+        exception.type is not ExceptionType.CATALOG_MISMATCH or request.action != "retry"
+    ):
+        raise ActionNotAllowed("skus: only retrying a catalog_mismatch maps lines to SKUs")
+    skus = request.skus or {}
+    if request.action != "retry":
+        return order.lines, order.other_lines
+    known = {line.line_id for line in order.lines} | {ln.line_id for ln in order.unmapped_lines}
+    strangers = sorted(set(skus) - known)
+    if strangers:
+        raise AcceptanceCriteriaNotMet(
+            f"skus: the order has no line {', '.join(strangers)} to map (its lines to ship: "
+            f"{', '.join(sorted(known))})"
+        )
+    unmapped = [line.line_id for line in order.unmapped_lines if line.line_id not in skus]
+    if unmapped:
+        raise AcceptanceCriteriaNotMet(
+            f"line {', '.join(unmapped)} has no SKU: give each one in skus (line id to SKU), "
+            "or cancel"
+        )
+    lines = tuple(
+        line.model_copy(update={"sku": skus[line.line_id]}) if line.line_id in skus else line
+        for line in order.lines
+    ) + tuple(
+        OrderLine(
+            line_id=line.line_id, sku=skus[line.line_id], title=line.title,
+            quantity=line.quantity, unit_price=line.unit_price,
+        )
+        for line in order.unmapped_lines
+    )  # fmt: skip
+    others = tuple(line for line in order.other_lines if line.kind is not LineKind.NO_SKU)
+    return lines, others
 
 
 def _partial_lines(
@@ -599,8 +654,10 @@ def resolve_exception(
     exception_id: str,
     operator: Operator,
     request: ResolveExceptionRequest,
+    inventory: InventoryRepository | None = None,
 ) -> ExceptionView:
-    """Record a resolution that meets the acceptance criteria, then resume the workflow."""
+    """Record a resolution that meets the acceptance criteria, then resume the workflow.
+    ``inventory`` checks the SKUs a catalog_mismatch retry brings against the SKU master."""
     need = Action.WAIVE_GATE if request.action == "waive" else Action.ACT
     exception = served_exception(repo, exception_id, operator, need)
     actor = operator.actor
@@ -620,6 +677,20 @@ def resolve_exception(
     if order.status is OrderStatus.CANCELLED:
         raise ActionNotAllowed(f"order {order.order_id} was cancelled; nothing to resolve")
     correction = _accept(exception, order, request)
+    if (
+        inventory is not None
+        and exception.type is ExceptionType.CATALOG_MISMATCH
+        and request.action == "retry"
+    ):
+        lines, _ = _mapped_lines(exception, order, request)
+        known = inventory.skus(order.client_id, [line.sku for line in lines])
+        unknown = sorted({line.sku for line in lines if line.sku not in known})
+        if unknown:
+            raise AcceptanceCriteriaNotMet(
+                f"SKU {', '.join(unknown)} is not in the SKU master of {order.client_id}: "
+                "map the line to a SKU it has, or add the SKU first (catalog sync, or the "
+                "warehouse's sku_updated), then retry"
+            )
     if request.action == "cancel":
         return _ask_to_cancel(repo, clock, exception, order, actor, request)
     waiting = pending_cancel(order)
@@ -636,6 +707,9 @@ def resolve_exception(
         # the record and the label cannot tell different addresses.
         changes["shipping_address"], changes["standardized_address"] = correction
         detail["corrected"] = ["shipping_address"]
+    if request.skus:
+        changes["lines"], changes["other_lines"] = _mapped_lines(exception, order, request)
+        detail["mapped"] = [{"line_id": k, "sku": v} for k, v in sorted(request.skus.items())]
     if request.action == "partial":
         shipped, rest = _partial_lines(exception, order, request)
         changes["lines"], changes["unfulfilled_lines"] = shipped, rest

@@ -9,6 +9,7 @@ returns without writing again.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,6 +23,7 @@ from shipshape.config import ClientConfig, PartialPolicy
 from shipshape.errors import (
     AddressInvalid,
     CarrierRejected,
+    CatalogMismatch,
     InventoryShort,
     OrderCancelled,
     PaymentMismatch,
@@ -158,6 +160,38 @@ def _done(order: Order, status: OrderStatus) -> bool:
     """The order is at or past ``status`` on the fulfilment path."""
     here, there = stage(order.status), stage(status)
     return here is not None and there is not None and here >= there
+
+
+# --- catalog ------------------------------------------------------------------------------
+
+
+def check_catalog(ctx: StepContext, state: WorkflowState) -> WorkflowState:
+    """Every line to ship is one the client's SKU master can pick, before any stock is
+    touched: a line with no SKU, or a SKU the master lacks, is a catalog_mismatch for its
+    owner at once (an unknown SKU is not a backorder: no delivery will ever wake it)."""
+    order = _live(ctx, state.order_id)
+    if _done(order, OrderStatus.RESERVED):
+        return state
+    problems = catalog_problems(
+        order, ctx.inventory.skus(order.client_id, [ln.sku for ln in order.lines])
+    )
+    if problems:
+        raise CatalogMismatch("; ".join(problems))
+    return state
+
+
+def catalog_problems(order: Order, known: Mapping[str, object]) -> list[str]:
+    """What stops the order's lines from being picked by SKU, line by line (none: nothing)."""
+    problems = [
+        f"line {line.line_id} ({line.title or 'untitled'}, {line.quantity} x) has no SKU"
+        for line in order.unmapped_lines
+    ]
+    problems += [
+        f"line {line.line_id}: SKU {line.sku} is not in the SKU master of {order.client_id}"
+        for line in order.lines
+        if line.sku not in known
+    ]
+    return problems
 
 
 # --- address ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
     AuditEvent,
+    LineKind,
     Order,
     OrderChanges,
     OrderStatus,
@@ -66,7 +67,7 @@ from shipshape.services.records import (
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
-FROZEN_AFTER_START = ("lines", "shipping_address")
+FROZEN_AFTER_START = ("lines", "other_lines", "shipping_address")
 STOREFRONT_FIELDS = (
     "order_number",
     "payment",
@@ -75,6 +76,7 @@ STOREFRONT_FIELDS = (
     "customer",
     "shipping_address",
     "lines",
+    "other_lines",
 )
 
 
@@ -267,8 +269,16 @@ def _initial_status(incoming: StorefrontOrder) -> OrderStatus:
     if incoming.cancelled:
         return OrderStatus.CANCELLED
     if incoming.ready_to_fulfil:
-        return OrderStatus.ACCEPTED
+        return OrderStatus.ACCEPTED if _ships_something(incoming) else OrderStatus.NOTHING_TO_SHIP
     return OrderStatus.RECEIVED
+
+
+def _ships_something(incoming: StorefrontOrder) -> bool:
+    """Whether any line is to ship: one to pick, or one to map to a SKU first. An order of
+    digital goods, gift cards and tips alone has nothing for the workflow to do."""
+    return bool(incoming.lines) or any(
+        line.kind is LineKind.NO_SKU for line in incoming.other_lines
+    )
 
 
 def _create(
@@ -300,6 +310,7 @@ def _create(
         customer=incoming.customer,
         shipping_address=incoming.shipping_address,
         lines=incoming.lines,
+        other_lines=incoming.other_lines,
         status=status,
         owner=client.owner_of(status),
         status_timestamps=timestamps,
@@ -381,9 +392,13 @@ def _update(
         detail.update(released_detail(existing))
         writes = release_writes(existing)
     elif incoming.ready_to_fulfil and existing.status is OrderStatus.RECEIVED:
-        to_status, action = OrderStatus.ACCEPTED, AuditAction.FULFILMENT_REQUESTED
-        changes["pending_start"] = True
-        changes["execution_name"] = existing.order_id
+        action = AuditAction.FULFILMENT_REQUESTED
+        if _ships_something(incoming):
+            to_status = OrderStatus.ACCEPTED
+            changes["pending_start"] = True
+            changes["execution_name"] = existing.order_id
+        else:
+            to_status = OrderStatus.NOTHING_TO_SHIP
     elif incoming.cancelled:
         detail["note"] = f"cancellation arrived after the order was {existing.status.value}"
     if held_back:

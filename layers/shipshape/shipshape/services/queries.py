@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import Field
 
@@ -14,13 +15,16 @@ from shipshape.models import (
     Address,
     Allocation,
     AuditEvent,
+    Customer,
     Document,
     Label,
     Order,
     OrderLine,
     OrderStatus,
+    OtherLine,
     Override,
     ParcelExpectation,
+    PaymentState,
     PickList,
     QaResult,
 )
@@ -36,11 +40,21 @@ class OrderView(Model):
     order_number: str | None
     status: OrderStatus
     owner: str
+    payment: PaymentState
+    currency: str
+    total: Decimal = Field(description="The order total as the storefront states it, exact.")
+    customer: Customer = Field(
+        description="Who ordered (name, email, phone): shown to the client's operators only."
+    )
     version: int
     rules_version: str
     received_at: datetime
     status_timestamps: dict[OrderStatus, datetime]
     lines: tuple[OrderLine, ...]
+    other_lines: tuple[OtherLine, ...] = Field(
+        description="Lines not picked: nothing to ship (digital, gift card, tip, service), or "
+        "no SKU yet (a catalog_mismatch maps them)."
+    )
     unfulfilled_lines: tuple[OrderLine, ...]
     shipping_address: Address | None
     standardized_address: Address | None

@@ -48,7 +48,9 @@ from shipshape.models import (
     Address,
     CountryCode,
     Customer,
+    LineKind,
     OrderLine,
+    OtherLine,
     PaymentState,
     Platform,
     Quantity,
@@ -347,7 +349,7 @@ class BigCommerceAdapter(StorefrontAdapter):
         bundle = parse_payload(OrderBundle, resource)
         order = bundle.order
         _check_same_order(bundle)
-        lines, address_id = _shippable_lines(bundle.products)
+        lines, other_lines, address_id = _lines(bundle.products)
         where, shipping = _shipping_address(bundle.shipping_addresses, address_id)
         currency = order.default_currency_code or order.currency_code
         if currency is None:
@@ -375,6 +377,7 @@ class BigCommerceAdapter(StorefrontAdapter):
                 customer=_customer(order.billing_address, shipping),
                 shipping_address=_address(shipping, where, order.billing_address),
                 lines=lines,
+                other_lines=other_lines,
             )
         )
 
@@ -433,35 +436,48 @@ def _check_same_order(bundle: OrderBundle) -> None:
             )
 
 
-def _shippable_lines(products: Sequence[OrderProduct]) -> tuple[tuple[OrderLine, ...], int | None]:
-    """The physical lines, and the one shipping address they go to (None: not said)."""
+def _lines(
+    products: Sequence[OrderProduct],
+) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...], int | None]:
+    """The lines to pick, the rest (digital products have nothing to ship; a physical one
+    with no SKU waits for an operator to map it), and the one shipping address the physical
+    lines go to (None: not said)."""
     lines: list[OrderLine] = []
+    others: list[OtherLine] = []
     destinations: set[int] = set()
-    for index, product in enumerate(products):
-        # Digital products (downloads) have nothing to pick; they may also have no SKU.
-        if product.type == "digital":
-            continue
-        if product.sku is None:
-            raise PayloadInvalid(f"products[{index}].sku is empty; Shipshape needs a SKU to pick")
-        if product.order_address_id:
-            destinations.add(product.order_address_id)
-        lines.append(
-            OrderLine(
-                line_id=str(product.id),
-                sku=product.sku,
-                title=product.name,
-                quantity=product.quantity,
-                unit_price=product.price_inc_tax,
+    for product in products:
+        if product.type == "digital" or product.sku is None:
+            kind = LineKind.NOT_SHIPPED if product.type == "digital" else LineKind.NO_SKU
+            others.append(
+                OtherLine(
+                    line_id=str(product.id),
+                    kind=kind,
+                    sku=product.sku,
+                    title=product.name,
+                    quantity=product.quantity,
+                    unit_price=product.price_inc_tax,
+                )
             )
-        )
-    if not lines:
-        raise PayloadInvalid("products: no physical product; nothing to fulfil")
+        else:
+            lines.append(
+                OrderLine(
+                    line_id=str(product.id),
+                    sku=product.sku,
+                    title=product.name,
+                    quantity=product.quantity,
+                    unit_price=product.price_inc_tax,
+                )
+            )
+        if product.type != "digital" and product.order_address_id:
+            destinations.add(product.order_address_id)
+    if not lines and not others:
+        raise PayloadInvalid("products: the order has no product")
     if len(destinations) > 1:
         raise PayloadInvalid(
             f"products: the order ships to {len(destinations)} addresses; Shipshape fulfils "
             "one shipping address per order"
         )
-    return tuple(lines), next(iter(destinations), None)
+    return tuple(lines), tuple(others), next(iter(destinations), None)
 
 
 def _shipping_address(

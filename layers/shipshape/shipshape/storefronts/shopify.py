@@ -21,7 +21,9 @@ from shipshape.models import (
     AwareDatetime,
     CountryCode,
     Customer,
+    LineKind,
     OrderLine,
+    OtherLine,
     PaymentState,
     Platform,
     Quantity,
@@ -211,6 +213,7 @@ def _canonical_order(
 ) -> StorefrontOrder:
     """The one mapping of a Shopify order, whether a webhook carried it or the API read it."""
     cancelled = order.cancelled_at is not None or cancelled_by_topic
+    lines, other_lines = _lines(order.line_items)
     return canonical(
         lambda: StorefrontOrder(
             platform=Platform.SHOPIFY,
@@ -236,32 +239,43 @@ def _canonical_order(
             total=order.total_price,
             customer=_customer(order),
             shipping_address=_address(order.shipping_address),
-            lines=_shippable_lines(order.line_items),
+            lines=lines,
+            other_lines=other_lines,
         )
     )
 
 
-def _shippable_lines(items: Sequence[ShopifyLineItem]) -> tuple[OrderLine, ...]:
+def _lines(items: Sequence[ShopifyLineItem]) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...]]:
+    """The lines to pick, and the rest: digital goods, gift cards and tips have nothing to
+    ship (``requires_shipping: false``); a custom item has no SKU until an operator maps it."""
     lines: list[OrderLine] = []
-    for index, item in enumerate(items):
-        # Digital goods and gift cards have nothing to pick; they may also have no SKU.
-        if not item.requires_shipping:
+    others: list[OtherLine] = []
+    for item in items:
+        # ``name`` carries the variant ("Tent - Green"), which is what a picker needs.
+        title = item.name or item.title
+        if not item.requires_shipping or item.sku is None:
+            kind = LineKind.NOT_SHIPPED if not item.requires_shipping else LineKind.NO_SKU
+            others.append(
+                OtherLine(
+                    line_id=str(item.id),
+                    kind=kind,
+                    sku=item.sku,
+                    title=title,
+                    quantity=item.quantity,
+                    unit_price=item.price,
+                )
+            )
             continue
-        if item.sku is None:
-            raise PayloadInvalid(f"line_items[{index}].sku is empty; Shipshape needs a SKU to pick")
         lines.append(
             OrderLine(
                 line_id=str(item.id),
                 sku=item.sku,
-                # ``name`` carries the variant ("Tent - Green"), which is what a picker needs.
-                title=item.name or item.title,
+                title=title,
                 quantity=item.quantity,
                 unit_price=item.price,
             )
         )
-    if not lines:
-        raise PayloadInvalid("line_items: no line requires shipping; nothing to fulfil")
-    return tuple(lines)
+    return tuple(lines), tuple(others)
 
 
 def _customer(order: ShopifyOrder) -> Customer:

@@ -26,7 +26,9 @@ from shipshape.models import (
     Address,
     CountryCode,
     Customer,
+    LineKind,
     OrderLine,
+    OtherLine,
     PaymentState,
     Platform,
     Quantity,
@@ -221,6 +223,7 @@ woocommerce_adapter = WooCommerceAdapter()
 
 def _canonical_order(order: WooOrder, store: str) -> StorefrontOrder:
     """The one mapping of a WooCommerce order, whether a webhook carried it or the API read it."""
+    lines, other_lines = _lines(order.line_items)
     return canonical(
         lambda: StorefrontOrder(
             platform=Platform.WOOCOMMERCE,
@@ -241,7 +244,8 @@ def _canonical_order(order: WooOrder, store: str) -> StorefrontOrder:
             total=order.total,
             customer=_customer(order),
             shipping_address=_address(order.shipping, order.billing),
-            lines=_lines(order.line_items),
+            lines=lines,
+            other_lines=other_lines,
         )
     )
 
@@ -257,11 +261,26 @@ def _payment(order: WooOrder) -> PaymentState:
     return PaymentState.PENDING
 
 
-def _lines(items: Sequence[WooLineItem]) -> tuple[OrderLine, ...]:
+def _lines(items: Sequence[WooLineItem]) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...]]:
+    """The lines to pick, and those with no SKU: WooCommerce's own examples sell products
+    with no SKU set, and a deleted product's line loses its SKU. Those wait for an operator
+    to map them to a SKU (a line item does not say whether its product ships)."""
+    if not items:
+        raise PayloadInvalid("line_items: the order has no line")
     lines: list[OrderLine] = []
-    for index, item in enumerate(items):
+    others: list[OtherLine] = []
+    for item in items:
         if item.sku is None:
-            raise PayloadInvalid(f"line_items[{index}].sku is empty; Shipshape needs a SKU to pick")
+            others.append(
+                OtherLine(
+                    line_id=str(item.id),
+                    kind=LineKind.NO_SKU,
+                    title=item.name,
+                    quantity=item.quantity,
+                    unit_price=item.price,
+                )
+            )
+            continue
         lines.append(
             OrderLine(
                 line_id=str(item.id),
@@ -271,9 +290,7 @@ def _lines(items: Sequence[WooLineItem]) -> tuple[OrderLine, ...]:
                 unit_price=item.price,
             )
         )
-    if not lines:
-        raise PayloadInvalid("line_items: the order has no line to fulfil")
-    return tuple(lines)
+    return tuple(lines), tuple(others)
 
 
 def _customer(order: WooOrder) -> Customer:
