@@ -16,9 +16,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import TypeAdapter
 
-from shipshape.config import ClientConfig, StoreConfig
-from shipshape.errors import SignatureInvalid
-from shipshape.models import Order, OrderId, OrderStatus, Platform, canonical_order_id
+from shipshape.config import ClientConfig, FulfilOn, StoreConfig
+from shipshape.errors import PaymentMismatch, SignatureInvalid
+from shipshape.models import (
+    Order,
+    OrderId,
+    OrderStatus,
+    PaymentState,
+    Platform,
+    canonical_order_id,
+)
 from shipshape.ports import SecretStore
 from shipshape.services.fulfillment import (
     AwaitRequest,
@@ -355,10 +362,83 @@ def test_cancellation_fails_the_task_token_the_workflow_waits_on(
     assert (outcome.succeeded, outcome.error) == (False, "OrderCancelled")
 
 
+# --- fulfilling on authorization -----------------------------------------------------------
+
+
+def _authorized_delivery() -> WebhookDelivery:
+    """orders/create of the paid fixture's order, its payment authorized, not captured."""
+    body = json.loads(load_event(PAID))
+    body["financial_status"] = "authorized"
+    raw = json.dumps(body).encode()
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-Hmac-Sha256": sign_shopify(raw, SECRET),
+    }
+    return webhook_delivery(headers, raw, NOW)
+
+
+def _fulfilling_on_authorization(client: ClientConfig) -> ClientConfig:
+    fulfilment = client.fulfilment.model_copy(update={"fulfil_on": FulfilOn.AUTHORIZED})
+    return client.model_copy(update={"fulfilment": fulfilment})
+
+
+def test_an_authorized_order_waits_for_payment_unless_the_client_fulfils_on_authorization(
+    ingest: Ingest,
+    repo: InMemoryOrderRepository,
+    workflow: RecordingWorkflow,
+    acme: ClientConfig,
+) -> None:
+    # Given an order whose payment is authorized, not captured
+    delivery = _authorized_delivery()
+
+    # When it is ingested for Acme (fulfils on payment), and for the same client set to
+    # fulfil on authorization (into a store of its own)
+    waiting = ingest(delivery)
+    other_repo = InMemoryOrderRepository()
+    started = ingest(delivery, client=_fulfilling_on_authorization(acme), order_repo=other_repo)
+
+    # Then Acme's waits, received, with client success; the other is accepted and started
+    assert (waiting.status, stored(repo, waiting.order_id).payment) == (
+        OrderStatus.RECEIVED,
+        PaymentState.AUTHORIZED,
+    )
+    assert stored(repo, waiting.order_id).owner == "client-success"
+    assert started.status is OrderStatus.ACCEPTED
+    assert list(workflow.executions) == [started.order_id]
+
+
+def test_the_workflow_goes_on_with_an_authorized_payment_only_for_a_client_that_allows_it(
+    ingest: Ingest,
+    repo: InMemoryOrderRepository,
+    clock: SettableClock,
+    acme: ClientConfig,
+) -> None:
+    # Given an authorized order accepted for a client that fulfils on authorization
+    client = _fulfilling_on_authorization(acme)
+    accepted = ingest(_authorized_delivery(), client=client)
+    state = WorkflowState(order_id=accepted.order_id, client_id="acme-outdoors")
+
+    def context(config: ClientConfig) -> StepContext:
+        return StepContext(
+            repo, clock, config, CarrierStub(), NotifierRecorder(), repo.inventory,
+            RecordingWarehouseChannel(),
+        )  # fmt: skip
+
+    # When its first step runs under that client's rules, and under Acme's (paid only)
+    validate_address(context(client), state)
+    with pytest.raises(PaymentMismatch) as refused:
+        reserve_inventory(context(acme), state)
+
+    # Then the first went on; under Acme's rules the order would not ship unpaid
+    assert stored(repo, accepted.order_id).status is OrderStatus.ADDRESS_VALIDATED
+    assert str(refused.value) == "the storefront shows payment authorized, not paid"
+
+
 # --- failures after the write ------------------------------------------------------------
 
 
-def test_failed_start_still_records_the_order_for_the_reconciler(
+def test_failed_start_still_records_the_order_for_the_starter(
     ingest: Ingest, repo: InMemoryOrderRepository, workflow: RecordingWorkflow
 ) -> None:
     # Given Step Functions refuses the next start

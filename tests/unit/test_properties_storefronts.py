@@ -475,7 +475,7 @@ def test_generic_normalize_keeps_every_field_of_any_valid_order() -> None:
 
 
 SHOPIFY_PAYMENT = {
-    "pending": PaymentState.PENDING, "authorized": PaymentState.PENDING,
+    "pending": PaymentState.PENDING, "authorized": PaymentState.AUTHORIZED,
     "partially_paid": PaymentState.PENDING, "paid": PaymentState.PAID,
     "partially_refunded": PaymentState.PAID, "refunded": PaymentState.REFUNDED,
     "voided": PaymentState.VOIDED, "expired": PaymentState.VOIDED,
@@ -729,7 +729,7 @@ BIGCOMMERCE_GATEWAY_PAYMENT = {
     "captured": PaymentState.PAID, "paid": PaymentState.PAID,
     "partially refunded": PaymentState.PAID, "refunded": PaymentState.REFUNDED,
     "void": PaymentState.VOIDED, "declined": PaymentState.VOIDED,
-    "authorized": PaymentState.PENDING, "capture pending": PaymentState.PENDING,
+    "authorized": PaymentState.AUTHORIZED, "capture pending": PaymentState.PENDING,
     "held for review": PaymentState.PENDING, "pending": PaymentState.PENDING,
     "void pending": PaymentState.PENDING,
 }  # fmt: skip

@@ -375,7 +375,7 @@ def test_only_awaiting_fulfillment_and_awaiting_shipment_are_ready(
         ("refunded", PaymentState.REFUNDED),
         ("void", PaymentState.VOIDED),
         ("declined", PaymentState.VOIDED),
-        ("authorized", PaymentState.PENDING),
+        ("authorized", PaymentState.AUTHORIZED),
         ("capture pending", PaymentState.PENDING),
         ("held for review", PaymentState.PENDING),
         ("pending", PaymentState.PENDING),

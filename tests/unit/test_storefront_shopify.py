@@ -174,7 +174,7 @@ def test_digital_lines_are_left_out_of_the_pick() -> None:
     ("financial_status", "payment", "ready"),
     [
         ("pending", PaymentState.PENDING, False),
-        ("authorized", PaymentState.PENDING, False),
+        ("authorized", PaymentState.AUTHORIZED, False),
         ("partially_paid", PaymentState.PENDING, False),
         ("paid", PaymentState.PAID, True),
         ("partially_refunded", PaymentState.PAID, False),

@@ -34,6 +34,7 @@ from shipshape.models import (
     ClientId,
     CountryCode,
     OrderStatus,
+    PaymentState,
     PersonName,
     Platform,
     QaGate,
@@ -67,6 +68,13 @@ DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.CANCELLED: "client-success",
     OrderStatus.NOTHING_TO_SHIP: "client-success",  # digital goods and services are theirs
 }
+
+
+class FulfilOn(StrEnum):
+    """The payment state from which a client's orders are fulfilled."""
+
+    PAID = "paid"  # captured: the default, nothing ships before the money is taken
+    AUTHORIZED = "authorized"  # authorized at checkout, captured by the client on shipment
 
 
 class PartialPolicy(StrEnum):
@@ -130,6 +138,7 @@ class FulfilmentConfig(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     partial_policy: PartialPolicy = PartialPolicy.HOLD_ALL
+    fulfil_on: FulfilOn = FulfilOn.PAID
     warehouses: tuple[WarehouseName, ...] = Field(
         min_length=1, max_length=MAX_WAREHOUSES, description="In order of preference."
     )
@@ -152,6 +161,12 @@ class FulfilmentConfig(Model):
     def _every_gate_owned(self) -> FulfilmentConfig:
         object.__setattr__(self, "gates", {**DEFAULT_GATES, **self.gates})
         return self
+
+    def fulfils(self, payment: PaymentState) -> bool:
+        """Whether an order whose payment stands so may be fulfilled (or go on being)."""
+        if payment is PaymentState.PAID:
+            return True
+        return payment is PaymentState.AUTHORIZED and self.fulfil_on is FulfilOn.AUTHORIZED
 
     def zones_of(self, picker: str) -> tuple[str, ...] | None:
         return self.picker_zones.get(picker)

@@ -247,6 +247,9 @@ class OtherLine(Model):
 
 class PaymentState(StrEnum):
     PENDING = "pending"
+    # Authorized by the gateway, not captured yet: ships only for a client that fulfils on
+    # authorization (ClientConfig fulfilment.fulfil_on).
+    AUTHORIZED = "authorized"
     PAID = "paid"
     REFUNDED = "refunded"
     VOIDED = "voided"

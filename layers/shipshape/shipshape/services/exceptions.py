@@ -49,7 +49,7 @@ from shipshape.authorization import (
     served_exception,
 )
 from shipshape.base import Model
-from shipshape.config import ClientConfig, ClientDirectory
+from shipshape.config import ClientConfig, ClientDirectory, FulfilmentConfig
 from shipshape.errors import (
     ClientRequestError,
     ConcurrentUpdate,
@@ -71,7 +71,6 @@ from shipshape.models import (
     OrderStatus,
     OtherLine,
     OverrideField,
-    PaymentState,
     QaGate,
     Quantity,
     SideWrite,
@@ -505,7 +504,10 @@ def _correction(
 
 
 def _accept(
-    exception: OrderException, order: Order, request: ResolveExceptionRequest
+    exception: OrderException,
+    order: Order,
+    request: ResolveExceptionRequest,
+    fulfilment: FulfilmentConfig,
 ) -> tuple[Address, Address] | None:
     """The exception's acceptance criteria: a resolution must fix what it is about. Returns
     the corrected address (raw and standardized) the resolution brings, if any."""
@@ -520,7 +522,7 @@ def _accept(
     if (
         request.action == "retry"
         and exception.type is ExceptionType.PAYMENT_MISMATCH
-        and order.payment is not PaymentState.PAID
+        and not fulfilment.fulfils(order.payment)
     ):
         raise AcceptanceCriteriaNotMet(
             f"the storefront still shows payment {order.payment.value}; retry once it is paid, "
@@ -549,8 +551,8 @@ def _accept(
         )  # fmt: skip
         if not order.lines:
             missing.append("lines: none")
-        if order.payment is not PaymentState.PAID:
-            missing.append(f"payment: {order.payment.value}, not paid")
+        if not fulfilment.fulfils(order.payment):
+            missing.append(f"payment: {order.payment.value}, not {fulfilment.fulfil_on.value}")
         if missing:
             raise AcceptanceCriteriaNotMet(
                 "the order cannot leave quarantine without its required fields: "
@@ -676,7 +678,7 @@ def resolve_exception(
     order = load(repo, exception.order_id)
     if order.status is OrderStatus.CANCELLED:
         raise ActionNotAllowed(f"order {order.order_id} was cancelled; nothing to resolve")
-    correction = _accept(exception, order, request)
+    correction = _accept(exception, order, request, clients.get(order.client_id).fulfilment)
     if (
         inventory is not None
         and exception.type is ExceptionType.CATALOG_MISMATCH

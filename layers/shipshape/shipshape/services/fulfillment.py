@@ -39,7 +39,6 @@ from shipshape.models import (
     OrderLine,
     OrderStatus,
     PackData,
-    PaymentState,
     PickList,
     PickListEntry,
     PickScan,
@@ -151,8 +150,11 @@ def _live(ctx: StepContext, order_id: str) -> Order:
     order = load(ctx.repo, order_id)
     if order.status is OrderStatus.CANCELLED:
         raise OrderCancelled(f"order {order.order_id} was cancelled")
-    if order.payment is not PaymentState.PAID:
-        raise PaymentMismatch(f"the storefront shows payment {order.payment.value}, not paid")
+    if not ctx.client.fulfilment.fulfils(order.payment):
+        raise PaymentMismatch(
+            f"the storefront shows payment {order.payment.value}, not "
+            f"{ctx.client.fulfilment.fulfil_on.value}"
+        )
     return order
 
 

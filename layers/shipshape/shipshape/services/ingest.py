@@ -34,6 +34,7 @@ from shipshape.models import (
     Order,
     OrderChanges,
     OrderStatus,
+    PaymentState,
     Platform,
     SideWrite,
     StorefrontOrder,
@@ -265,10 +266,20 @@ def _record_version(
     return result, order, token
 
 
-def _initial_status(incoming: StorefrontOrder) -> OrderStatus:
+def _ready(client: ClientConfig, incoming: StorefrontOrder) -> bool:
+    """Whether fulfilment may start: the platform says so (paid), or the payment is
+    authorized and the client fulfils on authorization."""
+    if incoming.cancelled:
+        return False
+    return incoming.ready_to_fulfil or (
+        incoming.payment is PaymentState.AUTHORIZED and client.fulfilment.fulfils(incoming.payment)
+    )
+
+
+def _initial_status(client: ClientConfig, incoming: StorefrontOrder) -> OrderStatus:
     if incoming.cancelled:
         return OrderStatus.CANCELLED
-    if incoming.ready_to_fulfil:
+    if _ready(client, incoming):
         return OrderStatus.ACCEPTED if _ships_something(incoming) else OrderStatus.NOTHING_TO_SHIP
     return OrderStatus.RECEIVED
 
@@ -291,7 +302,7 @@ def _create(
     source: str,
 ) -> Order:
     now = clock.now()
-    status = _initial_status(incoming)
+    status = _initial_status(client, incoming)
     timestamps = {OrderStatus.RECEIVED: now, status: now}
     order = Order(
         order_id=order_id,
@@ -391,7 +402,7 @@ def _update(
         changes.update(released(existing))
         detail.update(released_detail(existing))
         writes = release_writes(existing)
-    elif incoming.ready_to_fulfil and existing.status is OrderStatus.RECEIVED:
+    elif _ready(client, incoming) and existing.status is OrderStatus.RECEIVED:
         action = AuditAction.FULFILMENT_REQUESTED
         if _ships_something(incoming):
             to_status = OrderStatus.ACCEPTED

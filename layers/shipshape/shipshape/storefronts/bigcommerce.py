@@ -171,8 +171,8 @@ _PAYMENT: dict[str, PaymentState] = {
     "void": PaymentState.VOIDED,
     # The gateway refused the payment: no money will come from it.
     "declined": PaymentState.VOIDED,
-    # Authorized is not captured: as for Shopify, nothing ships before the money is taken.
-    "authorized": PaymentState.PENDING,
+    # Authorized is not captured: it ships only for a client that fulfils on authorization.
+    "authorized": PaymentState.AUTHORIZED,
     "capture pending": PaymentState.PENDING,
     "held for review": PaymentState.PENDING,
     "pending": PaymentState.PENDING,

@@ -71,7 +71,7 @@ FinancialStatus = Literal[
 
 _PAYMENT: dict[str, PaymentState] = {
     "pending": PaymentState.PENDING,
-    "authorized": PaymentState.PENDING,
+    "authorized": PaymentState.AUTHORIZED,
     "partially_paid": PaymentState.PENDING,
     "paid": PaymentState.PAID,
     # Money was taken and only part of it went back: the order still stands as paid.
