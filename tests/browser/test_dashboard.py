@@ -248,6 +248,21 @@ def test_claim_then_resolve_with_a_corrected_address_moves_the_order_on(
     order = stack.get(f"/orders/{exception['order_id']}")
     assert order["shipping_address"]["postal_code"] == "97204"
     assert order["shipping_address"]["name"] == "Sam Rivera"  # kept from the order
+    # And the order's commerce facts are shown as the storefront states them: its number
+    # linked to the storefront's admin, payment, total and tax, customer, lines
+    link = timeline.get_by_test_id("timeline-admin-link")
+    expect(link).to_have_attribute("href", order["storefront_admin_url"])
+    assert order["storefront_admin_url"].startswith("https://acme-outdoors.myshopify.com/admin/")
+    expect(timeline.get_by_test_id("timeline-payment")).to_have_text(order["payment"])
+    expect(timeline.get_by_test_id("timeline-total")).to_contain_text(
+        f"{order['currency']} {order['total']}"
+    )
+    expect(timeline.get_by_test_id("timeline-customer")).to_contain_text("Sam Rivera")
+    first = order["lines"][0]
+    expect(timeline.get_by_test_id("timeline-lines")).to_contain_text(
+        f"{first['quantity']} \u00d7 {first['sku']}"
+    )
+    timeline.screenshot(path=str(ARTIFACTS / "order-timeline.png"))
 
 
 def test_a_refused_token_is_not_signed_in(page: Page, stack: SeededStack) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def _as_published(delivery: Delivery, body: bytes, signature: dict[str, str]) ->
     return dataclasses.replace(delivery, body=body, headers={**delivery.headers, **signature})
 
 
-def _check(runtime: EmbeddedRuntime, answer: Any, expected: Expected) -> None:
+def _check(runtime: EmbeddedRuntime, answer: Any, expected: Expected) -> dict[str, Any]:
     assert answer.status == 202, answer.body
     assert answer.json()["outcome"] == "created"
     order_id = answer.json()["order_id"]
@@ -114,6 +115,7 @@ def _check(runtime: EmbeddedRuntime, answer: Any, expected: Expected) -> None:
         [exception] = queue(runtime, f"?type={expected.exception}")
         assert exception["order_id"] == order_id
         assert exception["owner"] == expected.owner
+    return order
 
 
 @pytest.mark.parametrize("name", sorted(SHOPIFY))
@@ -132,8 +134,18 @@ def test_a_shopify_order_as_published_reaches_an_owned_state(
     # When it is delivered
     answer = deliver(runtime, delivery)
 
-    # Then it is accepted and rests where its payment and lines put it, with an owner
-    _check(runtime, answer, expected)
+    # Then it is accepted and rests where its payment and lines put it, with an owner; its
+    # tax and its times are the payload's, at the shop's own offset, with its admin link
+    order = _check(runtime, answer, expected)
+    payload = json.loads(body)
+    assert order["tax"] == payload["total_tax"]
+    assert datetime.fromisoformat(order["storefront_created_at"]) == datetime.fromisoformat(
+        payload["created_at"]
+    )
+    assert order["storefront_created_at"].endswith(payload["created_at"][-6:])
+    assert order["storefront_admin_url"] == (
+        f"https://acme-outdoors.myshopify.com/admin/orders/{payload['id']}"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(WOOCOMMERCE))
@@ -153,8 +165,18 @@ def test_a_woocommerce_order_as_published_reaches_an_owned_state(
     # When it is delivered
     answer = deliver(runtime, delivery)
 
-    # Then it is accepted and rests where its status and lines put it, with an owner
-    _check(runtime, answer, expected)
+    # Then it is accepted and rests where its status and lines put it, with an owner; its
+    # times are at the site's own offset (local time minus GMT), not in UTC
+    order = _check(runtime, answer, expected)
+    payload = json.loads(body)
+    created = datetime.fromisoformat(order["storefront_created_at"])
+    local = datetime.fromisoformat(payload["date_created"])
+    gmt = datetime.fromisoformat(payload["date_created_gmt"])
+    assert (created.replace(tzinfo=None), created.utcoffset()) == (local, local - gmt)
+    assert order["tax"] == payload["total_tax"]
+    assert order["storefront_admin_url"] == (
+        f"https://nordlicht-shop.de/wp-admin/post.php?post={payload['id']}&action=edit"
+    )
 
 
 def test_every_shopify_and_woocommerce_file_of_the_corpus_is_sent() -> None:

@@ -202,7 +202,8 @@ def test_pending_order_is_received_then_accepted_when_paid(
         OrderStatus.RECEIVED,
         OrderStatus.ACCEPTED,
     )
-    assert requested.detail["changed"] == ["payment"]
+    # (the payment, and the moment Shopify says it took it)
+    assert requested.detail["changed"] == ["payment", "storefront_paid_at"]
     assert requested.detail["previous_version"] == received.detail["version"]
 
 

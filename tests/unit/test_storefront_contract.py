@@ -70,6 +70,7 @@ SECRET = b"whsec_current_7d1e9c3a5b2f4e60"
 OLD_SECRET = b"whsec_previous_2f4a6c8e0b1d3f57"
 RECEIVED_AT = datetime(2026, 11, 20, 15, 15, 40, tzinfo=UTC)
 EST = timezone(timedelta(hours=-5))
+CET = timezone(timedelta(hours=1))
 
 
 def _unix(moment: datetime) -> int:
@@ -468,7 +469,10 @@ PAID_ORDERS = {
             # 10:42:07 at the shop's offset, the moment orders/paid was sent
             storefront_updated_at=datetime(2026, 11, 20, 10, 42, 7, tzinfo=EST),
             payment=PaymentState.PAID, ready_to_fulfil=True, cancelled=False,
-            currency="USD", total=Decimal("297.00"),
+            currency="USD", total=Decimal("297.00"), tax=Decimal("0.00"),
+            # placed at 10:15:32 and its payment processed a second before, at the shop's offset
+            storefront_created_at=datetime(2026, 11, 20, 10, 15, 32, tzinfo=EST),
+            storefront_paid_at=datetime(2026, 11, 20, 10, 15, 31, tzinfo=EST),
             customer=Customer(
                 name="Jane Doe", email="jane.doe@example.com", phone="+15035550142"
             ),
@@ -482,10 +486,13 @@ PAID_ORDERS = {
             platform=Platform.WOOCOMMERCE, store=WOOCOMMERCE_SITE, storefront_order_id="4711",
             order_number="4711", version=1,
             lifecycle=4 << 32,  # processing (fifth on WooCommerce's path), not ended
-            # date_modified_gmt carries no offset: it is read as UTC, not as Berlin time
+            # date_modified_gmt gives the instant (GMT); date_modified, local, the site's offset
             storefront_updated_at=datetime(2026, 11, 20, 15, 17, 4, tzinfo=UTC),
             payment=PaymentState.PAID, ready_to_fulfil=True, cancelled=False,
-            currency="EUR", total=Decimal("293.70"),
+            currency="EUR", total=Decimal("293.70"), tax=Decimal("46.89"),
+            # date_created 16:15:32 local, 15:15:32 GMT: the site is at +01:00 (Berlin)
+            storefront_created_at=datetime(2026, 11, 20, 16, 15, 32, tzinfo=CET),
+            storefront_paid_at=datetime(2026, 11, 20, 16, 17, 3, tzinfo=CET),
             customer=Customer(
                 name="Lena Vogel", email="lena.vogel@example.org", phone="+49 30 55501234"
             ),
@@ -502,7 +509,8 @@ PAID_ORDERS = {
             platform=Platform.BIGCOMMERCE, store=BIGCOMMERCE_STORE, storefront_order_id="173331",
             order_number="173331", version=1, storefront_updated_at=BIGCOMMERCE_MODIFIED,
             payment=PaymentState.PAID, ready_to_fulfil=True, cancelled=False,
-            currency="GBP", total=Decimal("84.9000"),
+            currency="GBP", total=Decimal("84.9000"), tax=Decimal("14.1500"),
+            storefront_created_at=datetime(2026, 11, 26, 15, 5, 31, tzinfo=UTC),
             customer=Customer(
                 name="Priya Raman", email="priya.raman@example.co.uk", phone="+44 117 496 0451"
             ),

@@ -277,6 +277,13 @@ class StorefrontOrder(Model):
     cancelled: bool = False
     currency: str = "USD"
     total: Decimal = Decimal("0")
+    tax: Decimal | None = Field(default=None, description="The order's tax, as stated.")
+    storefront_created_at: AwareDatetime | None = Field(
+        default=None, description="When the order was placed, at the storefront's own offset."
+    )
+    storefront_paid_at: AwareDatetime | None = Field(
+        default=None, description="When the storefront took the payment, if it says."
+    )
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
     lines: tuple[OrderLine, ...] = Field(default=(), description="The lines to pick.")
@@ -544,6 +551,9 @@ class Order(Model):
     payment: PaymentState
     currency: str = "USD"
     total: Decimal = Decimal("0")
+    tax: Decimal | None = None
+    storefront_created_at: AwareDatetime | None = None
+    storefront_paid_at: AwareDatetime | None = None
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
     standardized_address: Address | None = None
@@ -680,6 +690,9 @@ class OrderChanges(TypedDict, total=False):
     payment: PaymentState
     currency: str
     total: Decimal
+    tax: Decimal | None
+    storefront_created_at: datetime | None
+    storefront_paid_at: datetime | None
     customer: Customer
     shipping_address: Address | None
     standardized_address: Address | None

@@ -29,6 +29,7 @@ from shipshape.models import (
     QaResult,
 )
 from shipshape.ports import OrderRepository
+from shipshape.storefronts import adapter_for
 
 
 class OrderView(Model):
@@ -43,6 +44,15 @@ class OrderView(Model):
     payment: PaymentState
     currency: str
     total: Decimal = Field(description="The order total as the storefront states it, exact.")
+    tax: Decimal | None = Field(description="The tax in the total, as stated; None: not said.")
+    storefront_created_at: datetime | None = Field(
+        description="When the order was placed, at the storefront's own UTC offset."
+    )
+    storefront_paid_at: datetime | None
+    storefront_updated_at: datetime
+    storefront_admin_url: str | None = Field(
+        description="The order in the storefront's admin (None: no per-order address)."
+    )
     customer: Customer = Field(
         description="Who ordered (name, email, phone): shown to the client's operators only."
     )
@@ -81,11 +91,13 @@ class OrderView(Model):
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
+        adapter = adapter_for(order.platform)
         return cls(
             **order.model_dump(
-                include=set(cls.model_fields) - {"audit_events"},
+                include=set(cls.model_fields) - {"audit_events", "storefront_admin_url"},
             ),
             audit_events=order.audit_seq,
+            storefront_admin_url=adapter.admin_url(order.store, order.storefront_order_id),
         )
 
 

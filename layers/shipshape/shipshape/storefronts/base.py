@@ -85,6 +85,11 @@ class StorefrontAdapter(ABC):
         store it was read from. ``PayloadInvalid`` names the first bad field."""
         raise UnsupportedPlatform(f"{self.platform.value} orders cannot be read from an API")
 
+    def admin_url(self, store: str, storefront_order_id: str) -> str | None:
+        """Where an operator opens the order in the storefront's own admin (None: the
+        platform has no address for one order Shipshape can build)."""
+        return None
+
     def check_not_ahead(self, order: StorefrontOrder, now: datetime) -> None:
         """Raise ``PayloadInvalid`` naming the platform's field when ``order`` says it changed
         more than ``FUTURE_TOLERANCE`` after ``now`` (Shipshape's clock, never the wall clock

@@ -254,6 +254,7 @@ class BigCommerceOrder(_BigCommerceModel):
 
     id: Id
     status_id: StatusId
+    date_created: Rfc2822Datetime | None = None
     date_modified: Rfc2822Datetime
     payment_status: PaymentStatus
     # The transactional currency (what the shopper paid in; the amounts are in it) and the
@@ -261,6 +262,7 @@ class BigCommerceOrder(_BigCommerceModel):
     default_currency_code: Currency = None
     currency_code: Currency = None
     total_inc_tax: Amount
+    total_tax: Amount | None = None
     is_deleted: bool = False
     billing_address: BillingAddress = BillingAddress()
 
@@ -374,6 +376,8 @@ class BigCommerceAdapter(StorefrontAdapter):
                 cancelled=cancelled,
                 currency=currency,
                 total=order.total_inc_tax,
+                tax=order.total_tax,
+                storefront_created_at=order.date_created,
                 customer=_customer(order.billing_address, shipping),
                 shipping_address=_address(shipping, where, order.billing_address),
                 lines=lines,

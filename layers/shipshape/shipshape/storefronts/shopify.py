@@ -147,6 +147,8 @@ class ShopifyOrder(_ShopifyModel):
     order_number: int | None = None
     email: Text = None
     phone: Text = None
+    created_at: AwareDatetime | None = None
+    processed_at: AwareDatetime | None = None
     updated_at: AwareDatetime
     cancelled_at: AwareDatetime | None = None
     cancel_reason: str | None = None
@@ -154,6 +156,7 @@ class ShopifyOrder(_ShopifyModel):
     fulfillment_status: str | None = None
     currency: str
     total_price: Amount
+    total_tax: Amount | None = None
     customer: ShopifyCustomer | None = None
     shipping_address: ShopifyAddress | None = None
     line_items: list[ShopifyLineItem]
@@ -196,6 +199,9 @@ class ShopifyAdapter(StorefrontAdapter):
         # The topic says "cancelled" before the resource may: trust whichever says it first.
         return _canonical_order(order, store, cancelled_by_topic=topic == CANCELLED_TOPIC)
 
+    def admin_url(self, store: str, storefront_order_id: str) -> str | None:
+        return f"https://{store}/admin/orders/{storefront_order_id}"
+
     def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
         """An order read from the Admin API (the REST Order resource, the same shape the
         webhooks carry): with no topic, cancellation is read from ``cancelled_at`` alone."""
@@ -237,6 +243,10 @@ def _canonical_order(
             cancelled=cancelled,
             currency=order.currency,
             total=order.total_price,
+            tax=order.total_tax,
+            storefront_created_at=order.created_at,
+            # processed_at: when the payment was processed (the order's placing, for most)
+            storefront_paid_at=order.processed_at if order.financial_status == "paid" else None,
             customer=_customer(order),
             shipping_address=_address(order.shipping_address),
             lines=lines,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict
@@ -75,6 +75,7 @@ Text = Annotated[str | None, BeforeValidator(blank_to_none)]
 Country = Annotated[CountryCode | None, BeforeValidator(blank_to_none)]
 SkuText = Annotated[Sku | None, BeforeValidator(blank_to_none)]
 GmtDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+LocalDatetime = Annotated[datetime | None, BeforeValidator(blank_to_none)]
 
 OrderStatus = Literal[
     "pending",
@@ -160,9 +161,15 @@ class WooOrder(_WooModel):
     number: Text = None
     status: OrderStatus
     currency: str
+    # Each time twice: in the site's local time (no offset) and in GMT.
+    date_created: LocalDatetime = None
+    date_created_gmt: GmtDatetime | None = None
+    date_modified: LocalDatetime = None
     date_modified_gmt: GmtDatetime
+    date_paid: LocalDatetime = None
     date_paid_gmt: GmtDatetime | None = None
     total: Amount
+    total_tax: Amount | None = None
     customer_id: int | None = None
     billing: WooBilling = WooBilling()
     shipping: WooShipping = WooShipping()
@@ -209,6 +216,11 @@ class WooCommerceAdapter(StorefrontAdapter):
 
         return _canonical_order(parse_payload(WooOrder, delivery.body), store)
 
+    def admin_url(self, store: str, storefront_order_id: str) -> str | None:
+        # The classic order screen; with high-performance order storage WooCommerce sends it
+        # on to the new one.
+        return f"{store.rstrip('/')}/wp-admin/post.php?post={storefront_order_id}&action=edit"
+
     def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
         """An order read from the REST API v3 (the same shape the webhooks carry); the status
         says whether it is cancelled, as it does in a webhook."""
@@ -236,18 +248,33 @@ def _canonical_order(order: WooOrder, store: str) -> StorefrontOrder:
                 ended=order.status in _ENDED_STATUSES,
                 paid=_STATUS_ORDER.index(order.status),
             ),
-            storefront_updated_at=order.date_modified_gmt,
+            storefront_updated_at=_at_site_offset(order.date_modified_gmt, order.date_modified),
+            storefront_created_at=_at_site_offset(order.date_created_gmt, order.date_created),
+            storefront_paid_at=_at_site_offset(order.date_paid_gmt, order.date_paid),
             payment=_payment(order),
             ready_to_fulfil=order.status == "processing",
             cancelled=order.status in _CANCELLED_STATUSES,
             currency=order.currency,
             total=order.total,
+            tax=order.total_tax,
             customer=_customer(order),
             shipping_address=_address(order.shipping, order.billing),
             lines=lines,
             other_lines=other_lines,
         )
     )
+
+
+def _at_site_offset[T: datetime | None](gmt: T, local: datetime | None) -> T:
+    """The moment at the site's own UTC offset. WooCommerce sends each time in the site's
+    local time, without an offset, and in GMT: their difference is the offset. GMT alone
+    (no local time, or one that is no real offset) keeps the moment in UTC."""
+    if gmt is None or local is None or local.tzinfo is not None:
+        return gmt
+    offset = local - gmt.replace(tzinfo=None)
+    if abs(offset) > timedelta(hours=14) or offset % timedelta(minutes=15):
+        return gmt
+    return gmt.astimezone(timezone(offset))
 
 
 def _payment(order: WooOrder) -> PaymentState:

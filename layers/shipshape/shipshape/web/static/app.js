@@ -659,7 +659,7 @@
       renderTimeline(order, (audit && audit.events) || []);
     } catch (error) {
       if (seq !== state.timelineSeq) return;
-      for (const id of ["timeline-status", "timeline-owner", "timeline-client", "timeline-storefront", "timeline-received", "timeline-path"]) {
+      for (const id of ["timeline-status", "timeline-owner", "timeline-client", "timeline-storefront", "timeline-received", "timeline-placed", "timeline-payment", "timeline-total", "timeline-customer", "timeline-lines", "timeline-path"]) {
         setText(id, null);
       }
       byId("timeline-body").replaceChildren();
@@ -674,8 +674,25 @@
     setText("timeline-owner", order.owner);
     setText("timeline-client", order.client_id);
     const number = order.order_number ? `${String(order.order_number).replace(/^#?/, "#")} · ` : "";
-    setText("timeline-storefront", `${number}${order.platform} ${order.storefront_order_id}`);
+    const where = `${number}${order.platform} ${order.storefront_order_id}`;
+    byTestId("timeline-storefront").replaceChildren(
+      order.storefront_admin_url
+        ? el("a", { href: order.storefront_admin_url, target: "_blank", rel: "noopener noreferrer", "data-testid": "timeline-admin-link", text: where })
+        : el("span", { text: where })
+    );
     byTestId("timeline-received").replaceChildren(timeEl(order.received_at));
+    // The storefront's own time, as it states it (its offset kept), not converted.
+    setText("timeline-placed", order.storefront_created_at || null);
+    setText("timeline-payment", order.payment || null);
+    const tax = order.tax !== null && order.tax !== undefined ? ` (tax ${order.tax})` : "";
+    setText("timeline-total", order.total !== undefined ? `${order.currency} ${order.total}${tax}` : null);
+    const customer = order.customer || {};
+    setText("timeline-customer", [customer.name, customer.email, customer.phone].filter(Boolean).join(" · ") || null);
+    const lines = (order.lines || []).map((line) => `${line.quantity} × ${line.sku} ${line.title || ""}`.trim());
+    const others = (order.other_lines || []).map(
+      (line) => `${line.quantity} × ${line.title || line.line_id} (${line.kind === "no_sku" ? "no SKU: to map" : "nothing to ship"})`
+    );
+    setText("timeline-lines", [...lines, ...others].join("; ") || null);
     setText("timeline-path", Object.keys(order.status_timestamps || {}).join(" → ") || null);
     byId("timeline-body").replaceChildren(
       ...events.map((event) => {
