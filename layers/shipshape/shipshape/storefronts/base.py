@@ -20,7 +20,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedPlatform
-from shipshape.models import Platform, StorefrontOrder
+from shipshape.models import LineKind, OrderLine, OtherLine, Platform, StorefrontOrder
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,34 @@ def blank_to_none(value: object) -> object:
 
 def full_name(first: str | None, last: str | None) -> str | None:
     return " ".join(part for part in (first, last) if part) or None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a platform's order, as its adapter reads it."""
+
+    line_id: str
+    sku: str | None
+    title: str
+    quantity: int
+    unit_price: Decimal
+    ships: bool = True  # False: nothing to ship (digital, gift card, tip, service)
+
+
+def split_lines(lines: Sequence[Line]) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...]]:
+    """The lines to pick (they ship and have a SKU), and the others, kept beside them: those
+    with nothing to ship, and those to ship with no SKU yet (a catalog_mismatch maps them)."""
+    picked: list[OrderLine] = []
+    others: list[OtherLine] = []
+    for line in lines:
+        fields = {"line_id": line.line_id, "title": line.title, "quantity": line.quantity,
+                  "unit_price": line.unit_price}  # fmt: skip
+        if line.ships and line.sku is not None:
+            picked.append(OrderLine(sku=line.sku, **fields))
+        else:
+            kind = LineKind.NO_SKU if line.ships else LineKind.NOT_SHIPPED
+            others.append(OtherLine(kind=kind, sku=line.sku, **fields))
+    return tuple(picked), tuple(others)
 
 
 _SHIPPED_MAX = 2**32 - 1

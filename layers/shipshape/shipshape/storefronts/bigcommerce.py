@@ -48,7 +48,6 @@ from shipshape.models import (
     Address,
     CountryCode,
     Customer,
-    LineKind,
     OrderLine,
     OtherLine,
     PaymentState,
@@ -59,6 +58,7 @@ from shipshape.models import (
 )
 from shipshape.storefronts.base import (
     Amount,
+    Line,
     StorefrontAdapter,
     WebhookDelivery,
     blank_to_none,
@@ -66,6 +66,7 @@ from shipshape.storefronts.base import (
     epoch_ms,
     full_name,
     parse_payload,
+    split_lines,
 )
 
 TOKEN_HEADER = "X-Shipshape-Webhook-Token"  # noqa: S105 - a header name, not a secret
@@ -446,42 +447,21 @@ def _lines(
     """The lines to pick, the rest (digital products have nothing to ship; a physical one
     with no SKU waits for an operator to map it), and the one shipping address the physical
     lines go to (None: not said)."""
-    lines: list[OrderLine] = []
-    others: list[OtherLine] = []
-    destinations: set[int] = set()
-    for product in products:
-        if product.type == "digital" or product.sku is None:
-            kind = LineKind.NOT_SHIPPED if product.type == "digital" else LineKind.NO_SKU
-            others.append(
-                OtherLine(
-                    line_id=str(product.id),
-                    kind=kind,
-                    sku=product.sku,
-                    title=product.name,
-                    quantity=product.quantity,
-                    unit_price=product.price_inc_tax,
-                )
-            )
-        else:
-            lines.append(
-                OrderLine(
-                    line_id=str(product.id),
-                    sku=product.sku,
-                    title=product.name,
-                    quantity=product.quantity,
-                    unit_price=product.price_inc_tax,
-                )
-            )
-        if product.type != "digital" and product.order_address_id:
-            destinations.add(product.order_address_id)
-    if not lines and not others:
+    if not products:
         raise PayloadInvalid("products: the order has no product")
+    destinations = {
+        p.order_address_id for p in products if p.type != "digital" and p.order_address_id
+    }
     if len(destinations) > 1:
         raise PayloadInvalid(
             f"products: the order ships to {len(destinations)} addresses; Shipshape fulfils "
             "one shipping address per order"
         )
-    return tuple(lines), tuple(others), next(iter(destinations), None)
+    lines, others = split_lines([
+        Line(str(p.id), p.sku, p.name, p.quantity, p.price_inc_tax, ships=p.type != "digital")
+        for p in products
+    ])  # fmt: skip
+    return lines, others, next(iter(destinations), None)
 
 
 def _shipping_address(

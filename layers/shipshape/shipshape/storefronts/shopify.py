@@ -21,7 +21,6 @@ from shipshape.models import (
     AwareDatetime,
     CountryCode,
     Customer,
-    LineKind,
     OrderLine,
     OtherLine,
     PaymentState,
@@ -32,6 +31,7 @@ from shipshape.models import (
 )
 from shipshape.storefronts.base import (
     Amount,
+    Line,
     StorefrontAdapter,
     WebhookDelivery,
     as_is,
@@ -43,6 +43,7 @@ from shipshape.storefronts.base import (
     full_name,
     lifecycle_rank,
     parse_payload,
+    split_lines,
 )
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
@@ -258,34 +259,12 @@ def _canonical_order(
 def _lines(items: Sequence[ShopifyLineItem]) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...]]:
     """The lines to pick, and the rest: digital goods, gift cards and tips have nothing to
     ship (``requires_shipping: false``); a custom item has no SKU until an operator maps it."""
-    lines: list[OrderLine] = []
-    others: list[OtherLine] = []
-    for item in items:
+    return split_lines([
         # ``name`` carries the variant ("Tent - Green"), which is what a picker needs.
-        title = item.name or item.title
-        if not item.requires_shipping or item.sku is None:
-            kind = LineKind.NOT_SHIPPED if not item.requires_shipping else LineKind.NO_SKU
-            others.append(
-                OtherLine(
-                    line_id=str(item.id),
-                    kind=kind,
-                    sku=item.sku,
-                    title=title,
-                    quantity=item.quantity,
-                    unit_price=item.price,
-                )
-            )
-            continue
-        lines.append(
-            OrderLine(
-                line_id=str(item.id),
-                sku=item.sku,
-                title=title,
-                quantity=item.quantity,
-                unit_price=item.price,
-            )
-        )
-    return tuple(lines), tuple(others)
+        Line(str(item.id), item.sku, item.name or item.title, item.quantity, item.price,
+             ships=item.requires_shipping)
+        for item in items
+    ])  # fmt: skip
 
 
 def _customer(order: ShopifyOrder) -> Customer:

@@ -26,7 +26,6 @@ from shipshape.models import (
     Address,
     CountryCode,
     Customer,
-    LineKind,
     OrderLine,
     OtherLine,
     PaymentState,
@@ -37,6 +36,7 @@ from shipshape.models import (
 )
 from shipshape.storefronts.base import (
     Amount,
+    Line,
     StorefrontAdapter,
     WebhookDelivery,
     as_is,
@@ -48,6 +48,7 @@ from shipshape.storefronts.base import (
     full_name,
     lifecycle_rank,
     parse_payload,
+    split_lines,
 )
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
@@ -294,30 +295,9 @@ def _lines(items: Sequence[WooLineItem]) -> tuple[tuple[OrderLine, ...], tuple[O
     to map them to a SKU (a line item does not say whether its product ships)."""
     if not items:
         raise PayloadInvalid("line_items: the order has no line")
-    lines: list[OrderLine] = []
-    others: list[OtherLine] = []
-    for item in items:
-        if item.sku is None:
-            others.append(
-                OtherLine(
-                    line_id=str(item.id),
-                    kind=LineKind.NO_SKU,
-                    title=item.name,
-                    quantity=item.quantity,
-                    unit_price=item.price,
-                )
-            )
-            continue
-        lines.append(
-            OrderLine(
-                line_id=str(item.id),
-                sku=item.sku,
-                title=item.name,
-                quantity=item.quantity,
-                unit_price=item.price,
-            )
-        )
-    return tuple(lines), tuple(others)
+    return split_lines(
+        [Line(str(item.id), item.sku, item.name, item.quantity, item.price) for item in items]
+    )
 
 
 def _customer(order: WooOrder) -> Customer:
