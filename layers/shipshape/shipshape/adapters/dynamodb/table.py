@@ -8,6 +8,8 @@ names (``ConcurrentUpdate``, ``AlreadyExists``); anything else is a fault and is
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,10 @@ TRANSIENT_CODES = frozenset(
 
 # BatchGetItem takes at most 100 keys per request.
 _BATCH_KEYS = 100
+# Unprocessed keys: asked again up to 6 times, after full-jitter waits of up to 0.05 s x 2^n
+# (at most 3.1 s in all, within a step's time budget).
+_UNPROCESSED_ATTEMPTS = 6
+_BACKOFF_SECONDS = 0.05
 
 
 def error_code(exc: ClientError) -> str:
@@ -99,14 +105,10 @@ class Table:
             return dict(self.client.query(TableName=self.name, **options))
 
     def query_all(self, **options: Any) -> list[dict[str, Any]]:
-        """Every item of a query, page after page."""
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.query(**options)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Every item of a query, page after page (boto3's paginator)."""
+        with translated():
+            pages = self.client.get_paginator("query").paginate(TableName=self.name, **options)
+            return [item for page in pages for item in page["Items"]]
 
     def query_newest(self, limit: int, **options: Any) -> list[dict[str, Any]]:
         """Up to ``limit`` items, newest sort key first, page after page."""
@@ -120,16 +122,23 @@ class Table:
         return items
 
     def batch_get(self, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
-        """The items that exist among ``keys``, 100 keys a request, unprocessed keys asked
-        again."""
+        """The items that exist among ``keys``, 100 keys a request. Keys DynamoDB leaves
+        unprocessed (throttled) are asked again after an exponential backoff with jitter, as
+        AWS advises; still unprocessed after that, the read is a transient failure."""
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_KEYS):
             request: Any = {self.name: {"Keys": list(keys[start : start + _BATCH_KEYS]), **options}}
-            while request:
+            for attempt in range(_UNPROCESSED_ATTEMPTS):
+                if attempt:
+                    time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
                 with translated():
                     page = self.client.batch_get_item(RequestItems=request)
                 items.extend(page["Responses"].get(self.name, []))
                 request = page.get("UnprocessedKeys") or None
+                if request is None:
+                    break
+            else:
+                raise TransientDependencyError("DynamoDB left keys unprocessed after backing off")
         return items
 
     def transact(self, items: Sequence[dict[str, Any]], on_condition: Exception) -> None:
