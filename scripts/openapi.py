@@ -94,7 +94,13 @@ SECURITY_SCHEMES: dict[str, dict[str, str]] = {
             "Shipshape's own webhook format: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "
             '"<t>." + raw body)>`; several `v1=` entries may appear (rotation). `t` must be '
             f"within {generic.DEFAULT_TOLERANCE.total_seconds():g} s of receipt. "
-            f"`{generic.SOURCE_HEADER}` names the sender."
+            f"`{generic.SOURCE_HEADER}` names the sender. Instead (or as well), the format "
+            "accepts Standard Webhooks signatures: "
+            f"`{generic.STANDARD_ID_HEADER}`, `{generic.STANDARD_TIMESTAMP_HEADER}` and "
+            f"`{generic.STANDARD_SIGNATURE_HEADER}` (space-separated `v1,<base64 "
+            'HMAC-SHA256(secret, "<id>.<timestamp>." + raw body)>`), the secret given to the '
+            "sender as `whsec_` + base64(secret); the same tolerance applies. Any "
+            "`webhook-*` header selects that scheme, and every scheme present must verify."
         ),
     },
     "warehouseToken": {

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from standardwebhooks.webhooks import Webhook
+
 
 def sign_shopify(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac.digest(secret.encode(), body, "sha256")).decode()
@@ -23,6 +25,19 @@ sign_woocommerce = sign_shopify  # WooCommerce uses the same base64 HMAC-SHA256 
 def sign_generic(body: bytes, secret: str, timestamp: int) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def standard_webhooks_secret(secret: str) -> str:
+    """The ``whsec_`` form of a store's webhook secret, as a Standard Webhooks sender holds it:
+    base64 of the secret's bytes (what Shipshape stores)."""
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+def sign_standard(body: bytes, secret: str, message_id: str, signed_at: datetime) -> str:
+    """``webhook-signature`` made by the Standard Webhooks library itself (``Webhook.sign``).
+    ``signed_at`` goes in as UTC: the library replaces, rather than converts, its time zone."""
+    webhook = Webhook(standard_webhooks_secret(secret))
+    return webhook.sign(message_id, signed_at.astimezone(UTC), body.decode())
 
 
 @dataclass(frozen=True)
@@ -302,17 +317,27 @@ class GenericStore:
             ],
         }
 
-    def deliver(self, event: str, order: dict[str, Any], *, signed_at: datetime) -> Delivery:
+    def deliver(
+        self,
+        event: str,
+        order: dict[str, Any],
+        *,
+        signed_at: datetime,
+        message_id: str | None = None,
+    ) -> Delivery:
+        """A signed delivery: ``Shipshape-Signature``, or given a ``message_id`` the Standard
+        Webhooks headers instead (``webhook-id``, the same on every retry, ``webhook-timestamp``
+        and ``webhook-signature``, with the secret in its ``whsec_`` form)."""
         body = json.dumps({"event": event, "order": order}).encode()
-        return Delivery(
-            path=f"/webhooks/generic/{self.client_id}",
-            headers={
-                "Content-Type": "application/json",
-                "Shipshape-Source": self.source,
-                "Shipshape-Signature": sign_generic(body, self.secret, int(signed_at.timestamp())),
-            },
-            body=body,
-        )
+        headers = {"Content-Type": "application/json", "Shipshape-Source": self.source}
+        if message_id is None:
+            timestamp = int(signed_at.timestamp())
+            headers["Shipshape-Signature"] = sign_generic(body, self.secret, timestamp)
+        else:
+            headers["webhook-id"] = message_id
+            headers["webhook-timestamp"] = str(int(signed_at.timestamp()))
+            headers["webhook-signature"] = sign_standard(body, self.secret, message_id, signed_at)
+        return Delivery(path=f"/webhooks/generic/{self.client_id}", headers=headers, body=body)
 
 
 # --- BigCommerce: a pointer-only webhook, and the API read it points to -------------------

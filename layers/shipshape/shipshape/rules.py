@@ -85,7 +85,7 @@ class Schedule(Model):
 class ClientRules(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    working_hours: Schedule = Schedule()
+    working_hours: Schedule = Field(default_factory=Schedule)
     teams: dict[OwnerName, People] = Field(default_factory=dict, max_length=MAX_TEAMS)
     people: People = Field(
         default=(), description="People who own or escalate but belong to no team."

@@ -29,7 +29,6 @@ from shipshape.models import (
     QaResult,
 )
 from shipshape.ports import OrderRepository
-from shipshape.storefronts import adapter_for
 
 
 class OrderView(Model):
@@ -91,6 +90,10 @@ class OrderView(Model):
 
     @classmethod
     def of(cls, order: Order) -> OrderView:
+        # Imported on the first order read, not at the ops function's cold start: the four
+        # storefront adapters cost about 55 ms to import and only this link needs them.
+        from shipshape.storefronts import adapter_for
+
         adapter = adapter_for(order.platform)
         return cls(
             **order.model_dump(

@@ -216,14 +216,15 @@ def epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
-def decode_base64_digest(presented: str, header: str) -> bytes:
-    """The raw HMAC-SHA256 digest from a base64 header value, or ``SignatureInvalid``."""
+def decode_base64_digest(presented: str, header: str, *, part: str = "header") -> bytes:
+    """The raw HMAC-SHA256 digest from a base64 value, or ``SignatureInvalid`` naming the
+    header and the ``part`` of it that holds the value."""
     try:
         digest = base64.b64decode(presented, validate=True)
     except ValueError:  # binascii.Error for bad base64, plain ValueError for non-ASCII text
-        raise SignatureInvalid(f"{header} header is not base64") from None
+        raise SignatureInvalid(f"{header} {part} is not base64") from None
     if len(digest) != _SHA256_BYTES:
-        raise SignatureInvalid(f"{header} header is not an HMAC-SHA256 digest")
+        raise SignatureInvalid(f"{header} {part} is not an HMAC-SHA256 digest")
     return digest
 
 

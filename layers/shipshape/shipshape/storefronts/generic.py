@@ -4,11 +4,28 @@ This is a public format: senders build it from this description.
 
 Headers
     ``Shipshape-Source``: the sender's store name as configured for the client (``kite-and-kin``).
+    Then a signature, in either of two schemes, both with the store's webhook secret:
+
     ``Shipshape-Signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256>``. The digest is taken
     with the webhook secret over ``<t>.<raw body>``, ``<t>`` exactly as written in the header.
     Several ``v1=`` entries may appear (a sender rotating secrets signs with both); one match
     is enough. Unknown keys (a future ``v2=``) are ignored. ``t`` must be within the tolerance
     (300 s by default) of the time Shipshape receives the delivery, which bounds replays.
+
+    Standard Webhooks (https://www.standardwebhooks.com/), as its libraries send it:
+    ``webhook-id`` (the message id: 1 to 256 printable ASCII characters, no ``.``, the same on
+    every retry), ``webhook-timestamp`` (unix seconds, no leading zeros) and
+    ``webhook-signature``: space-separated ``v1,<base64 HMAC-SHA256>`` entries, each over
+    ``<webhook-id>.<webhook-timestamp>.<raw body>``. One matching ``v1`` entry is enough; other
+    versions (the asymmetric ``v1a``) are ignored. The body must be UTF-8 (JSON is). The key is
+    the webhook secret's bytes: a sender configures it as ``whsec_`` + base64(secret). A secret
+    stored in the ``whsec_<base64>`` form itself (a Standard Webhooks sender issued it) also
+    opens with the key it decodes to, so it can be stored exactly as the sender shows it. The
+    timestamp has the same tolerance as ``t`` above.
+
+    Any ``webhook-*`` header selects Standard Webhooks, and then all three are required. A
+    sender moving over may send both schemes at once (as the Standard Webhooks spec suggests);
+    each one present must then verify.
 
 Body (JSON, UTF-8; unknown fields are rejected so typos surface at once)::
 
@@ -38,14 +55,19 @@ Body (JSON, UTF-8; unknown fields are rejected so typos surface at once)::
 
 ``order.upsert`` reports the order as it now is: Shipshape starts fulfilment once
 ``payment_status`` is ``paid``. ``order.cancelled`` stops it. Deliveries may repeat or arrive
-out of order; ``version`` decides which one is newest, not ``updated_at``.
+out of order; ``version`` decides which one is newest, not ``updated_at``. That is also what
+makes a redelivery harmless: the same body carries the same version and is answered as a
+duplicate, whatever its ``webhook-id`` (which Shipshape checks and signs over, but does not
+store).
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -55,6 +77,10 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+
+# The verification module alone: the package's __init__ imports only it (the standard
+# library's base64, hashlib, hmac, json and datetime underneath; no HTTP client).
+from standardwebhooks.webhooks import Webhook
 
 from shipshape.base import Model
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
@@ -76,6 +102,7 @@ from shipshape.storefronts.base import (
     WebhookDelivery,
     as_is,
     canonical,
+    decode_base64_digest,
     decode_hex_digest,
     digest_matches,
     parse_payload,
@@ -83,6 +110,12 @@ from shipshape.storefronts.base import (
 
 SIGNATURE_HEADER = "Shipshape-Signature"
 SOURCE_HEADER = "Shipshape-Source"
+# Standard Webhooks' three headers, named (lower case) as its specification writes them.
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_HEADERS = (STANDARD_ID_HEADER, STANDARD_TIMESTAMP_HEADER, STANDARD_SIGNATURE_HEADER)
+STANDARD_SECRET_PREFIX = b"whsec_"
 
 UPSERT_EVENT = "order.upsert"
 CANCELLED_EVENT = "order.cancelled"
@@ -91,6 +124,11 @@ EVENTS = frozenset({UPSERT_EVENT, CANCELLED_EVENT})
 DEFAULT_TOLERANCE = timedelta(seconds=300)
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
+# No leading zeros: the library signs str(int(timestamp)), which is then the header's text.
+# At most 11 digits (year 5138), so the instant is always a datetime.
+_STANDARD_SECONDS = re.compile(r"0|[1-9][0-9]{0,10}")
+# The spec asks that the id cannot carry a "." (the signed text is id.timestamp.body).
+_MESSAGE_ID = re.compile(r"[!-\-/-~]{1,256}")
 
 
 def _decimal_text(value: object) -> object:
@@ -195,6 +233,15 @@ class GenericAdapter(StorefrontAdapter):
         return delivery.header(SOURCE_HEADER) or None
 
     def verify(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
+        # Any webhook-* header means the sender speaks Standard Webhooks; a sender moving over
+        # may also still send Shipshape-Signature, and then that one must verify too.
+        if any(delivery.header(name) is not None for name in STANDARD_HEADERS):
+            self._verify_standard(delivery, secrets)
+            if delivery.header(SIGNATURE_HEADER) is None:
+                return
+        self._verify_shipshape(delivery, secrets)
+
+    def _verify_shipshape(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
         presented = delivery.header(SIGNATURE_HEADER)
         if not presented:
             raise SignatureInvalid(f"missing {SIGNATURE_HEADER} header")
@@ -212,6 +259,37 @@ class GenericAdapter(StorefrontAdapter):
             raise SignatureInvalid(
                 f"signature timestamp is outside the {self._tolerance.total_seconds():g} s "
                 "tolerance"
+            )
+
+    def _verify_standard(self, delivery: WebhookDelivery, secrets: Sequence[bytes]) -> None:
+        """Standard Webhooks, its digest made by the official library (``Webhook.sign``).
+
+        The library's own ``Webhook.verify`` is not used: it reads the machine's wall clock
+        with a fixed five minutes (Shipshape's clock is ``received_at``), checks the time
+        before the signature, takes one secret at a time, and raises ValueError or
+        UnicodeDecodeError (a 500) on an entry without a comma or a body that is not UTF-8.
+        """
+        message_id, timestamp, presented, text = _parse_standard_headers(delivery)
+        signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+        matched = False
+        # Every key against every entry, no early exit: the timing tells nothing.
+        for key in (key for secret in secrets for key in standard_webhooks_keys(secret)):
+            signature = Webhook(key).sign(msg_id=message_id, timestamp=signed_at, data=text)
+            expected = base64.b64decode(signature.partition(",")[2])
+            for digest in presented:
+                matched |= hmac.compare_digest(expected, digest)
+        if not matched:
+            raise SignatureInvalid(f"{STANDARD_SIGNATURE_HEADER} header does not match the body")
+        # After the digest, as above: only a genuine delivery learns about the clock.
+        behind = delivery.received_at.timestamp() - int(timestamp)
+        limit = self._tolerance.total_seconds()
+        if abs(behind) > limit:
+            raise SignatureInvalid(
+                f"{STANDARD_TIMESTAMP_HEADER} {timestamp} ({signed_at.isoformat()}) is "
+                f"{_seconds(abs(behind))} s {'before' if behind > 0 else 'after'} Shipshape's "
+                f"clock ({delivery.received_at.astimezone(UTC).isoformat()}), more than the "
+                f"{_seconds(limit)} s tolerance: "
+                + ("refused as a possible replay" if behind > 0 else "is the sender's clock fast?")
             )
 
     def normalize(self, delivery: WebhookDelivery) -> StorefrontOrder:
@@ -308,3 +386,81 @@ def _parse_signature_header(value: str) -> tuple[str, list[bytes]]:
     if not signatures:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} header has no v1= signature")
     return timestamp, [decode_hex_digest(signature, SIGNATURE_HEADER) for signature in signatures]
+
+
+def standard_webhooks_keys(secret: bytes) -> list[bytes]:
+    """The HMAC keys a stored webhook secret opens Standard Webhooks deliveries with.
+
+    The secret's own bytes (the sender holds ``whsec_`` + base64 of them) and, for a secret
+    stored as ``whsec_<base64>`` (as a Standard Webhooks sender issues one), the bytes it
+    decodes to, which is what the sender's library signs with. An empty secret opens nothing
+    (the empty key is one anyone can sign with).
+    """
+    if not secret:
+        return []
+    keys = [secret]
+    if secret.startswith(STANDARD_SECRET_PREFIX):
+        encoded = secret.removeprefix(STANDARD_SECRET_PREFIX)
+        try:  # padding is optional in the whsec_ form, as the libraries read it
+            decoded = base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
+        except ValueError:  # not base64 after all: a raw secret that starts with whsec_
+            decoded = b""
+        if decoded:
+            keys.append(decoded)
+    return keys
+
+
+def _parse_standard_headers(delivery: WebhookDelivery) -> tuple[str, str, list[bytes], str]:
+    """Check the three Standard Webhooks headers and the body: the message id, the timestamp
+    text, the presented ``v1`` digests and the body as text, or ``SignatureInvalid`` naming
+    what is wrong."""
+    values = {name: delivery.header(name) or "" for name in STANDARD_HEADERS}
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        names = ", ".join(missing[:-1]) + " and " + missing[-1] if missing[1:] else missing[0]
+        raise SignatureInvalid(
+            f"missing {names} header{'s' if len(missing) > 1 else ''} "
+            "(Standard Webhooks sends webhook-id, webhook-timestamp and webhook-signature)"
+        )
+    message_id = values[STANDARD_ID_HEADER]
+    if _MESSAGE_ID.fullmatch(message_id) is None:
+        raise SignatureInvalid(
+            f"{STANDARD_ID_HEADER} header must be 1 to 256 printable ASCII characters, "
+            "without spaces or '.'"
+        )
+    timestamp = values[STANDARD_TIMESTAMP_HEADER]
+    if _STANDARD_SECONDS.fullmatch(timestamp) is None:
+        raise SignatureInvalid(
+            f"{STANDARD_TIMESTAMP_HEADER} header is not a unix time in whole seconds "
+            "(at most 11 digits, no leading zeros)"
+        )
+    presented: list[bytes] = []
+    for entry in values[STANDARD_SIGNATURE_HEADER].split():
+        version, comma, value = entry.partition(",")
+        if not comma or not version:
+            raise SignatureInvalid(
+                f"{STANDARD_SIGNATURE_HEADER} header is malformed; expected space-separated "
+                "v1,<base64> entries"
+            )
+        if version == "v1":
+            presented.append(
+                decode_base64_digest(value, STANDARD_SIGNATURE_HEADER, part="v1 entry")
+            )
+    if not presented:
+        raise SignatureInvalid(
+            f"{STANDARD_SIGNATURE_HEADER} header has no v1 entry; Shipshape checks symmetric "
+            "(v1, HMAC-SHA256) signatures only"
+        )
+    try:
+        # The library signs text; strict UTF-8 decodes and encodes back to the same bytes.
+        text = delivery.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SignatureInvalid(
+            f"{STANDARD_SIGNATURE_HEADER} cannot be checked: the body is not UTF-8"
+        ) from None
+    return message_id, timestamp, presented, text
+
+
+def _seconds(value: float) -> str:
+    """Seconds as a person reads them: 600, 300.5 (never 6e+02)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
