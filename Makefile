@@ -100,10 +100,18 @@ build:
 deploy: build
 	.venv-sam/bin/sam deploy --guided
 
-## Re-resolve requirements/dev.in into requirements/dev.lock, and checkov's pin into
-## requirements/checkov.lock (each in a throwaway virtualenv; the header comments are kept).
+## Re-resolve requirements/dev.in into requirements/dev.lock, checkov's pin into
+## requirements/checkov.lock (each in a throwaway virtualenv; the header comments are kept),
+## and the layer's requirements.txt into its complete, hashed requirements.lock (pip-tools).
 CHECKOV_PIN := checkov==3.3.30
+PIP_TOOLS_PIN := pip-tools==7.7.0
 lock:
+	rm -rf .venv-lock && $(PYTHON312) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet '$(PIP_TOOLS_PIN)'
+	cd layers/shipshape && ../../.venv-lock/bin/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-trusted-host \
+		--no-emit-find-links --output-file=requirements.lock requirements.txt
+	rm -rf .venv-lock
 	rm -rf .venv-lock && $(PYTHON312) -m venv .venv-lock
 	cd requirements && ../.venv-lock/bin/pip install --quiet -r dev.in
 	{ head -n 2 requirements/dev.lock; .venv-lock/bin/pip freeze --all --exclude-editable | grep -v '^pip==\|^setuptools=='; } > requirements/dev.lock.new
