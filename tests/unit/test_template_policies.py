@@ -448,3 +448,37 @@ def test_generated_roles_hold_only_these_policies_and_sams_two() -> None:
             assert "*" not in resources or (function, statement.get("Sid")) in (
                 JUSTIFIED_WILDCARDS
             ), statement
+
+
+def test_alarms_reach_the_encrypted_owners_topic_as_aws_documents_it() -> None:
+    # Given the owners' key and topic policies (every alarm publishes to that topic)
+    template = _template()
+    key = {s["Sid"]: s for s in _statements(template, KEY)}["CloudWatchAlarmsPublish"]
+    policies = template.of_type("AWS::SNS::TopicPolicy")
+    topic_statements = [
+        statement
+        for policy in policies.values()
+        if policy["Properties"]["Topics"] == [{"Ref": TOPIC}]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+    # Then the key grants CloudWatch the documented two actions with no condition (CloudWatch's
+    # KMS calls carry no aws:SourceAccount: a condition would drop every notification) ...
+    assert key["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert "Condition" not in key
+    # ... and the topic lets CloudWatch publish for this account's alarms only
+    assert topic_statements == [
+        {
+            "Sid": "CloudWatchAlarmsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": {"Ref": TOPIC},
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]
+    alarms = template.of_type("AWS::CloudWatch::Alarm")
+    assert alarms and all(
+        a["Properties"]["AlarmActions"] == [{"Ref": TOPIC}] for a in alarms.values()
+    )
