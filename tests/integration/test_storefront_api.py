@@ -23,7 +23,7 @@ from shipshape.config import StoreConfig, load_client_file
 from shipshape.errors import StorefrontRefused, StorefrontUnavailable
 from shipshape.models import Platform
 from shipshape.ports import ShipmentNotice, ShippedLine
-from shipshape.storefronts.api import API_URL_ENV, StorefrontHttp
+from shipshape.storefronts.api import API_URL_ENV, MARGIN_SECONDS, StorefrontHttp, within
 from shipshape.storefronts.base import StorefrontAdapter
 from shipshape.storefronts.shopify import shopify_adapter
 from shipshape.storefronts.woocommerce import woocommerce_adapter
@@ -34,6 +34,7 @@ from shipshape_local.fakestore import (
     bigcommerce_order,
     credentials_for,
 )
+from shipshape_local.lambdas import LambdaContext
 from shipshape_local.storefronts import (
     Line,
     Person,
@@ -462,6 +463,69 @@ def test_a_read_that_times_out_is_read_again(fake: FakeStorefronts, api: HttpSto
     assert order["id"] == 580
     wait_for(lambda: len(fake.requests_to("woocommerce")) == 2)
     assert [r.fault for r in fake.requests_to("woocommerce")] == ["slow", None]
+
+
+def invocation(seconds_left: float) -> LambdaContext:
+    """The emulator's Lambda context, with ``seconds_left`` before the function's timeout."""
+    return LambdaContext(function_name="shipshape-ingest", remaining_ms=int(seconds_left * 1000))
+
+
+def test_a_call_is_not_started_without_time_left_in_the_invocation(
+    fake: FakeStorefronts, api: HttpStorefrontApi
+) -> None:
+    # Given an order in the store, and an invocation with 0.8 s left once its margin is kept
+    fake.woocommerce(SITE.store).put_order(woo_order(581))
+
+    # When the order is read within that invocation
+    with within(invocation(MARGIN_SECONDS + 0.8)), pytest.raises(StorefrontUnavailable) as late:
+        api.fetch_order(SITE, "581")
+
+    # Then the call is not made at all (Lambda would cut it off) and says it is tried later
+    assert str(late.value).startswith(
+        f"woocommerce store {SITE.store}: GET /wp-json/wc/v3/orders/581 not made: 0."
+    )
+    assert str(late.value).endswith(
+        " s left in this invocation, too little for a call; it is tried again later"
+    )
+    assert fake.requests_to("woocommerce") == []
+
+
+def test_a_slow_read_is_not_retried_past_the_invocations_end(
+    fake: FakeStorefronts, api: HttpStorefrontApi
+) -> None:
+    # Given a site whose first answer comes after the read timeout, and an invocation with
+    # time for one attempt (2 s after its margin) but not for a second
+    fake.woocommerce(SITE.store).put_order(woo_order(582))
+    fake.inject("woocommerce", SITE.store, Fault.slow(3 * READ_TIMEOUT))
+
+    # When the order is read within that invocation
+    with within(invocation(MARGIN_SECONDS + 2.0)), pytest.raises(StorefrontUnavailable) as late:
+        api.fetch_order(SITE, "582")
+
+    # Then the one attempt timed out and no retry was started that could not end in time
+    # (outside an invocation the same read is retried and succeeds: see the test above)
+    assert str(late.value).startswith(
+        f"woocommerce store {SITE.store}: GET /wp-json/wc/v3/orders/582 not retried: "
+    )
+    assert "s left in this invocation, too little to try again; it is tried again later" in str(
+        late.value
+    )
+    assert [r.fault for r in fake.requests_to("woocommerce")] == ["slow"]
+
+
+def test_a_read_with_time_left_is_made_as_usual(
+    fake: FakeStorefronts, api: HttpStorefrontApi
+) -> None:
+    # Given an order in the store and an invocation with most of a 10 s timeout left
+    fake.woocommerce(SITE.store).put_order(woo_order(583))
+
+    # When it is read within that invocation
+    with within(invocation(9.5)):
+        order = json.loads(api.fetch_order(SITE, "583"))
+
+    # Then it is read once
+    assert order["id"] == 583
+    assert len(fake.requests_to("woocommerce")) == 1
 
 
 # --- refusals -------------------------------------------------------------------------------

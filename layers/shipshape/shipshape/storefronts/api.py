@@ -21,6 +21,16 @@ platform (a timeout, a broken connection, a 5xx): the caller looks again first, 
 answer was lost is found, not made twice. They are repeated on connect errors (the request
 never left) and on 429 (throttled requests are not processed).
 
+A call can be held to the invocation it is made in: inside ``within(context)`` a call is not
+started when less than
+``MIN_CALL_SECONDS`` remain before the invocation's deadline less ``MARGIN_SECONDS``, each
+attempt's timeouts are cut to what remains, and a retry (or a platform's Retry-After) that
+would not fit is not made. The call is then ``StorefrontUnavailable``, which each caller already
+turns into a retry (the queue's redelivery, the next reconciliation pass, the platform's
+redelivery of a webhook), rather than Lambda cutting the invocation off mid-call. (The
+handlers do not use it yet: the embedded runtime's context reports a scaled remaining time,
+not each function's own, and must first report what Lambda would.)
+
 Where a store's API lives: ``StoreConfig.api_url`` when set, else the platform's usual place.
 ``SHIPSHAPE_STOREFRONT_API_URL`` (the embedded runtime and the tests point it at the fake
 storefronts of ``shipshape_local.fakestore``) replaces every store's base with
@@ -33,10 +43,12 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol, Self
 from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
@@ -58,6 +70,39 @@ _MESSAGE_LIMIT = 200
 Sleep = Callable[[float], None]
 Params = Mapping[str, str | int]
 
+# What an invocation keeps for itself after its last storefront call (recording the outcome,
+# answering), and the least time a call is started with.
+MARGIN_SECONDS = 1.0
+MIN_CALL_SECONDS = 1.0
+_DEADLINE: ContextVar[float | None] = ContextVar("storefront_deadline", default=None)
+
+
+class RemainingTime(Protocol):
+    """What the transport reads of Lambda's context object."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@contextmanager
+def within(context: RemainingTime, *, margin: float = MARGIN_SECONDS) -> Iterator[None]:
+    """Storefront calls made inside fit in the invocation's remaining time, less ``margin``."""
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - margin
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left for storefront calls in this invocation (None: outside ``within``)."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+class _OutOfTime(Exception):
+    """A retry that would not end before the invocation's deadline; left to a later one."""
+
 
 class _WaitTooLong(Exception):
     """The platform asked for a longer wait than a call may spend; retried later instead."""
@@ -73,6 +118,15 @@ def _retry_class(sleep: Sleep, max_wait: float) -> type[Retry]:
     Retry-After, which a write must not: it may have been processed)."""
 
     class StorefrontRetry(Retry):
+        # The longest one attempt may take (its connect and read timeouts together); a retry
+        # is made only if it still fits in the invocation after the wait before it.
+        attempt_seconds: float = 0.0
+
+        def new(self, **kw: Any) -> Self:
+            retry = super().new(**kw)
+            retry.attempt_seconds = self.attempt_seconds
+            return retry
+
         def parse_retry_after(self, retry_after: str) -> float:
             try:
                 seconds = float(retry_after)
@@ -105,6 +159,9 @@ def _retry_class(sleep: Sleep, max_wait: float) -> type[Retry]:
                 wait = self.get_backoff_time()
             if wait > max_wait:
                 raise _WaitTooLong(wait)
+            left = time_left()
+            if left is not None and wait + self.attempt_seconds > left:
+                raise _OutOfTime(f"{left:.1f} s left in this invocation, too little to try again")
             if wait > 0:
                 sleep(wait)
 
@@ -159,6 +216,8 @@ class StorefrontHttp:
     ) -> None:
         override = api_url_override or os.environ.get(API_URL_ENV) or None
         self.api_url_override = override.rstrip("/") if override else None
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.timeout = Timeout(connect=connect_timeout, read=read_timeout)
         self.retries = retries
         self.backoff_factor = backoff_factor
@@ -208,9 +267,9 @@ class StorefrontHttp:
             )
         return StoreSession(self, store, base, headers, secrets)
 
-    def _retries(self, repeatable: bool) -> Retry:
+    def _retries(self, repeatable: bool, attempt_seconds: float) -> Retry:
         statuses = {429, 500, 502, 503, 504} if repeatable else {429}
-        return self._retry(
+        retry = self._retry(
             total=self.retries,
             connect=self.retries,
             read=self.retries if repeatable else 0,
@@ -224,6 +283,22 @@ class StorefrontHttp:
             backoff_factor=self.backoff_factor,
             respect_retry_after_header=True,
         )
+        retry.attempt_seconds = attempt_seconds  # type: ignore[attr-defined]
+        return retry
+
+    def _budget(self, where: str) -> tuple[Timeout, float]:
+        """This call's timeouts, as configured, cut to the invocation's remaining time; and
+        the longest one attempt may then take."""
+        left = time_left()
+        if left is None:
+            return self.timeout, self.connect_timeout + self.read_timeout
+        if left < MIN_CALL_SECONDS:
+            raise StorefrontUnavailable(
+                f"{where} not made: {max(left, 0.0):.1f} s left in this invocation, too little "
+                "for a call; it is tried again later"
+            )
+        connect, read = min(self.connect_timeout, left), min(self.read_timeout, left)
+        return Timeout(connect=connect, read=read, total=left), min(connect + read, left)
 
     def send(
         self,
@@ -239,20 +314,25 @@ class StorefrontHttp:
         store = session.store
         platform = Platform(store.platform).value
         where = f"{platform} store {store.store}: {call}"
+        timeout, attempt = self._budget(where)
         try:
             response = self._pool.request(
                 method,
                 url,
                 body=body,
                 headers=dict(headers),
-                retries=self._retries(repeatable),
-                timeout=self.timeout,
+                retries=self._retries(repeatable, attempt),
+                timeout=timeout,
                 redirect=False,
                 preload_content=True,
             )
         except _WaitTooLong as exc:
             raise StorefrontUnavailable(
                 f"{where} throttled: {exc}, longer than a call may wait"
+            ) from None
+        except _OutOfTime as exc:
+            raise StorefrontUnavailable(
+                f"{where} not retried: {exc}; it is tried again later"
             ) from None
         except LocationValueError:
             raise StorefrontRefused(
