@@ -63,7 +63,7 @@ def _task(
     payload: dict[str, Any],
     next_state: str,
     *,
-    wait: tuple[str, int] | None = None,
+    wait: tuple[str, dict[str, int | str]] | None = None,
     catch: list[dict[str, Any]],
 ) -> dict[str, Any]:
     state: dict[str, Any] = {
@@ -73,7 +73,9 @@ def _task(
         "Parameters": {"FunctionName": FUNCTION, "Payload": payload},
     }
     if wait:
-        state["ResultPath"], state["TimeoutSeconds"] = wait
+        # TimeoutSeconds, or TimeoutSecondsPath for a wait whose input says how long
+        state["ResultPath"] = wait[0]
+        state.update(wait[1])
     else:
         state["OutputPath"], state["TimeoutSeconds"] = "$.Payload", 60
     state["Retry"] = RETRY
@@ -98,7 +100,7 @@ def _catch(on_failure: str, cancellable: bool = True) -> list[dict[str, Any]]:
 def definition() -> dict[str, Any]:
     states: dict[str, Any] = {}
     for step in STEPS:
-        wait = (step.wait.result_path, step.wait.seconds) if step.wait else None
+        wait = (step.wait.result_path, step.wait.timeout()) if step.wait else None
         next_state = step.then.name if step.then else step.next
         states[step.state] = _task(
             step.comment, _payload(step.step, dict(step.payload), token=wait is not None),
@@ -127,7 +129,7 @@ def definition() -> dict[str, Any]:
                 "task_token.$": "$$.Task.Token",
             },
             f"ResolvedAt{name}",
-            wait=("$.resolution", 7 * DAY),
+            wait=("$.resolution", {"TimeoutSeconds": 7 * DAY}),
             catch=_catch("Hold"),
         )
         states[f"ResolvedAt{name}"] = {

@@ -53,12 +53,14 @@ class RecordingWarehouseChannel:
 
 class ManualClock:
     """The injectable clock of the embedded runtime: real time unless a test or the pilot
-    sets or advances it."""
+    sets or advances it. Whoever listens (``on_change``: the runtime, to time out task-token
+    waits whose deadline passed) hears of every set and advance, after it."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._lock = threading.Lock()
         self._fixed = start
         self._offset = timedelta()
+        self._listeners: list[Callable[[], object]] = []
 
     def now(self) -> datetime:
         with self._lock:
@@ -68,10 +70,30 @@ class ManualClock:
     def advance(self, delta: timedelta) -> None:
         with self._lock:
             self._offset += delta
+        self._changed()
 
     def set(self, moment: datetime) -> None:
         with self._lock:
             self._fixed, self._offset = moment, timedelta()
+        self._changed()
+
+    def on_change(self, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call ``listener`` after every set and advance; what is returned stops that."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
 
 
 class Writes:
@@ -148,6 +170,9 @@ class EmbeddedRuntime:
         self.warehouse_channel = RecordingWarehouseChannel()
         self.lambdas = InProcessLambdas()
         self.writes = Writes()  # what has been written, to wait on
+        # Every task-token wait of the running executions, timed out on this runtime's clock
+        # (see patches/task_timeouts).
+        self.task_deadlines = patches.TaskDeadlines(self.clock.now)
         self.dev = tomllib.loads(DEV_SECRETS.read_text())
         self.delivery = Delivery(invoke=self.lambdas.invoke)
         self.stack = Stack(
@@ -219,8 +244,11 @@ class EmbeddedRuntime:
                     meter=METER,
                     faults=lambda: self._armed,
                     retry_time_factor=self.retry_time_factor,
+                    deadlines=self.task_deadlines,
                 )
             )
+            # Task-token waits time out on this runtime's clock, as they do on AWS's.
+            running.callback(self.clock.on_change(self.task_deadlines.enforce))
             self.lambdas.install()
             METER.reset()
             METER.clock = self.clock.now

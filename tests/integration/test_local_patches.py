@@ -371,6 +371,10 @@ def _patched_attributes() -> list[tuple[Any, str]]:
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -385,6 +389,12 @@ def _patched_attributes() -> list[tuple[Any, str]]:
         (models, "copy"),
         *((DynamoDBBackend, name) for name in backend_calls),
         (StepFunctionsParserBackend, "start_execution"),
+        *(
+            (StepFunctionsParserBackend, name)
+            for name in ("send_task_success", "send_task_failure", "send_task_heartbeat")
+        ),
+        (CallbackPoolManager, "add"),
+        (state_task_service_callback.StateTaskServiceCallback, "_eval_wait_for_task_token"),
         (Table, "query"),
         (Table, "all_items"),
         (lambda_eval_utils, "boto_client_for"),

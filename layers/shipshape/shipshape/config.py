@@ -91,6 +91,12 @@ ServiceName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 MAX_WAREHOUSES = 50
 MAX_SERVICES = 20  # a carrier's services a client ships with, not its whole catalogue
 MAX_ZONES = 100
+# How long a backordered order may wait for stock (fulfilment.backorder_limit_days): at least a
+# day, at most a quarter (the wait is one state of the order's execution, which a Standard
+# workflow lets run a year at most, exceptions and retries included).
+DEFAULT_BACKORDER_LIMIT_DAYS = 14
+MIN_BACKORDER_LIMIT_DAYS = 1
+MAX_BACKORDER_LIMIT_DAYS = 90
 
 
 class GateRule(Model):
@@ -149,6 +155,13 @@ class FulfilmentConfig(Model):
     packaging_allowance_grams: int = Field(default=500, ge=0)
     max_box_to_items_volume: float = Field(default=8.0, ge=1)
     promised_transit_days: int = Field(default=5, ge=1)
+    # How long a backordered order waits for stock before inventory_short opens (the
+    # AwaitStock wait's timeout): 14 days unless the client says otherwise.
+    backorder_limit_days: int = Field(
+        default=DEFAULT_BACKORDER_LIMIT_DAYS,
+        strict=True,
+        description="Days a backordered order waits for stock before inventory_short opens.",
+    )
     services: tuple[ServiceName, ...] = Field(
         default=("ground", "express", "postal"), min_length=1, max_length=MAX_SERVICES
     )
@@ -156,6 +169,22 @@ class FulfilmentConfig(Model):
         PersonName, Annotated[tuple[WarehouseName, ...], Field(max_length=MAX_ZONES)]
     ] = Field(default_factory=dict, description="Zones a picker works; absent: every zone.")
     gates: dict[QaGate, GateRule] = Field(default_factory=dict)
+
+    @field_validator("backorder_limit_days")
+    @classmethod
+    def _backorder_limit_in_bounds(cls, value: int) -> int:
+        if not MIN_BACKORDER_LIMIT_DAYS <= value <= MAX_BACKORDER_LIMIT_DAYS:
+            raise ValueError(
+                f"backorder_limit_days must be {MIN_BACKORDER_LIMIT_DAYS} to "
+                f"{MAX_BACKORDER_LIMIT_DAYS} days, not {value}"
+            )
+        return value
+
+    @property
+    def backorder_limit_seconds(self) -> int:
+        """The AwaitStock wait's timeout: a positive whole number of seconds, as the state
+        machine's TimeoutSecondsPath needs it."""
+        return self.backorder_limit_days * 24 * 3600
 
     @model_validator(mode="after")
     def _every_gate_owned(self) -> FulfilmentConfig:

@@ -31,12 +31,32 @@ Run = Callable[[f.StepContext, Any], BaseModel | None]
 @dataclass(frozen=True)
 class Wait:
     """A task-token wait: the workflow waits until someone sends the token back (the warehouse,
-    received stock) or ``seconds`` pass; what comes back lands at ``result_path``."""
+    received stock) or its timeout passes; what comes back lands at ``result_path``.
+
+    The timeout is fixed (``seconds``: the ASL's ``TimeoutSeconds``) or read from the state's
+    input (``seconds_path``: ``TimeoutSecondsPath``, which must resolve to a positive whole
+    number of seconds, so the step before the wait sets it); exactly one of the two."""
 
     result_path: str
-    seconds: int
+    seconds: int | None = None
     # The exception a timed-out wait opens, when it is not an automation failure.
     timeout_opens: ExceptionType | None = None
+    seconds_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.seconds is None) == (self.seconds_path is None):
+            raise ValueError("a wait has either a fixed timeout or a timeout path, not both")
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError(f"a wait's timeout must be positive, not {self.seconds}")
+        if self.seconds_path is not None and not self.seconds_path.startswith("$."):
+            raise ValueError(f"a wait's timeout path is a path of its input: {self.seconds_path}")
+
+    def timeout(self) -> dict[str, int | str]:
+        """The timeout field of the wait's ASL state."""
+        if self.seconds_path is not None:
+            return {"TimeoutSecondsPath": self.seconds_path}
+        assert self.seconds is not None
+        return {"TimeoutSeconds": self.seconds}
 
 
 @dataclass(frozen=True)
@@ -86,9 +106,11 @@ STEPS: tuple[Step, ...] = (
          then=Choice("AfterReservation", "$.backordered", "AwaitStock", "AssignPicker")),
     Step("AwaitStock", "await_stock",
          "Backordered: wait until received stock wakes the order "
-         "(POST /warehouse/{client_id}/events).",
+         "(POST /warehouse/{client_id}/events), for as long as the client's "
+         "backorder_limit_days (set by ReserveInventory).",
          f.await_stock, f.AwaitRequest, next="ReserveInventory",
-         wait=Wait("$.stock", 14 * DAY, timeout_opens=ExceptionType.INVENTORY_SHORT),
+         wait=Wait("$.stock", seconds_path="$.stock_wait_seconds",
+                   timeout_opens=ExceptionType.INVENTORY_SHORT),
          retry_at="ReserveInventory"),
     Step("AssignPicker", "assign_picker",
          "Assign a picker by zone and workload (away pickers skipped); send the pick list.",

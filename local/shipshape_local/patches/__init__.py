@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import ModuleType
 
 from shipshape_local.faults import FaultInjector
@@ -31,13 +32,15 @@ from shipshape_local.patches import (
     partition_queries,
     scaled_retry_sleeps,
     shared_task_clients,
+    task_timeouts,
     unsigned_requests,
 )
 from shipshape_local.patches.atomic_requests import WriteListener
 from shipshape_local.patches.counted_calls import CallListener
 from shipshape_local.patches.guard import MotoVersionMismatch, Patcher, check_version
+from shipshape_local.patches.task_timeouts import TaskDeadlines
 
-__all__ = ["PATCHES", "MotoVersionMismatch", "installed", "is_installed"]
+__all__ = ["PATCHES", "MotoVersionMismatch", "TaskDeadlines", "installed", "is_installed"]
 
 # In the order they are installed (they are removed in the reverse order): atomic_requests
 # wraps the transact_write_items that itemwise_transactions put in place.
@@ -45,6 +48,7 @@ PATCHES: tuple[ModuleType, ...] = (
     itemwise_transactions,
     partition_queries,
     shared_task_clients,
+    task_timeouts,
     parsed_definitions,
     unsigned_requests,
     counted_calls,
@@ -71,13 +75,15 @@ def installed(
     meter: Meter,
     faults: Callable[[], FaultInjector | None],
     retry_time_factor: float,
+    deadlines: TaskDeadlines | None = None,
 ) -> Iterator[None]:
     """Every patch, installed for the block and removed after it.
 
     ``lock`` serializes the emulator's requests (and the metering of them); ``writes`` hears of
     every applied DynamoDB write, ``calls`` of every AWS call; ``meter`` is charged for what is
     done for its subject; ``faults()`` is the injector armed now (None: no faults); retry
-    sleeps last ``retry_time_factor`` of their time."""
+    sleeps last ``retry_time_factor`` of their time; task-token waits time out when
+    ``deadlines`` says so (its clock; the wall clock when None: moto's own timing)."""
     for patch in PATCHES:
         check_version(patch)
     with _state:
@@ -94,6 +100,10 @@ def installed(
         itemwise_transactions.install(patcher(itemwise_transactions))
         partition_queries.install(patcher(partition_queries), meter=meter)
         shared_task_clients.install(patcher(shared_task_clients))
+        task_timeouts.install(
+            patcher(task_timeouts),
+            deadlines=deadlines or TaskDeadlines(lambda: datetime.now(UTC)),
+        )
         parsed_definitions.install(patcher(parsed_definitions))
         unsigned_requests.install(patcher(unsigned_requests))
         counted_calls.install(patcher(counted_calls), calls=calls, meter=meter)

@@ -95,6 +95,9 @@ class WorkflowState(Model):
 
 class ReservationOutcome(WorkflowState):
     backordered: bool = False
+    # Set when backordered: how long AwaitStock waits for stock (the client's
+    # backorder_limit_days, in seconds), which the state machine reads as its TimeoutSecondsPath.
+    stock_wait_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -368,7 +371,12 @@ def _reserve_once(ctx: StepContext, state: WorkflowState) -> ReservationOutcome:
             owner=owner_after(ctx.client, order, OrderStatus.BACKORDERED),
         )  # fmt: skip
         commit(ctx.repo, new, event, expected_seq=order.audit_seq, writes=writes)
-        return outcome.model_copy(update={"backordered": True})
+        return outcome.model_copy(
+            update={
+                "backordered": True,
+                "stock_wait_seconds": ctx.client.fulfilment.backorder_limit_seconds,
+            }
+        )
     # hold_all, or ship_partial with nothing in stock to ship: a person decides.
     if plan.reservation and (
         order.status is not OrderStatus.PARTIALLY_RESERVED or plan.added or plan.released
