@@ -160,8 +160,10 @@ class EmbeddedRuntime:
         faults: FaultRates | None = None,
         fault_seed: int = 0,
         storefront_read_timeout: float = 2.0,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
-        self.template = Template()
+        # The stack as deployed with these template parameters (the others at their defaults).
+        self.template = Template(parameters=dict(parameters or {}))
         self.clock = clock or ManualClock()
         self.config_dir = config_dir
         self.retry_time_factor = retry_time_factor

@@ -23,6 +23,7 @@ from shipshape_local.template import Template
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+PSEUDO_PARAMETERS = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
 
 
 class Stack:
@@ -77,10 +78,12 @@ class Stack:
             ref = value["Ref"]
             if ref in self.names:
                 return self.names[ref]
-            default = self.template.parameter_default(ref)
-            if default is None:
+            if ref in PSEUDO_PARAMETERS:
+                return PSEUDO_PARAMETERS[ref]
+            given = self.template.parameter(ref)
+            if given is None:
                 raise KeyError(f"cannot resolve Ref {ref}")
-            return str(default)
+            return str(given)
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             if (logical_id, attribute) in self.attributes:
@@ -90,12 +93,22 @@ class Stack:
             raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute}")
         return value
 
+    def _resolve_all(self, value: Any) -> Any:
+        """``resolve`` throughout a nested value (an event pattern's !Ref values)."""
+        if isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
+            return self.resolve(value)
+        if isinstance(value, dict):
+            return {k: self._resolve_all(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolve_all(v) for v in value]
+        return value
+
     def _resolve_sub(self, value: Any) -> Any:
         """``!Sub`` with ``${Parameter}`` references only (what resource names here use)."""
         if isinstance(value, dict) and "Fn::Sub" in value:
             text = str(value["Fn::Sub"])
             for name in self.template.doc.get("Parameters", {}):
-                text = text.replace("${" + name + "}", str(self.template.parameter_default(name)))
+                text = text.replace("${" + name + "}", str(self.template.parameter(name)))
             return text
         return value
 
@@ -225,8 +238,17 @@ class Stack:
 
         events = boto3.client("events", region_name=REGION)
         for logical_id, resource in self.template.of_type("AWS::Events::EventBus").items():
-            name = str(self._resolve_sub(resource["Properties"]["Name"]))
-            arn = events.create_event_bus(Name=name)["EventBusArn"]
+            props = resource["Properties"]
+            name = str(self.resolve(self._resolve_sub(props["Name"])))
+            source = props.get("EventSourceName")
+            if source is None:
+                arn = events.create_event_bus(Name=name)["EventBusArn"]
+            else:
+                # A partner event bus: the partner (Shopify) creates the event source for this
+                # account first, and the bus is associated with it.
+                source = str(self.resolve(source))
+                events.create_partner_event_source(Name=source, Account=ACCOUNT)
+                arn = events.create_event_bus(Name=name, EventSourceName=source)["EventBusArn"]
             self.names[logical_id] = name
             self.attributes[(logical_id, "Arn")] = arn
             self.attributes[(logical_id, "Name")] = name
@@ -235,7 +257,9 @@ class Stack:
             bus = self.resolve(props["EventBusName"])
             name = f"shipshape-{logical_id}"
             arn = events.put_rule(
-                Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"])
+                Name=name,
+                EventBusName=bus,
+                EventPattern=json.dumps(self._resolve_all(props["EventPattern"])),
             )["RuleArn"]
             self.names[logical_id] = name
             self.attributes[(logical_id, "Arn")] = arn

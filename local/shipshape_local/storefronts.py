@@ -159,24 +159,74 @@ class ShopifyStore:
     def deliver(
         self, topic: str, payload: dict[str, Any], *, event_id: str | None = None
     ) -> Delivery:
-        self._deliveries += 1
         body = json.dumps(payload).encode()
         return Delivery(
             path=f"/webhooks/shopify/{self.client_id}",
-            headers={
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": topic,
-                "X-Shopify-Shop-Domain": self.domain,
-                "X-Shopify-Hmac-Sha256": sign_shopify(body, self.secret),
-                "X-Shopify-API-Version": "2025-10",
-                # .get: hostile-input tests deliberately send payloads missing these fields
-                "X-Shopify-Webhook-Id": f"wh-{payload.get('id')}-{self._deliveries}",
-                "X-Shopify-Event-Id": event_id
-                or f"ev-{payload.get('id')}-{payload.get('updated_at')}",
-                "X-Shopify-Triggered-At": str(payload.get("updated_at", "")),
-            },
+            headers=self._headers(topic, payload, body, event_id),
             body=body,
         )
+
+    def deliver_event(
+        self, topic: str, payload: dict[str, Any], *, source: str, event_id: str | None = None
+    ) -> PartnerEvent:
+        """The same webhook as Shopify's Amazon EventBridge delivery puts it on the partner
+        event source ``source``: the body as ``detail.payload``, the headers (the HMAC among
+        them, which nobody needs to check there) as ``detail.metadata``."""
+        body = json.dumps(payload).encode()
+        metadata = self._headers(topic, payload, body, event_id)
+        return PartnerEvent(source=source, detail={"payload": payload, "metadata": metadata})
+
+    def _headers(
+        self, topic: str, payload: dict[str, Any], body: bytes, event_id: str | None
+    ) -> dict[str, str]:
+        self._deliveries += 1
+        return {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": self.domain,
+            "X-Shopify-Hmac-Sha256": sign_shopify(body, self.secret),
+            "X-Shopify-API-Version": "2025-10",
+            # .get: hostile-input tests deliberately send payloads missing these fields
+            "X-Shopify-Webhook-Id": f"wh-{payload.get('id')}-{self._deliveries}",
+            "X-Shopify-Event-Id": event_id or f"ev-{payload.get('id')}-{payload.get('updated_at')}",
+            "X-Shopify-Triggered-At": str(payload.get("updated_at", "")),
+        }
+
+
+SHOPIFY_DETAIL_TYPE = "shopifyWebhook"  # every webhook Shopify puts on EventBridge
+
+
+@dataclass(frozen=True)
+class PartnerEvent:
+    """One event as a partner event source (Shopify's) puts it on EventBridge."""
+
+    source: str
+    detail: Any
+    detail_type: str = SHOPIFY_DETAIL_TYPE
+
+    def entry(self, bus: str) -> dict[str, str]:
+        """The PutEvents entry that puts it on ``bus``."""
+        return {
+            "Source": self.source,
+            "DetailType": self.detail_type,
+            "Detail": json.dumps(self.detail),
+            "EventBusName": bus,
+        }
+
+    def put(self, bus: str) -> str:
+        """Put it on ``bus`` of the embedded stack (moto's EventBridge, whose rules deliver it
+        as the template declares); its event id. moto's PutPartnerEvents would put it on the
+        account's default bus, not on the partner bus AWS delivers to, so this is a PutEvents
+        on that bus, with the partner's source."""
+        import boto3
+
+        from shipshape_local.stack import REGION
+
+        answer = boto3.client("events", region_name=REGION).put_events(Entries=[self.entry(bus)])
+        result = answer["Entries"][0]
+        if answer.get("FailedEntryCount") or "EventId" not in result:
+            raise RuntimeError(f"EventBridge refused the event: {result}")
+        return str(result["EventId"])
 
 
 @dataclass

@@ -5,6 +5,7 @@ its substitutions."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -72,17 +73,71 @@ class FunctionSpec:
 
 
 class Template:
-    def __init__(self, path: Path = REPO_ROOT / "template.yaml") -> None:
+    """``Template()`` is the template as written: every resource, conditional or not (what
+    the static checks read). ``Template(parameters={...})`` is the stack deployed with those
+    parameter values (the others at their defaults): only the resources whose ``Condition``
+    holds (what the embedded runtime builds)."""
+
+    def __init__(
+        self,
+        path: Path = REPO_ROOT / "template.yaml",
+        *,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = path
         self.root = path.parent
         self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506
-        self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
+        self.parameters = dict(parameters) if parameters is not None else None
+        unknown = set(self.parameters or {}) - set(self.doc.get("Parameters", {}))
+        if unknown:
+            raise KeyError(f"template.yaml has no parameter {', '.join(sorted(unknown))}")
+        written: dict[str, dict[str, Any]] = self.doc["Resources"]
+        self.resources: dict[str, dict[str, Any]] = (
+            written
+            if self.parameters is None
+            else {
+                k: v
+                for k, v in written.items()
+                if "Condition" not in v or self.condition_holds(v["Condition"])
+            }
+        )
 
     def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
 
     def parameter_default(self, name: str) -> Any:
         return self.doc.get("Parameters", {}).get(name, {}).get("Default")
+
+    def parameter(self, name: str) -> Any:
+        """The parameter's value in this stack: as given, or its default."""
+        if self.parameters is not None and name in self.parameters:
+            return self.parameters[name]
+        return self.parameter_default(name)
+
+    def condition_holds(self, name: str) -> bool:
+        """Evaluate one of the template's Conditions with this stack's parameter values."""
+        return bool(self._evaluate(self.doc.get("Conditions", {})[name]))
+
+    def _evaluate(self, node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((function, argument),) = node.items()
+            if function == "Ref":
+                if argument not in self.doc.get("Parameters", {}):
+                    raise ValueError(f"a condition refers to {argument}, not a parameter")
+                return str(self.parameter(argument))
+            if function == "Condition":
+                return self.condition_holds(argument)
+            values = [self._evaluate(a) for a in argument]
+            if function == "Fn::Equals":
+                return values[0] == values[1]
+            if function == "Fn::Not":
+                return not values[0]
+            if function == "Fn::And":
+                return all(values)
+            if function == "Fn::Or":
+                return any(values)
+            raise ValueError(f"a condition uses {function}, which this reader cannot evaluate")
+        return node
 
     @property
     def tables(self) -> dict[str, dict[str, Any]]:

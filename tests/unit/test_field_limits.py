@@ -24,6 +24,7 @@ from shipshape.storefronts.base import WebhookDelivery
 from shipshape.storefronts.bigcommerce import bigcommerce_adapter
 from shipshape.storefronts.generic import generic_adapter
 from shipshape.storefronts.shopify import shopify_adapter
+from shipshape.storefronts.shopify_events import ShopifyWebhookEvent, delivery_of
 from shipshape.storefronts.woocommerce import woocommerce_adapter
 from tests.helpers import EVENTS_DIR, load_event, webhook_delivery
 
@@ -57,6 +58,12 @@ def generic(body: bytes) -> StorefrontOrder:
     return generic_adapter.normalize(_delivery({"Shipshape-Source": "kite-and-kin"}, body))
 
 
+def shopify_through_eventbridge(body: bytes) -> StorefrontOrder:
+    """An order as Shopify's Amazon EventBridge delivery carries it: the event's detail."""
+    event = ShopifyWebhookEvent.model_validate_json(body)
+    return shopify_adapter.normalize(delivery_of(event, RECEIVED_AT))
+
+
 def bigcommerce(body: bytes) -> StorefrontOrder:
     """An order as Shipshape reads it from BigCommerce's API (its webhooks carry only ids)."""
     return bigcommerce_adapter.normalize_resource(body, "q8kz3m1v4w")
@@ -86,6 +93,7 @@ ORDERS: dict[str, Callable[[bytes], StorefrontOrder]] = {
     "real/woocommerce-order-batch-processing.json": woocommerce("order.created"),
     "real/woocommerce-order-completed-brazil.json": woocommerce("order.created"),
     "real/woocommerce-order-created-processing.json": woocommerce("order.created"),
+    "real/eventbridge-shopify-orders-paid.json": shopify_through_eventbridge,
 }
 # BigCommerce's webhooks name an order by id; Shipshape reads the order itself from the API.
 ID_ONLY = {"bigcommerce/store_order_created.json", "bigcommerce/store_order_status_updated.json"}

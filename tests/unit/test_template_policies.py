@@ -139,6 +139,16 @@ EXPECTED: dict[str, Grants] = {
         # the stores' API credentials
         "secretsmanager:GetSecretValue": {SECRETS},
     },
+    "ShopifyEventsFunction": {
+        # the same reads and writes as webhook ingest (ingest_version), and active rules
+        "dynamodb:GetItem": {ORDERS},
+        "dynamodb:PutItem": {ORDERS},
+        "dynamodb:UpdateItem": {ORDERS},
+        "dynamodb:DeleteItem": {ORDERS},
+        "states:StartExecution": {MACHINE},
+        "states:SendTaskFailure": {MACHINE},
+        # no secrets: the partner event source is the proof of the sender, not an HMAC
+    },
     "ReconcilerFunction": {
         # checkpoints, and the same writes as webhook ingest (ingest_version)
         "dynamodb:GetItem": {ORDERS},
@@ -189,6 +199,9 @@ SAM_MANAGED_POLICIES = {
 SAM_EVENT_SOURCE_POLICIES = {
     "PublisherFunction": {"arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"},
     "WriteBackFunction": {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"},
+    "ShopifyEventsFunction": {
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+    },
 }
 
 _ARN = re.compile(

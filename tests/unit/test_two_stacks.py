@@ -53,13 +53,13 @@ def _transformed() -> dict[str, Any]:
     return module.sam_transformed()  # type: ignore[no-any-return]
 
 
-def _resolve(value: Any, stack: str, template: dict[str, Any]) -> str:
-    """A name as CloudFormation makes it for ``stack``: parameters at their defaults, a
-    resource's Ref as CloudFormation's generated name for it."""
+def _resolve(value: Any, stack: str, template: dict[str, Any], given: dict[str, str]) -> str:
+    """A name as CloudFormation makes it for ``stack``: the ``given`` parameters, the others
+    at their defaults, a resource's Ref as CloudFormation's generated name for it."""
     parameters = {
         name: str(spec.get("Default", f"<{name}>"))
         for name, spec in template.get("Parameters", {}).items()
-    }
+    } | given
     pseudo = {"AWS::StackName": stack, "AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION,
               "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
 
@@ -82,21 +82,24 @@ def _resolve(value: Any, stack: str, template: dict[str, Any]) -> str:
     raise AssertionError(f"a name this test cannot resolve: {value!r}")
 
 
-def _names(stack: str, template: dict[str, Any]) -> dict[str, str]:
+def _names(stack: str, template: dict[str, Any], given: dict[str, str]) -> dict[str, str]:
     names = {}
     for logical_id, resource in template["Resources"].items():
         for prop in ACCOUNT_NAMES.get(resource["Type"], ()):
             if prop in resource.get("Properties", {}):
-                name = _resolve(resource["Properties"][prop], stack, template)
+                name = _resolve(resource["Properties"][prop], stack, template, given)
                 names[f"{resource['Type']} {logical_id}.{prop}"] = name
     return names
 
 
 def test_staging_and_production_name_nothing_alike() -> None:
-    # Given the deployed template, named for two stacks with the default parameters
+    # Given the deployed template, named for two stacks with the default parameters, each
+    # with Shopify's EventBridge front door on (one partner event source per stack: a source
+    # is associated with one bus, whose name it is)
     template = _transformed()
-    staging = _names("shipshape-staging", template)
-    production = _names("shipshape-prod", template)
+    source = "aws.partner/shopify.com/7134801/shipshape-"
+    staging = _names("shipshape-staging", template, {"ShopifyEventSourceName": source + "staging"})
+    production = _names("shipshape-prod", template, {"ShopifyEventSourceName": source + "prod"})
 
     # Then the template does name account-wide resources (the schedules, the bus, the
     # dashboard, the layers among them) ...

@@ -407,6 +407,18 @@ class ClientDirectory:
     def all(self) -> list[ClientConfig]:
         return [self._governed(c) for c in self._clients.values()]
 
+    def owners_of(self, platform: Platform, store: str) -> list[tuple[ClientConfig, StoreConfig]]:
+        """Every configured client with a ``platform`` store named ``store`` (compared as
+        ``store_for`` compares), and that store: for a delivery that names its store but not
+        its client (Shopify's EventBridge events carry the shop domain only). More than one
+        is a configuration mistake the caller must refuse, not guess through."""
+        found = []
+        for client in self.all():
+            configured = client.store_for(platform, store)
+            if configured is not None:
+                found.append((client, configured))
+        return found
+
 
 class Settings(Model):
     """Process settings, read from the environment once at cold start: each field from
@@ -421,6 +433,10 @@ class Settings(Model):
     idempotency_table: str = ""
     notifications_topic_arn: str = ""
     event_bus_name: str = ""
+    # Shopify's Amazon EventBridge front door: the partner event source its events must come
+    # from, and the account they must have been delivered to (both set only where it is on).
+    shopify_event_source: str = ""
+    shopify_event_account: str = ""
     storefront_read_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300

@@ -30,6 +30,7 @@ from shipshape_local.patches import (
     metered_requests,
     parsed_definitions,
     partition_queries,
+    partner_bus_names,
     scaled_retry_sleeps,
     shared_task_clients,
     task_timeouts,
@@ -51,6 +52,7 @@ PATCHES: tuple[ModuleType, ...] = (
     task_timeouts,
     parsed_definitions,
     unsigned_requests,
+    partner_bus_names,
     counted_calls,
     atomic_requests,
     scaled_retry_sleeps,
@@ -106,6 +108,7 @@ def installed(
         )
         parsed_definitions.install(patcher(parsed_definitions))
         unsigned_requests.install(patcher(unsigned_requests))
+        partner_bus_names.install(patcher(partner_bus_names))
         counted_calls.install(patcher(counted_calls), calls=calls, meter=meter)
         atomic_requests.install(patcher(atomic_requests), lock=lock, writes=writes)
         scaled_retry_sleeps.install(patcher(scaled_retry_sleeps), factor=retry_time_factor)

@@ -136,6 +136,52 @@ def ingest_webhook(
         logger.error("no webhook secret available", extra={"client_id": client.client_id})
         raise SignatureInvalid("no webhook secret is available for this store")
     adapter.verify(delivery, keys)
+    return _ingest_authentic(
+        client=client, store=store, delivery=delivery, repo=repo, workflow=workflow,
+        clock=clock, storefronts=storefronts, source="webhook",
+    )  # fmt: skip
+
+
+def ingest_partner_delivery(
+    *,
+    client: ClientConfig,
+    store: StoreConfig,
+    delivery: WebhookDelivery,
+    repo: OrderRepository,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    storefronts: StorefrontApi | None = None,
+    source: str,
+) -> IngestResult:
+    """Accept one storefront delivery that reached Shipshape through a channel that is itself
+    the proof of its sender (Shopify's Amazon EventBridge partner event source: only Shopify
+    can put events on it, and the caller has checked the event's source and account). There
+    is no signature to check, so none is; from here on it is the webhook's own path: the same
+    normalization by the platform's adapter and the same idempotent ``ingest_version``, so one
+    order version is one order whichever way it arrives. ``store`` is the configured store the
+    delivery names (``claimed_store``); ``PayloadInvalid`` when it names another."""
+    claimed = adapter_for(store.platform).claimed_store(delivery)
+    if claimed is None or client.store_for(store.platform, claimed) != store:
+        raise PayloadInvalid(f"the delivery names store {claimed!r}, not {store.store!r}")
+    return _ingest_authentic(
+        client=client, store=store, delivery=delivery, repo=repo, workflow=workflow,
+        clock=clock, storefronts=storefronts, source=source,
+    )  # fmt: skip
+
+
+def _ingest_authentic(
+    *,
+    client: ClientConfig,
+    store: StoreConfig,
+    delivery: WebhookDelivery,
+    repo: OrderRepository,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    storefronts: StorefrontApi | None,
+    source: str,
+) -> IngestResult:
+    """A delivery known to come from ``store``: normalized (or its order fetched), recorded."""
+    adapter = adapter_for(store.platform)
     reference = adapter.order_reference(delivery)
     if reference is None:
         incoming = adapter.normalize(delivery)
@@ -148,7 +194,7 @@ def ingest_webhook(
             )
     return ingest_version(
         client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
-        clock=clock, source="webhook",
+        clock=clock, source=source,
     )  # fmt: skip
 
 
