@@ -45,10 +45,11 @@ class Expected:
 
 
 PAYLOADS = {
-    # authorized, not captured: waits for payment with client success
+    # authorized, not captured: waits for payment with client success; its refund (one unit
+    # each of the green and black lines, refunds[0].refund_line_items) left only the red
     "shopify-authorized.json": Expected(
         "orders/create", "RECEIVED", "client-success", "#1001", "USD", "598.94",
-        ["IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"], [],
+        ["IPOD2008RED"], [],
     ),
     # three custom items (sku null) and no shipping address: the address is checked first
     "shopify-custom-line-items-sku-null.json": Expected(
@@ -63,9 +64,16 @@ PAYLOADS = {
         "orders/create", "RECEIVED", "client-success", "#1002", "USD", "199.00",
         ["IPOD2009BLACK"], [],
     ),
+    # a deposit only (partially_paid): waits in its own state, with its owner
     "shopify-partially-paid-with-addresses.json": Expected(
-        "orders/create", "RECEIVED", "client-success", "#1002", "USD", "199.00",
+        "orders/create", "PARTIALLY_PAID", "client-success", "#1002", "USD", "199.00",
         ["IPOD2009BLACK"], [],
+    ),
+    # paid, then partly refunded (two of its three lines, one unit each): only the red line
+    # is left to ship, and its address ("Chestnut Street 92") is checked first
+    "shopify-partially-refunded.json": Expected(
+        "orders/updated", "EXCEPTION", "client-success", "#1001", "USD", "598.94",
+        ["IPOD2008RED"], [], "address_invalid",
     ),
     "shopify-legacy-fixture-authorized.json": Expected(
         "orders/create", "RECEIVED", "client-success", "#1001", "USD", "409.94",

@@ -476,8 +476,8 @@ def test_generic_normalize_keeps_every_field_of_any_valid_order() -> None:
 
 SHOPIFY_PAYMENT = {
     "pending": PaymentState.PENDING, "authorized": PaymentState.AUTHORIZED,
-    "partially_paid": PaymentState.PENDING, "paid": PaymentState.PAID,
-    "partially_refunded": PaymentState.PAID, "refunded": PaymentState.REFUNDED,
+    "partially_paid": PaymentState.PARTIALLY_PAID, "paid": PaymentState.PAID,
+    "partially_refunded": PaymentState.PARTIALLY_REFUNDED, "refunded": PaymentState.REFUNDED,
     "voided": PaymentState.VOIDED, "expired": PaymentState.VOIDED,
 }  # fmt: skip
 
@@ -540,7 +540,9 @@ def test_shopify_normalize_keeps_every_field_of_any_valid_order() -> None:
         assert order.storefront_updated_at == updated
         assert order.payment is SHOPIFY_PAYMENT[payload["financial_status"]]
         assert order.cancelled is cancelled
-        assert order.ready_to_fulfil is (payload["financial_status"] == "paid" and not cancelled)
+        assert order.ready_to_fulfil is (
+            payload["financial_status"] in ("paid", "partially_refunded") and not cancelled
+        )
         assert (order.currency, order.total) == (
             payload["currency"],
             Decimal(payload["total_price"]),
@@ -727,7 +729,7 @@ BIGCOMMERCE_BUNDLE = "bigcommerce/order_awaiting_fulfillment.json"
 # From BigCommerce's documentation of the v2 order, independently of the adapter's tables.
 BIGCOMMERCE_GATEWAY_PAYMENT = {
     "captured": PaymentState.PAID, "paid": PaymentState.PAID,
-    "partially refunded": PaymentState.PAID, "refunded": PaymentState.REFUNDED,
+    "partially refunded": PaymentState.PARTIALLY_REFUNDED, "refunded": PaymentState.REFUNDED,
     "void": PaymentState.VOIDED, "declined": PaymentState.VOIDED,
     "authorized": PaymentState.AUTHORIZED, "capture pending": PaymentState.PENDING,
     "held for review": PaymentState.PENDING, "pending": PaymentState.PENDING,
@@ -915,6 +917,8 @@ def bigcommerce_payment(order: dict[str, Any]) -> PaymentState:
         return BIGCOMMERCE_GATEWAY_PAYMENT[order["payment_status"]]
     if order["status_id"] == 4:
         return PaymentState.REFUNDED
+    if order["status_id"] == 14:
+        return PaymentState.PARTIALLY_REFUNDED
     if order["status_id"] in BIGCOMMERCE_PAID_STATUSES:
         return PaymentState.PAID
     return PaymentState.PENDING
@@ -938,7 +942,8 @@ def test_bigcommerce_normalize_keeps_every_field_of_any_valid_bundle() -> None:
         assert order.payment is payment
         assert order.cancelled is (sent["status_id"] in (5, 6))
         assert order.ready_to_fulfil is (
-            sent["status_id"] in (9, 11) and payment is PaymentState.PAID
+            sent["status_id"] in (9, 11)
+            and payment in (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
             and not sent["is_deleted"]
         )  # fmt: skip
         assert (order.currency, order.total) == (

@@ -371,7 +371,7 @@ def test_only_awaiting_fulfillment_and_awaiting_shipment_are_ready(
     [
         ("captured", PaymentState.PAID),
         ("paid", PaymentState.PAID),
-        ("partially refunded", PaymentState.PAID),
+        ("partially refunded", PaymentState.PARTIALLY_REFUNDED),
         ("refunded", PaymentState.REFUNDED),
         ("void", PaymentState.VOIDED),
         ("declined", PaymentState.VOIDED),
@@ -392,15 +392,17 @@ def test_payment_follows_the_gateway_payment_status(
     order = normalize(resource)
 
     # Then the payment state is mapped, and only a paid order is ready (authorized is not
-    # captured: nothing ships unpaid)
+    # captured: nothing ships unpaid; partly refunded ships what is left)
     assert order.payment is payment
-    assert order.ready_to_fulfil is (payment is PaymentState.PAID)
+    assert order.ready_to_fulfil is (
+        payment in (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
+    )
 
 
 @pytest.mark.parametrize(
     ("status_id", "payment"),
     [(11, PaymentState.PAID), (9, PaymentState.PAID), (2, PaymentState.PAID),
-     (14, PaymentState.PAID), (4, PaymentState.REFUNDED), (7, PaymentState.PENDING),
+     (14, PaymentState.PARTIALLY_REFUNDED), (4, PaymentState.REFUNDED), (7, PaymentState.PENDING),
      (0, PaymentState.PENDING), (5, PaymentState.PENDING)],
 )  # fmt: skip
 def test_without_a_gateway_the_status_says_whether_it_is_paid(

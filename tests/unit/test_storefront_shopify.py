@@ -175,9 +175,10 @@ def test_digital_lines_are_left_out_of_the_pick() -> None:
     [
         ("pending", PaymentState.PENDING, False),
         ("authorized", PaymentState.AUTHORIZED, False),
-        ("partially_paid", PaymentState.PENDING, False),
+        ("partially_paid", PaymentState.PARTIALLY_PAID, False),
         ("paid", PaymentState.PAID, True),
-        ("partially_refunded", PaymentState.PAID, False),
+        # paid, and part given back: what is left ships (the refunded units leave the order)
+        ("partially_refunded", PaymentState.PARTIALLY_REFUNDED, True),
         ("refunded", PaymentState.REFUNDED, False),
         ("voided", PaymentState.VOIDED, False),
         ("expired", PaymentState.VOIDED, False),

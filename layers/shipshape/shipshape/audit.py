@@ -28,6 +28,8 @@ class AuditAction(StrEnum):
     STOREFRONT_UPDATED = "storefront_updated"
     FULFILMENT_REQUESTED = "fulfilment_requested"
     ORDER_CANCELLED = "order_cancelled"
+    # A partial refund: its units taken off the order, held for a person, or recorded only
+    LINES_REFUNDED = "lines_refunded"
     # The workflow's steps
     ADDRESS_VALIDATED = "address_validated"
     INVENTORY_RESERVED = "inventory_reserved"
@@ -110,6 +112,27 @@ class _Released(Detail):
     closed_exception: str | None = None
 
 
+class RefundOutcome(StrEnum):
+    """What a partial refund did to the order."""
+
+    REMOVED = "removed"  # before picking: the refunded units left the lines to pick
+    HELD = "held"  # after picking, or lines not stated: a payment_mismatch for a person
+    RECORDED = "recorded"  # already shipped (or ended): nothing to undo
+
+
+class LinesRefunded(StorefrontVersion):
+    """A newer version that refunds part of the order, and what that did. ``refunded``: the
+    units this version refunded per line (line_id, sku, quantity); ``removed_lines``: the
+    lines it took off whole; ``refunded_total``: the money refunded so far, as stated."""
+
+    outcome: RefundOutcome
+    refunded: Lines
+    removed_lines: list[str] | None = None
+    stock_released: Lines | None = None
+    refunded_total: str
+    reason: str | None = None
+
+
 class OrderCancelled(_Released):
     """A cancellation: from the storefront (with its version) or the workflow's own."""
 
@@ -123,6 +146,7 @@ class OrderCancelled(_Released):
     not_applied_reason: str | None = None
     exception_id: str | None = None
     reason: str | None = None
+    refunded: Lines | None = None  # a refund that left nothing to ship ended the order
 
 
 # --- the workflow's steps -----------------------------------------------------------------
@@ -339,6 +363,7 @@ DETAILS: dict[AuditAction, type[Detail]] = {
     A.STOREFRONT_UPDATED: StorefrontVersion,
     A.FULFILMENT_REQUESTED: StorefrontVersion,
     A.ORDER_CANCELLED: OrderCancelled,
+    A.LINES_REFUNDED: LinesRefunded,
     A.ADDRESS_VALIDATED: AddressValidated,
     A.INVENTORY_RESERVED: Reservation,
     A.INVENTORY_RESERVED_IN_PART: Reservation,

@@ -49,6 +49,7 @@ from shipshape.sla import BusinessCalendar
 
 DEFAULT_STATUS_OWNERS: dict[OrderStatus, str] = {
     OrderStatus.RECEIVED: "client-success",
+    OrderStatus.PARTIALLY_PAID: "client-success",  # chases the balance with the customer
     OrderStatus.ACCEPTED: "ops",
     OrderStatus.ADDRESS_VALIDATED: "ops",
     OrderStatus.PARTIALLY_RESERVED: "ops",
@@ -193,7 +194,9 @@ class FulfilmentConfig(Model):
 
     def fulfils(self, payment: PaymentState) -> bool:
         """Whether an order whose payment stands so may be fulfilled (or go on being)."""
-        if payment is PaymentState.PAID:
+        if payment in (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED):
+            # Partly refunded is paid for what is left: the refunded units leave the order
+            # (or, after picking, a payment_mismatch holds it: see ``Order.refund_unsettled``).
             return True
         return payment is PaymentState.AUTHORIZED and self.fulfil_on is FulfilOn.AUTHORIZED
 

@@ -82,6 +82,9 @@ class OrderStatus(StrEnum):
     """Where an order stands. Each status has exactly one owner (see ``ClientConfig``)."""
 
     RECEIVED = "RECEIVED"  # known, not yet paid: nothing to fulfil yet
+    # Part of the money taken (a deposit, a split payment): waits with its owner until the
+    # storefront says paid (or authorized, for a client that fulfils on authorization).
+    PARTIALLY_PAID = "PARTIALLY_PAID"
     ACCEPTED = "ACCEPTED"  # paid: fulfilment requested, workflow starting
     ADDRESS_VALIDATED = "ADDRESS_VALIDATED"
     PARTIALLY_RESERVED = "PARTIALLY_RESERVED"  # some units short; the client's policy decides
@@ -118,7 +121,11 @@ FINAL_STATUSES = TERMINAL_STATUSES
 SHIPPED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.COMPLETED_PARTIAL})
 # At rest and waiting for nobody in the workflow: not paid yet, or held for ops to decide.
 # (BACKORDERED waits for a restock; EXCEPTION and QUARANTINED wait for their owner.)
-AT_REST_STATUSES = frozenset({OrderStatus.RECEIVED, OrderStatus.ON_HOLD})
+AT_REST_STATUSES = frozenset(
+    {OrderStatus.RECEIVED, OrderStatus.PARTIALLY_PAID, OrderStatus.ON_HOLD}
+)
+# Fulfilment has not started: the storefront's lines and address still apply as they come.
+NOT_STARTED_STATUSES = frozenset({OrderStatus.RECEIVED, OrderStatus.PARTIALLY_PAID})
 
 # The happy path, in order. A step may only move an order one stage forward along it.
 FULFILLMENT_PATH: tuple[OrderStatus, ...] = (
@@ -250,9 +257,24 @@ class PaymentState(StrEnum):
     # Authorized by the gateway, not captured yet: ships only for a client that fulfils on
     # authorization (ClientConfig fulfilment.fulfil_on).
     AUTHORIZED = "authorized"
+    # Part of the money taken: nothing ships until the rest is (the order waits with its
+    # owner in PARTIALLY_PAID).
+    PARTIALLY_PAID = "partially_paid"
     PAID = "paid"
+    # Paid, and part of it given back: what was not refunded still ships. The refunded units
+    # leave the order before picking; after it, a person decides (payment_mismatch).
+    PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
     VOIDED = "voided"
+
+
+class RefundedLine(Model):
+    """Units of one storefront line the storefront refunded, in all its refunds so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_id: str
+    quantity: Quantity
 
 
 class StorefrontOrder(Model):
@@ -289,6 +311,14 @@ class StorefrontOrder(Model):
     lines: tuple[OrderLine, ...] = Field(default=(), description="The lines to pick.")
     other_lines: tuple[OtherLine, ...] = Field(
         default=(), description="The lines not picked: nothing to ship, or no SKU yet."
+    )
+    refunded_lines: tuple[RefundedLine, ...] | None = Field(
+        default=(),
+        description="Units refunded per line, in all the order's refunds (the lines above are "
+        "as ordered). None: the platform's order does not say which lines a refund was for.",
+    )
+    refunded_total: Decimal = Field(
+        default=Decimal("0"), ge=0, description="The money refunded so far, as stated."
     )
 
     @model_validator(mode="after")
@@ -561,6 +591,15 @@ class Order(Model):
     # The storefront's lines that are not picked (see LineKind); a NO_SKU line becomes one of
     # ``lines`` once an operator maps it to a SKU.
     other_lines: tuple[OtherLine, ...] = ()
+    refunded_lines: tuple[RefundedLine, ...] = Field(
+        default=(), description="Units the storefront refunded per line, as last recorded."
+    )
+    refunded_total: Decimal = Decimal("0")
+    refund_unsettled: str | None = Field(
+        default=None,
+        description="A refund Shipshape could not take off the order (after picking, or the "
+        "platform does not say which lines): nothing ships until a person decides.",
+    )
 
     status: OrderStatus
     owner: str
@@ -698,6 +737,9 @@ class OrderChanges(TypedDict, total=False):
     standardized_address: Address | None
     lines: tuple[OrderLine, ...]
     other_lines: tuple[OtherLine, ...]
+    refunded_lines: tuple[RefundedLine, ...]
+    refunded_total: Decimal
+    refund_unsettled: str | None
     rules_version: str
     execution_name: str | None
     pending_start: bool

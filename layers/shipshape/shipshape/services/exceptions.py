@@ -86,9 +86,11 @@ from shipshape.ports import (
     TaskNotWaiting,
     WorkflowEngine,
 )
+from shipshape.rules import MAX_REMEDIATION_STEPS
 from shipshape.services.addresses import standardize
 from shipshape.services.away import first_available
 from shipshape.services.fulfillment import release_ahead, release_writes
+from shipshape.services.ingest import REFUND_AFTER_PICKING
 from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
 from shipshape.services.records import commit_exception, load
 from shipshape.workflow import gate_at, retry_point, timeout_opens, waive_point
@@ -277,6 +279,16 @@ def open_exception(
         rule = rule.model_copy(
             update={"owner": gate_rule.owner, "remediation": gate_rule.remediation}
         )
+    cause = _cause(request.error)
+    if kind is ExceptionType.PAYMENT_MISMATCH and order.refund_unsettled:
+        # Refunded units the order still holds: the record says which (a failed wait's cause
+        # may not travel), and the refund's own steps come before the client's.
+        cause = order.refund_unsettled
+        rule = rule.model_copy(
+            update={
+                "remediation": (*REFUND_AFTER_PICKING, *rule.remediation)[:MAX_REMEDIATION_STEPS]
+            }
+        )
     now = clock.now()
     periods = away.away_periods(client.client_id) if away is not None else []
     owner, due, level, skipped = first_available(client, rule, periods, now)
@@ -289,7 +301,7 @@ def open_exception(
         step=request.failed_step,
         gate=gate.value if gate else None,
         error=error_name,
-        detail=_cause(request.error),
+        detail=cause,
         owner=owner,
         level=level,
         opened_at=now,
@@ -704,6 +716,14 @@ def resolve_exception(
 
     changes: OrderChanges = {"open_exception_id": None}
     detail: dict[str, Any] = {"action": request.action, "note": request.note}
+    if (
+        request.action == "retry"
+        and exception.type is ExceptionType.PAYMENT_MISMATCH
+        and order.refund_unsettled
+    ):
+        # The person settled the refunded units (unpacked, or the client approved shipping
+        # them): the note says which; the workflow goes on as the order stands.
+        changes["refund_unsettled"] = None
     if correction is not None:
         # Raw and standardized together: the label is bought for the standardized one, so
         # the record and the label cannot tell different addresses.

@@ -158,6 +158,9 @@ def _live(ctx: StepContext, order_id: str) -> Order:
             f"the storefront shows payment {order.payment.value}, not "
             f"{ctx.client.fulfilment.fulfil_on.value}"
         )
+    if order.refund_unsettled:
+        # Refunded units Shipshape could not take off the order: a person decides first.
+        raise PaymentMismatch(order.refund_unsettled)
     return order
 
 
@@ -946,6 +949,44 @@ def release_writes(order: Order) -> list[SideWrite]:
     if since is not None and order.short_lines:
         writes += stock.backorder_marks(order, order.short_lines, since, remove=True)
     return writes
+
+
+def released_for_lines(
+    order: Order, lines: tuple[OrderLine, ...]
+) -> tuple[OrderChanges, list[Allocation]]:
+    """What the order holds beyond ``lines`` (its lines once units left it, by a refund) goes
+    back: the reservation keeps what the remaining units need, line by line, and the pick
+    list loses the released units, so the post-pick gate holds the picker to what is left.
+    Returns the order's changes and the released allocations (``stock.release`` of them is
+    written in the same transaction as the order)."""
+    need = {line.line_id: line.quantity for line in lines}
+    held = {id(a) for a in stock.held(order)}
+    kept: list[Allocation] = []
+    gone: list[Allocation] = []
+    for allocation in order.reservation:
+        room = need.get(allocation.line_id, 0)
+        if id(allocation) not in held or room >= allocation.quantity:
+            kept.append(allocation)  # still needed (or used already: not ours to free)
+        elif room > 0:
+            kept.append(allocation.model_copy(update={"quantity": room}))
+            gone.append(allocation.model_copy(update={"quantity": allocation.quantity - room}))
+        else:
+            gone.append(allocation)
+        need[allocation.line_id] = max(0, room - allocation.quantity)
+    if not gone:
+        return {}, []
+    changes: OrderChanges = {"reservation": tuple(kept)}
+    if order.pick_list is not None:
+        less: dict[tuple[str, str, str], int] = {}
+        for a in gone:
+            less[(a.bin, a.sku, a.lot)] = less.get((a.bin, a.sku, a.lot), 0) + a.quantity
+        entries = []
+        for entry in order.pick_list.entries:
+            left = entry.quantity - less.pop((entry.bin, entry.sku, entry.lot), 0)
+            if left > 0:
+                entries.append(entry.model_copy(update={"quantity": left}))
+        changes["pick_list"] = order.pick_list.model_copy(update={"entries": tuple(entries)})
+    return changes, gone
 
 
 def release_ahead(

@@ -12,30 +12,37 @@ storefront version it reflects, so:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from shipshape.audit import AuditAction
+from shipshape.audit import AuditAction, RefundOutcome
 from shipshape.config import ClientConfig, StoreConfig
 from shipshape.errors import (
     OrderCancelled,
     PayloadInvalid,
+    PaymentMismatch,
     SignatureInvalid,
     StorefrontRefused,
     StorefrontUnavailable,
     UnsupportedPlatform,
 )
 from shipshape.models import (
+    NOT_STARTED_STATUSES,
+    SHIPPED_STATUSES,
     TERMINAL_STATUSES,
     Actor,
     AuditEvent,
     LineKind,
     Order,
     OrderChanges,
+    OrderLine,
     OrderStatus,
+    OtherLine,
     PaymentState,
     Platform,
+    RefundedLine,
     SideWrite,
     StorefrontOrder,
     canonical_order_id,
@@ -51,11 +58,13 @@ from shipshape.ports import (
     TaskNotWaiting,
     WorkflowEngine,
 )
+from shipshape.services import inventory as stock
 from shipshape.services.fulfillment import (
     release_ahead,
     release_writes,
     released,
     released_detail,
+    released_for_lines,
 )
 from shipshape.services.records import (
     commit_exception,
@@ -69,6 +78,14 @@ from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
 FROZEN_AFTER_START = ("lines", "other_lines", "shipping_address")
+# Not picked yet: a refund's units can still leave the order (and its pick list) unseen.
+BEFORE_PICKING = NOT_STARTED_STATUSES | {
+    OrderStatus.ACCEPTED,
+    OrderStatus.ADDRESS_VALIDATED,
+    OrderStatus.RESERVED,
+    OrderStatus.PICKER_ASSIGNED,
+    OrderStatus.AWAITING_PICK,
+}
 STOREFRONT_FIELDS = (
     "order_number",
     "payment",
@@ -324,20 +341,121 @@ def _ready(client: ClientConfig, incoming: StorefrontOrder) -> bool:
     )
 
 
-def _initial_status(client: ClientConfig, incoming: StorefrontOrder) -> OrderStatus:
-    if incoming.cancelled:
+def _initial_status(client: ClientConfig, incoming: StorefrontOrder, left: _Taken) -> OrderStatus:
+    if incoming.cancelled or (_ships(incoming.lines, incoming.other_lines) and not left.ships):
+        # Cancelled, or refunded of every unit to ship: it ends as a cancel ends it.
         return OrderStatus.CANCELLED
     if _ready(client, incoming):
-        return OrderStatus.ACCEPTED if _ships_something(incoming) else OrderStatus.NOTHING_TO_SHIP
+        return OrderStatus.ACCEPTED if left.ships else OrderStatus.NOTHING_TO_SHIP
+    return _waiting(incoming)
+
+
+def _waiting(incoming: StorefrontOrder) -> OrderStatus:
+    """Where an order not ready to fulfil waits: partly paid with its own owner, else
+    received."""
+    if incoming.payment is PaymentState.PARTIALLY_PAID:
+        return OrderStatus.PARTIALLY_PAID
     return OrderStatus.RECEIVED
 
 
-def _ships_something(incoming: StorefrontOrder) -> bool:
+def _ships(lines: Sequence[OrderLine], other_lines: Sequence[OtherLine]) -> bool:
     """Whether any line is to ship: one to pick, or one to map to a SKU first. An order of
     digital goods, gift cards and tips alone has nothing for the workflow to do."""
-    return bool(incoming.lines) or any(
-        line.kind is LineKind.NO_SKU for line in incoming.other_lines
+    return bool(lines) or any(line.kind is LineKind.NO_SKU for line in other_lines)
+
+
+# --- partial refunds --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """Lines once refunded units left them, and what left: per line (line_id, sku,
+    quantity), and the lines that left whole."""
+
+    lines: tuple[OrderLine, ...]
+    other_lines: tuple[OtherLine, ...]
+    refunded: list[dict[str, Any]]
+    removed: list[str]
+
+    @property
+    def ships(self) -> bool:
+        return _ships(self.lines, self.other_lines)
+
+
+def _units(refunds: Sequence[RefundedLine] | None) -> dict[str, int]:
+    return {r.line_id: r.quantity for r in refunds or ()}
+
+
+def _take_off(
+    lines: Sequence[OrderLine], other_lines: Sequence[OtherLine], units: Mapping[str, int]
+) -> _Taken:
+    """``lines`` less ``units`` refunded per line id (a line refunded in full leaves them)."""
+    refunded: list[dict[str, Any]] = []
+    removed: list[str] = []
+
+    def less[L: (OrderLine, OtherLine)](line: L) -> L | None:
+        gone = min(units.get(line.line_id, 0), line.quantity)
+        if gone == 0:
+            return line
+        refunded.append({"line_id": line.line_id, "sku": line.sku, "quantity": gone})
+        if gone == line.quantity:
+            removed.append(line.line_id)
+            return None
+        return line.model_copy(update={"quantity": line.quantity - gone})
+
+    kept = tuple(ln for ln in (less(line) for line in lines) if ln is not None)
+    others = tuple(ln for ln in (less(line) for line in other_lines) if ln is not None)
+    return _Taken(kept, others, refunded, removed)
+
+
+def _as_received(incoming: StorefrontOrder) -> _Taken:
+    """The storefront's lines less every unit it says it refunded."""
+    return _take_off(incoming.lines, incoming.other_lines, _units(incoming.refunded_lines))
+
+
+def _new_refund(existing: Order, incoming: StorefrontOrder) -> dict[str, int] | None:
+    """The units this version refunds beyond what is recorded, per line ({} when the
+    platform does not say which lines), or None when it refunds nothing new in part."""
+    if incoming.payment is PaymentState.REFUNDED or incoming.cancelled:
+        return None  # refunded in full: the order ends (or is recorded ended)
+    if incoming.refunded_lines is None:
+        more_money = incoming.refunded_total > existing.refunded_total
+        first = existing.payment is not PaymentState.PARTIALLY_REFUNDED
+        partly = incoming.payment is PaymentState.PARTIALLY_REFUNDED
+        return {} if partly and (more_money or first) else None
+    before = _units(existing.refunded_lines)
+    delta = {
+        line_id: quantity - before.get(line_id, 0)
+        for line_id, quantity in _units(incoming.refunded_lines).items()
+        if quantity > before.get(line_id, 0)
+    }
+    return delta or None
+
+
+def _unsettled_note(
+    incoming: StorefrontOrder, refund: _Taken | None = None, status: OrderStatus | None = None
+) -> str:
+    if refund is None or status is None:
+        return (
+            f"the storefront refunded part of the order ({incoming.refunded_total} "
+            f"{incoming.currency} refunded so far) without saying which lines: a person "
+            "decides what ships"
+        )
+    units = ", ".join(f"line {r['line_id']} ({r['sku']}): {r['quantity']}" for r in refund.refunded)
+    return (
+        f"the storefront refunded units after the order was {status.value} "
+        f"({units}): they must not ship unless the client approves"
     )
+
+
+# What a person does with refunded units the warehouse already has in hand (a retry goes on
+# with the order as it stands; taking units off a picked order is not automated).
+REFUND_AFTER_PICKING = (
+    "Check the refund in the storefront: which lines and units went back to the customer",
+    "To ship the refunded units anyway, get the client's approval, then retry and name the "
+    "approval in the note",
+    "Otherwise cancel the order: its held stock is released; return the picked units to their bins",
+)
 
 
 def _create(
@@ -350,7 +468,14 @@ def _create(
     source: str,
 ) -> Order:
     now = clock.now()
-    status = _initial_status(client, incoming)
+    left = _as_received(incoming)
+    status = _initial_status(client, incoming, left)
+    ended = status is OrderStatus.CANCELLED
+    unsettled = (
+        _unsettled_note(incoming)
+        if incoming.refunded_lines is None and incoming.payment is PaymentState.PARTIALLY_REFUNDED
+        else None
+    )
     timestamps = {OrderStatus.RECEIVED: now, status: now}
     order = Order(
         order_id=order_id,
@@ -371,8 +496,12 @@ def _create(
         storefront_paid_at=incoming.storefront_paid_at,
         customer=incoming.customer,
         shipping_address=incoming.shipping_address,
-        lines=incoming.lines,
-        other_lines=incoming.other_lines,
+        # A refund that left nothing to ship: the record keeps the lines as ordered.
+        lines=incoming.lines if ended else left.lines,
+        other_lines=incoming.other_lines if ended else left.other_lines,
+        refunded_lines=incoming.refunded_lines or (),
+        refunded_total=incoming.refunded_total,
+        refund_unsettled=unsettled,
         status=status,
         owner=client.owner_of(status),
         status_timestamps=timestamps,
@@ -411,19 +540,31 @@ def _update(
     actor: Actor,
     source: str,
 ) -> tuple[Order, str | None]:
-    if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
+    as_received = _as_received(incoming)
+    units = _new_refund(existing, incoming)
+    outcome: RefundOutcome | None = None
+    refund: _Taken | None = None
+    if units is not None:
+        outcome, refund = _refund_outcome(existing, incoming, units, as_received)
+    # A refund that leaves nothing to ship ends the order as a cancel does.
+    ends = incoming.cancelled or (
+        outcome is RefundOutcome.REMOVED and refund is not None and not refund.ships
+    )
+    if ends and existing.status not in TERMINAL_STATUSES:
         # Stock held in more lots than the cancel's own transaction holds goes back in groups
         # first; a redelivered cancel finds the version unrecorded and goes on from there.
         existing = release_ahead(repo, clock, client, existing, actor)
+    received = {"lines": as_received.lines, "other_lines": as_received.other_lines}
     differing = {
-        name: getattr(incoming, name)
+        name: received.get(name, getattr(incoming, name))
         for name in STOREFRONT_FIELDS
-        if getattr(incoming, name) != getattr(existing, name)
+        if received.get(name, getattr(incoming, name)) != getattr(existing, name)
     }
     # Once fulfilment started, what is picked and where it goes change only through an
     # operator (an override or a resolution); the storefront's change is recorded, not applied.
+    # A refund's units are the exception: they leave the order before picking (below).
     held_back = []
-    if existing.status not in (OrderStatus.RECEIVED, OrderStatus.ACCEPTED):
+    if existing.status not in NOT_STARTED_STATUSES | {OrderStatus.ACCEPTED}:
         held_back = sorted(name for name in FROZEN_AFTER_START if name in differing)
         for name in held_back:
             del differing[name]
@@ -433,6 +574,10 @@ def _update(
     changes["version"] = incoming.version
     changes["lifecycle"] = incoming.lifecycle
     changes["storefront_updated_at"] = incoming.storefront_updated_at
+    if incoming.refunded_lines is not None and incoming.refunded_lines != existing.refunded_lines:
+        changes["refunded_lines"] = incoming.refunded_lines
+    if incoming.refunded_total != existing.refunded_total:
+        changes["refunded_total"] = incoming.refunded_total
     detail: dict[str, Any] = {
         "version": incoming.version,
         "previous_version": existing.version,
@@ -445,7 +590,7 @@ def _update(
     to_status: OrderStatus | None = None
     action = AuditAction.STOREFRONT_UPDATED
     writes: list[SideWrite] = []
-    if incoming.cancelled and existing.status not in TERMINAL_STATUSES:
+    if ends and existing.status not in TERMINAL_STATUSES:
         to_status, action = OrderStatus.CANCELLED, AuditAction.ORDER_CANCELLED
         changes["pending_start"] = False
         # Reserved stock goes back in the cancel's own transaction: exactly once, since a
@@ -453,16 +598,47 @@ def _update(
         changes.update(released(existing))
         detail.update(released_detail(existing))
         writes = release_writes(existing)
-    elif _ready(client, incoming) and existing.status is OrderStatus.RECEIVED:
-        action = AuditAction.FULFILMENT_REQUESTED
-        if _ships_something(incoming):
-            to_status = OrderStatus.ACCEPTED
-            changes["pending_start"] = True
-            changes["execution_name"] = existing.order_id
-        else:
-            to_status = OrderStatus.NOTHING_TO_SHIP
-    elif incoming.cancelled:
-        detail["note"] = f"cancellation arrived after the order was {existing.status.value}"
+        if refund is not None and not incoming.cancelled:
+            detail["refunded"] = refund.refunded
+            detail["note"] = "refunded of every unit to ship"
+            # The record keeps the lines as they were ordered; refunded_lines says what went.
+            changes.pop("lines", None)
+            changes.pop("other_lines", None)
+    else:
+        if outcome is not None:
+            action = AuditAction.LINES_REFUNDED
+            detail.update(
+                outcome=outcome.value,
+                refunded=refund.refunded if refund is not None else [],
+                refunded_total=str(incoming.refunded_total),
+            )
+        if outcome is RefundOutcome.REMOVED and refund is not None:
+            changes["lines"], changes["other_lines"] = refund.lines, refund.other_lines
+            held_back = [n for n in held_back if n not in ("lines", "other_lines")]
+            if refund.removed:
+                detail["removed_lines"] = refund.removed
+            freed, gone = released_for_lines(existing, refund.lines)
+            changes.update(freed)
+            writes = list(stock.release(existing, gone))
+            if gone:
+                detail["stock_released"] = stock.allocations_detail(gone)
+        elif outcome is RefundOutcome.HELD:
+            changes["refund_unsettled"] = _unsettled_note(incoming, refund, existing.status)
+            detail["reason"] = changes["refund_unsettled"]
+        if _ready(client, incoming) and existing.status in NOT_STARTED_STATUSES:
+            if outcome is None:
+                action = AuditAction.FULFILMENT_REQUESTED
+            if (refund or as_received).ships:
+                to_status = OrderStatus.ACCEPTED
+                changes["pending_start"] = True
+                changes["execution_name"] = existing.order_id
+            else:
+                to_status = OrderStatus.NOTHING_TO_SHIP
+        elif existing.status in NOT_STARTED_STATUSES:
+            # Not ready yet: it waits where its payment puts it (partly paid has its owner).
+            to_status = _waiting(incoming)
+        elif incoming.cancelled:
+            detail["note"] = f"cancellation arrived after the order was {existing.status.value}"
     if held_back:
         detail["not_applied"] = held_back
         detail["not_applied_reason"] = "fulfilment has started; an operator must apply them"
@@ -489,7 +665,45 @@ def _update(
         repo, clock, client, existing, action=action, actor=actor, to_status=to_status,
         changes=changes, detail=detail, writes=writes,
     )  # fmt: skip
-    return new, new.task_token if new.status is OrderStatus.CANCELLED else None
+    interrupts = new.status is OrderStatus.CANCELLED or outcome is RefundOutcome.HELD
+    return new, new.task_token if interrupts else None
+
+
+def _refund_outcome(
+    existing: Order, incoming: StorefrontOrder, units: dict[str, int], as_received: _Taken
+) -> tuple[RefundOutcome, _Taken | None]:
+    """What a partial refund does to the order where it stands: its units leave the order
+    before picking; after picking (or when the platform does not say which lines) a person
+    decides (payment_mismatch); once shipped or ended it is only recorded."""
+    status = existing.status
+    if status in SHIPPED_STATUSES or status in TERMINAL_STATUSES:
+        refund = _take_off(existing.lines, existing.other_lines, units) if units else None
+        return RefundOutcome.RECORDED, refund
+    if not units:
+        return RefundOutcome.HELD, None
+    if status in NOT_STARTED_STATUSES:
+        # Not started: the lines are the storefront's, less everything it refunded.
+        return RefundOutcome.REMOVED, as_received
+    refund = _take_off(existing.lines, existing.other_lines, units)
+    to_ship = [ln for ln in existing.other_lines if ln.kind is LineKind.NO_SKU]
+    if (
+        refund.lines == existing.lines
+        and [ln for ln in refund.other_lines if ln.kind is LineKind.NO_SKU] == to_ship
+    ):
+        # Only lines with nothing to ship (a gift card, a tip): nothing in the parcel changes.
+        return RefundOutcome.REMOVED, refund
+    # Stock still to arrive or a partial fulfilment decided: too much in motion to change
+    # unseen; a person decides, as after picking.
+    settled = not existing.short_lines and not existing.unfulfilled_lines
+    # The released lots are written with the order, in one transaction: more than it holds
+    # (a refund across very many lots) is left to a person rather than split.
+    fits = (
+        len(stock.release(existing, released_for_lines(existing, refund.lines)[1]))
+        <= stock.MAX_SIDE_WRITES
+    )
+    if status in BEFORE_PICKING and settled and fits:
+        return RefundOutcome.REMOVED, refund
+    return RefundOutcome.HELD, refund
 
 
 def _after_write(order: Order, workflow: WorkflowEngine, interrupt: str | None) -> None:
@@ -505,6 +719,18 @@ def _after_write(order: Order, workflow: WorkflowEngine, interrupt: str | None) 
             # starter starts it. The webhook must still be acknowledged.
             logger.exception(
                 "starting the workflow failed; the starter will retry",
+                extra={"order_id": order.order_id},
+            )
+    if order.status is not OrderStatus.CANCELLED and order.refund_unsettled and interrupt:
+        # The workflow waits for the warehouse: stop the wait, so the payment_mismatch opens
+        # now (its Catch), not once refunded units are packed.
+        try:
+            workflow.fail(interrupt, PaymentMismatch.__name__, order.refund_unsettled)
+        except TaskNotWaiting:
+            pass
+        except Exception:  # noqa: BLE001 - the refund is recorded; the next step stops
+            logger.exception(
+                "could not interrupt the waiting workflow; its next step will stop",
                 extra={"order_id": order.order_id},
             )
     if order.status is OrderStatus.CANCELLED and interrupt:

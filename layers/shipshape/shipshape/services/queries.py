@@ -27,6 +27,7 @@ from shipshape.models import (
     PaymentState,
     PickList,
     QaResult,
+    RefundedLine,
 )
 from shipshape.ports import OrderRepository
 
@@ -65,6 +66,14 @@ class OrderView(Model):
         "no SKU yet (a catalog_mismatch maps them)."
     )
     unfulfilled_lines: tuple[OrderLine, ...]
+    refunded_lines: tuple[RefundedLine, ...] = Field(
+        description="Units the storefront refunded per line (Shopify states them)."
+    )
+    refunded_total: Decimal = Field(description="The money refunded so far, as stated.")
+    refund_unsettled: str | None = Field(
+        description="A refund Shipshape could not take off the order (after picking, or the "
+        "platform does not say which lines): a payment_mismatch holds it for a person."
+    )
     shipping_address: Address | None
     standardized_address: Address | None
     warehouse: str | None

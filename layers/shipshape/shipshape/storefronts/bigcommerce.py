@@ -24,6 +24,13 @@ with an app's client secret; Shipshape does not rely on them.) The body is not s
 chooses the store, and with it the secrets, from that claim (``claimed_store``), so a token
 opens only deliveries that name its own store.
 
+Refunds. The v2 order states a refund as a status (Partially Refunded, ``status_id`` 14;
+Refunded, 4), a ``payment_status`` ("partially refunded") and ``refunded_amount``; which lines
+it was for is only in the refunds API (``/v3/orders/{id}/payment_actions/refunds``), not in
+the order. A partial refund therefore cannot be applied line by line: it is recorded as
+``partially_refunded`` with ``refunded_lines`` None, and an order in fulfilment waits in a
+payment_mismatch for a person to decide.
+
 Scopes. Create one hook per accepted scope (below), not ``store/order/*``: every other order
 scope would be refused, and BigCommerce blocklists a destination whose share of 2xx answers
 falls under 90 %.
@@ -35,6 +42,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from enum import IntEnum
 from hashlib import sha256
@@ -166,8 +174,8 @@ PaymentStatus = Literal[
 _PAYMENT: dict[str, PaymentState] = {
     "captured": PaymentState.PAID,
     "paid": PaymentState.PAID,
-    # Money was taken and only part of it went back: the order still stands as paid.
-    "partially refunded": PaymentState.PAID,
+    # Money was taken and only part of it went back: what was not refunded still ships.
+    "partially refunded": PaymentState.PARTIALLY_REFUNDED,
     "refunded": PaymentState.REFUNDED,
     "void": PaymentState.VOIDED,
     # The gateway refused the payment: no money will come from it.
@@ -264,6 +272,7 @@ class BigCommerceOrder(_BigCommerceModel):
     currency_code: Currency = None
     total_inc_tax: Amount
     total_tax: Amount | None = None
+    refunded_amount: Amount = Decimal("0")
     is_deleted: bool = False
     billing_address: BillingAddress = BillingAddress()
 
@@ -371,7 +380,7 @@ class BigCommerceAdapter(StorefrontAdapter):
                 payment=payment,
                 ready_to_fulfil=(
                     order.status_id in _FULFIL_STATUSES
-                    and payment is PaymentState.PAID
+                    and payment in (PaymentState.PAID, PaymentState.PARTIALLY_REFUNDED)
                     and not order.is_deleted
                 ),
                 cancelled=cancelled,
@@ -383,6 +392,9 @@ class BigCommerceAdapter(StorefrontAdapter):
                 shipping_address=_address(shipping, where, order.billing_address),
                 lines=lines,
                 other_lines=other_lines,
+                # The order does not say which lines a refund was for (see the notes above).
+                refunded_lines=None if _refunded_in_part(order, payment) else (),
+                refunded_total=order.refunded_amount,
             )
         )
 
@@ -424,9 +436,18 @@ def _payment(order: BigCommerceOrder) -> PaymentState:
         return _PAYMENT[order.payment_status]
     if order.status_id is StatusId.REFUNDED:
         return PaymentState.REFUNDED
+    if order.status_id is StatusId.PARTIALLY_REFUNDED:
+        return PaymentState.PARTIALLY_REFUNDED
     if order.status_id in _PAID_STATUSES:
         return PaymentState.PAID
     return PaymentState.PENDING
+
+
+def _refunded_in_part(order: BigCommerceOrder, payment: PaymentState) -> bool:
+    """Some money went back and some stands: the status, the gateway or the amount says so."""
+    if payment is PaymentState.REFUNDED:
+        return False
+    return payment is PaymentState.PARTIALLY_REFUNDED or order.refunded_amount > 0
 
 
 def _check_same_order(bundle: OrderBundle) -> None:

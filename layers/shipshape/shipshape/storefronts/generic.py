@@ -37,7 +37,8 @@ Body (JSON, UTF-8; unknown fields are rejected so typos surface at once)::
         "version": 3,                        # integer, 1 to 2^63-1; must grow with every change
         "updated_at": "2026-11-20T15:15:32+00:00",   # ISO 8601 with an offset; not in the
                                              # future (5 minutes of clock skew allowed)
-        "payment_status": "pending" | "paid" | "refunded" | "voided",
+        "payment_status": "pending" | "paid" | "refunded" | "voided",   # also "authorized",
+                                             # "partially_paid", "partially_refunded"
         "currency": "GBP",                   # ISO 4217, upper case
         "total": "87.45",                    # amounts are decimal strings, never JSON numbers
         "customer": {"name": ..., "email": ..., "phone": ...},          # all optional
@@ -54,7 +55,9 @@ Body (JSON, UTF-8; unknown fields are rejected so typos surface at once)::
     }
 
 ``order.upsert`` reports the order as it now is: Shipshape starts fulfilment once
-``payment_status`` is ``paid``. ``order.cancelled`` stops it. Deliveries may repeat or arrive
+``payment_status`` is ``paid``. ``order.cancelled`` stops it. A ``partially_paid`` order waits
+with its owner; ``partially_refunded`` says no lines, so an order in fulfilment then waits in
+a payment_mismatch for a person to decide which units went back. Deliveries may repeat or arrive
 out of order; ``version`` decides which one is newest, not ``updated_at``. That is also what
 makes a redelivery harmless: the same body carries the same version and is answered as a
 duplicate, whatever its ``webhook-id`` (which Shipshape checks and signs over, but does not
@@ -326,6 +329,10 @@ class GenericAdapter(StorefrontAdapter):
                 ),
                 shipping_address=_address(order.shipping_address),
                 lines=tuple(_line(line) for line in order.lines),
+                # The body does not say which lines a partial refund was for.
+                refunded_lines=(
+                    None if order.payment_status is PaymentState.PARTIALLY_REFUNDED else ()
+                ),
             )
         )
 

@@ -5,14 +5,20 @@ The body is the REST Order resource; ``X-Shopify-Topic`` says which order event 
 ``X-Shopify-Shop-Domain`` which shop sent it (``acme-outdoors.myshopify.com``). The other
 headers (``X-Shopify-Webhook-Id``, ``X-Shopify-Event-Id``, ``X-Shopify-Triggered-At``,
 ``X-Shopify-API-Version``) are not needed here: deduplication is on the order version.
+
+Refunds. ``line_items`` keep the quantities as ordered; what was refunded is in ``refunds``,
+each with its ``refund_line_items`` (``line_item_id``, ``quantity``) and its ``transactions``
+(``kind: "refund"``). Shopify says which lines a refund was for, so a partial refund
+(``financial_status: "partially_refunded"``) is taken off the order line by line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, ConfigDict
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from shipshape.base import Model
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
@@ -26,6 +32,7 @@ from shipshape.models import (
     PaymentState,
     Platform,
     Quantity,
+    RefundedLine,
     Sku,
     StorefrontOrder,
 )
@@ -73,10 +80,10 @@ FinancialStatus = Literal[
 _PAYMENT: dict[str, PaymentState] = {
     "pending": PaymentState.PENDING,
     "authorized": PaymentState.AUTHORIZED,
-    "partially_paid": PaymentState.PENDING,
+    "partially_paid": PaymentState.PARTIALLY_PAID,
     "paid": PaymentState.PAID,
-    # Money was taken and only part of it went back: the order still stands as paid.
-    "partially_refunded": PaymentState.PAID,
+    # Money was taken and only part of it went back: what was not refunded still ships.
+    "partially_refunded": PaymentState.PARTIALLY_REFUNDED,
     "refunded": PaymentState.REFUNDED,
     "voided": PaymentState.VOIDED,
     "expired": PaymentState.VOIDED,
@@ -87,6 +94,8 @@ _PAYMENT_ORDER = (
     "voided", "expired",
 )  # fmt: skip
 _ENDED_PAYMENTS = frozenset({PaymentState.REFUNDED, PaymentState.VOIDED})
+# Fulfilment may start: paid, or paid and partly refunded (what is left ships).
+_FULFIL_PAYMENTS = frozenset({"paid", "partially_refunded"})
 
 
 # --- the payload, as Shopify delivers it (only the fields Shipshape reads) -----------------
@@ -139,6 +148,29 @@ class ShopifyLineItem(_ShopifyModel):
     fulfillable_quantity: int | None = None
 
 
+class ShopifyRefundLineItem(_ShopifyModel):
+    """One entry of a refund's ``refund_line_items``: units of one line given back."""
+
+    line_item_id: int
+    quantity: int = Field(ge=0)
+
+
+class ShopifyTransaction(_ShopifyModel):
+    """One entry of a refund's ``transactions``; only successful refunds moved money."""
+
+    kind: str
+    status: str | None = None
+    amount: Amount
+
+
+class ShopifyRefund(_ShopifyModel):
+    """One entry of the order's ``refunds``."""
+
+    id: int
+    refund_line_items: list[ShopifyRefundLineItem] = []
+    transactions: list[ShopifyTransaction] = []
+
+
 class ShopifyOrder(_ShopifyModel):
     """The REST Order resource carried by ``orders/*`` webhooks."""
 
@@ -161,6 +193,7 @@ class ShopifyOrder(_ShopifyModel):
     customer: ShopifyCustomer | None = None
     shipping_address: ShopifyAddress | None = None
     line_items: list[ShopifyLineItem]
+    refunds: list[ShopifyRefund] = []
 
 
 # --- the adapter --------------------------------------------------------------------------
@@ -240,20 +273,43 @@ def _canonical_order(
             ),
             storefront_updated_at=order.updated_at,
             payment=_PAYMENT[order.financial_status],
-            ready_to_fulfil=order.financial_status == "paid" and not cancelled,
+            ready_to_fulfil=order.financial_status in _FULFIL_PAYMENTS and not cancelled,
             cancelled=cancelled,
             currency=order.currency,
             total=order.total_price,
             tax=order.total_tax,
             storefront_created_at=order.created_at,
             # processed_at: when the payment was processed (the order's placing, for most)
-            storefront_paid_at=order.processed_at if order.financial_status == "paid" else None,
+            storefront_paid_at=(
+                order.processed_at if order.financial_status in _FULFIL_PAYMENTS else None
+            ),
             customer=_customer(order),
             shipping_address=_address(order.shipping_address),
             lines=lines,
             other_lines=other_lines,
+            refunded_lines=_refunded_lines(order.refunds),
+            refunded_total=sum(
+                (
+                    t.amount
+                    for refund in order.refunds
+                    for t in refund.transactions
+                    if t.kind == "refund" and t.status in (None, "success")
+                ),
+                Decimal("0"),
+            ),
         )
     )
+
+
+def _refunded_lines(refunds: Sequence[ShopifyRefund]) -> tuple[RefundedLine, ...]:
+    """Units refunded per line, over every refund of the order (a line may be refunded in
+    several refunds), in the order the lines first appear."""
+    units: dict[str, int] = {}
+    for refund in refunds:
+        for item in refund.refund_line_items:
+            key = str(item.line_item_id)
+            units[key] = units.get(key, 0) + item.quantity
+    return tuple(RefundedLine(line_id=k, quantity=q) for k, q in units.items() if q > 0)
 
 
 def _lines(items: Sequence[ShopifyLineItem]) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...]]:

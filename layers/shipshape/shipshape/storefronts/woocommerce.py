@@ -9,6 +9,13 @@ When a webhook is first saved, WooCommerce POSTs a ping: the form-encoded body
 and ``normalize`` raise ``WooCommercePing`` for it. WooCommerce only counts the ping as
 delivered on exactly HTTP 200, and disables a webhook after more than five non-2xx answers in a
 row, so how the caller answers these matters.
+
+Refunds. The order's ``refunds`` lists each refund as ``{"id", "reason", "total"}`` (the total
+negative, "-10.00"); which lines a refund was for is only in the refund resource
+(``GET /orders/<id>/refunds/<refund_id>``, its ``line_items``), never in the order. A partial
+refund (refunds listed, the status not ``refunded``) therefore cannot be applied line by
+line: it is recorded as ``partially_refunded`` with ``refunded_lines`` None, and an order in
+fulfilment waits in a payment_mismatch for a person to decide.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict
@@ -154,6 +162,13 @@ class WooLineItem(_WooModel):
     total: Amount | None = None
 
 
+class WooRefund(_WooModel):
+    """One entry of the order's ``refunds``: its id and (negative) total, no lines."""
+
+    id: int
+    total: Amount
+
+
 class WooOrder(_WooModel):
     """The REST API v3 order carried by ``order.*`` webhooks."""
 
@@ -177,6 +192,7 @@ class WooOrder(_WooModel):
     payment_method: Text = None
     transaction_id: Text = None
     line_items: list[WooLineItem]
+    refunds: list[WooRefund] = []
 
 
 # --- the adapter --------------------------------------------------------------------------
@@ -262,6 +278,9 @@ def _canonical_order(order: WooOrder, store: str) -> StorefrontOrder:
             shipping_address=_address(order.shipping, order.billing),
             lines=lines,
             other_lines=other_lines,
+            # The order does not say which lines a refund was for (see the module's notes).
+            refunded_lines=None if order.refunds else (),
+            refunded_total=sum((abs(r.total) for r in order.refunds), Decimal("0")),
         )
     )
 
@@ -285,7 +304,8 @@ def _payment(order: WooOrder) -> PaymentState:
     if order.status == "failed":
         return PaymentState.PENDING
     if order.status in _PAID_STATUSES or order.date_paid_gmt is not None:
-        return PaymentState.PAID
+        # Refunded in part: WooCommerce keeps the status and lists the refund.
+        return PaymentState.PARTIALLY_REFUNDED if order.refunds else PaymentState.PAID
     return PaymentState.PENDING
 
 
