@@ -24,6 +24,7 @@ from shipshape.models import (
     AuditEvent,
     AwayPeriod,
     BackorderMark,
+    CatalogEntry,
     Document,
     Label,
     Order,
@@ -36,6 +37,7 @@ from shipshape.models import (
     StockChange,
     StockLot,
     SyncState,
+    merged_master,
 )
 from shipshape.ports import (
     AccessLog,
@@ -248,6 +250,8 @@ class InMemoryInventory(InventoryRepository):
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
         self._skus: dict[tuple[str, str], str] = {}
+        self._catalog: dict[tuple[str, str], CatalogEntry] = {}
+        self._products: dict[tuple[str, str, str, str], set[str]] = {}
         self._stock: dict[tuple[str, str, str, str], StockLot] = {}
         self._receipts: set[tuple[str, str]] = set()
         self._marks: dict[tuple[str, str, str], BackorderMark] = {}
@@ -255,11 +259,41 @@ class InMemoryInventory(InventoryRepository):
     def skus(self, client_id: str, skus: Sequence[str]) -> dict[str, SkuMaster]:
         with self._lock:
             found = {s: self._skus.get((client_id, s)) for s in skus}
-        return {s: SkuMaster.model_validate_json(doc) for s, doc in found.items() if doc}
+            entries = {s: self._catalog.get((client_id, s)) for s in skus}
+        merged = {
+            s: merged_master(
+                client_id,
+                s,
+                SkuMaster.model_validate_json(found[s]) if found[s] else None,
+                entries[s],
+            )
+            for s in skus
+        }
+        return {s: master for s, master in merged.items() if master is not None}
 
     def put_sku(self, sku: SkuMaster) -> None:
         with self._lock:
-            self._skus[(sku.client_id, sku.sku)] = sku.model_dump_json()
+            self._skus[(sku.client_id, sku.sku)] = sku.model_copy(
+                update={"storefront": None}
+            ).model_dump_json()
+
+    def put_catalog(self, entry: CatalogEntry) -> bool:
+        with self._lock:
+            held = self._catalog.get((entry.client_id, entry.sku))
+            if held is not None and held.source == entry.source and held.version >= entry.version:
+                return False
+            self._catalog[(entry.client_id, entry.sku)] = entry
+            return True
+
+    def product_skus(self, client_id: str, source: str, store: str, product_id: str) -> list[str]:
+        with self._lock:
+            return sorted(self._products.get((client_id, source, store, product_id), set()))
+
+    def remember_product(
+        self, client_id: str, source: str, store: str, product_id: str, skus: Sequence[str]
+    ) -> None:
+        with self._lock:
+            self._products.setdefault((client_id, source, store, product_id), set()).update(skus)
 
     def stock_of(self, client_id: str, sku: str) -> list[StockLot]:
         with self._lock:

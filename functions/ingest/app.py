@@ -13,8 +13,9 @@ from shipshape.errors import UnsupportedPlatform
 from shipshape.http import PathId, api_resolver, json_response, raw_body
 from shipshape.models import OrderStatus, Platform
 from shipshape.observability import logger, metrics
+from shipshape.services.catalog import CatalogChange, ChangeKind, ingest_catalog_webhook
 from shipshape.services.ingest import IngestOutcome, ingest_webhook
-from shipshape.storefronts import WooCommercePing
+from shipshape.storefronts import WooCommercePing, adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
 # What this function needs from its environment, checked at cold start.
@@ -28,6 +29,16 @@ class WebhookAcceptedResponse(Model):
     outcome: IngestOutcome
     status: OrderStatus
     detail: str
+
+
+class CatalogWebhookResponse(Model):
+    """A product webhook (Shopify ``products/*``, WooCommerce ``product.*``): what it changed
+    in the SKU master, SKU by SKU."""
+
+    outcome: str = "catalog_applied"
+    product_id: str
+    deleted: bool
+    changes: list[CatalogChange]
 
 
 class WebhookPingResponse(Model):
@@ -45,7 +56,7 @@ def handle_woocommerce_ping(exc: WooCommercePing) -> Response[WebhookPingRespons
 @app.post("/webhooks/<platform>/<client_id>")
 def handle_receive_webhook(
     platform: PathId, client_id: PathId
-) -> Response[WebhookAcceptedResponse]:
+) -> Response[WebhookAcceptedResponse | CatalogWebhookResponse]:
     deps = container()
     try:
         known_platform = Platform(platform)
@@ -57,6 +68,21 @@ def handle_receive_webhook(
         body=raw_body(app.current_event, deps.settings.max_body_bytes),
         received_at=deps.clock.now(),
     )
+    if adapter_for(known_platform).is_catalog(delivery):
+        applied = ingest_catalog_webhook(
+            client=client, platform=known_platform, delivery=delivery, secrets=deps.secrets,
+            inventory=deps.inventory, clock=deps.clock,
+        )  # fmt: skip
+        metrics.add_metric(name="CatalogWebhookApplied", unit="Count", value=1)
+        changed = any(
+            c.change not in (ChangeKind.UNCHANGED, ChangeKind.STALE) for c in applied.changes
+        )
+        return json_response(
+            202 if changed else 200,
+            CatalogWebhookResponse(
+                product_id=applied.product_id, deleted=applied.deleted, changes=applied.changes
+            ),
+        )
     result = ingest_webhook(
         client=client,
         platform=known_platform,

@@ -181,6 +181,7 @@ def handle_get_checklist(client: Annotated[str, Query(min_length=1, max_length=6
     return monday_checklist(
         repo=deps.repo, audit=deps.audit, rule_store=deps.rule_store,
         clients=deps.clients, clock=deps.clock, operator=_operator(), client_id=client,
+        inventory=deps.inventory,
     )  # fmt: skip
 
 

@@ -88,6 +88,20 @@ def _checklist(args: argparse.Namespace) -> int:
     return 0 if all(c["ok"] for c in checklists) else 1
 
 
+def _catalog(args: argparse.Namespace) -> int:
+    """Runs on the embedded stack (its SKU master, its fake storefronts)."""
+    from pathlib import Path
+
+    from shipshape_local.catalog import run_import, run_sync
+    from shipshape_local.runtime import EmbeddedRuntime
+
+    console = Console()
+    with EmbeddedRuntime():
+        if args.catalog == "sync":
+            return run_sync(console, client_id=args.client)
+        return run_import(console, Path(args.file), client_id=args.client, dry_run=args.dry_run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shipshape", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +140,22 @@ def main(argv: list[str] | None = None) -> int:
     checklist.add_argument("--client", action="append", help="a client id (repeatable)")
     checklist.add_argument("--json", action="store_true", help="print the raw JSON")
     checklist.set_defaults(run=_checklist)
+    catalog = sub.add_parser(
+        "catalog",
+        help="feed the SKU master from the storefront, or from a CSV file",
+        description="Exit status: 0 done, 2 the file was refused (nothing written).",
+    )
+    actions = catalog.add_subparsers(dest="catalog", required=True)
+    sync = actions.add_parser("sync", help="read every product of the client's storefront")
+    sync.add_argument("--client", required=True, help="the client id")
+    sync.set_defaults(run=_catalog)
+    load = actions.add_parser("import", help="a CSV of sku,title,barcode,weight,weight_unit,active")
+    load.add_argument("file", help="the CSV file")
+    load.add_argument("--client", required=True, help="the client id")
+    load.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write nothing"
+    )
+    load.set_defaults(run=_catalog)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -303,7 +303,7 @@ class WooCommerceStore:
                 "Content-Type": "application/json",
                 "X-WC-Webhook-Source": self.site,
                 "X-WC-Webhook-Topic": topic,
-                "X-WC-Webhook-Resource": "order",
+                "X-WC-Webhook-Resource": topic.split(".", 1)[0],
                 "X-WC-Webhook-Event": topic.split(".", 1)[1],
                 "X-WC-Webhook-Signature": sign_woocommerce(body, self.secret),
                 "X-WC-Webhook-ID": "17",

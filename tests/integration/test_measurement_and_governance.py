@@ -237,9 +237,14 @@ def test_the_monday_checklist_finds_the_known_problem_in_each_item(
     # Then every item names its problem
     assert list(items) == [
         "sync_lag", "top_exceptions", "audit_sample", "overdue", "failed_automations",
-        "rule_changes",
+        "rule_changes", "catalog_in_sync",
     ]  # fmt: skip
     assert not checklist["ok"] and not any(item["ok"] for item in items.values())
+    # the seeded SKUs were typed by the warehouse, never synced from Acme's Shopify store
+    assert {e["sku"]: e["problem"] for e in items["catalog_in_sync"]["entries"]} == {
+        "MUG-ENAMEL-12": "never synced from the storefront (typed by the warehouse only)",
+        "TENT-2P-GRN": "never synced from the storefront (typed by the warehouse only)",
+    }
     [behind] = items["sync_lag"]["entries"]
     assert (behind["order_id"], behind["lag_minutes"]) == (late, "40.0")
     assert [(e["type"], e["owners"]) for e in items["top_exceptions"]["entries"]] == [
@@ -462,10 +467,10 @@ def test_shipshape_checklist_prints_each_clients_checklist_from_the_ops_api(
     finally:
         door.stop()
 
-    # Then every client has its six items, Acme's overdue one is named, and the exit status
+    # Then every client has its seven items, Acme's overdue one is named, and the exit status
     # says "needs attention" (1) or "unavailable" (2)
     assert [c["client_id"] for c in everyone] == ["acme-outdoors", "kite-and-kin", "nordlicht"]
-    assert all(len(c["items"]) == 6 for c in everyone)
+    assert all(len(c["items"]) == 7 for c in everyone)
     acme_items = {i["key"]: i for i in everyone[0]["items"]}
     assert not acme_items["overdue"]["ok"]
     assert (status, refused) == (1, 2)

@@ -89,6 +89,7 @@ ORDERS: dict[str, Callable[[bytes], StorefrontOrder]] = {
     "real/shopify-legacy-fixture-authorized.json": shopify("orders/create"),
     "real/shopify-no-shipping-address-pending.json": shopify("orders/create"),
     "real/shopify-partially-paid-with-addresses.json": shopify("orders/create"),
+    "real/shopify-partially-refunded.json": shopify("orders/updated"),
     "real/woocommerce-order-batch-pending.json": woocommerce("order.created"),
     "real/woocommerce-order-batch-processing.json": woocommerce("order.created"),
     "real/woocommerce-order-completed-brazil.json": woocommerce("order.created"),
@@ -109,12 +110,16 @@ PIECES = {
 }
 
 
+# Product resources (catalog sync, not orders): tests/unit/test_catalog_sync.py maps them.
+PRODUCTS = {"real/catalog/shopify-product-ipod-touch.json"}
+
+
 def test_every_storefront_payload_under_tests_events_is_accounted_for() -> None:
     # Given every payload file under tests/events/
     found = {str(p.relative_to(EVENTS_DIR)) for p in Path(EVENTS_DIR).rglob("*.json")}
     # When they are compared with the ones this module normalizes
     # Then each is here, so a new platform payload is checked against the limits too
-    assert found == set(ORDERS) | ID_ONLY | PIECES
+    assert found == set(ORDERS) | ID_ONLY | PIECES | PRODUCTS
 
 
 @pytest.mark.parametrize("fixture", sorted(ORDERS))

@@ -47,9 +47,12 @@ EXPECTED: dict[str, Grants] = {
         "dynamodb:GetItem": {ORDERS},
         # repo.create / apply / write_exception (transactions)
         "dynamodb:PutItem": {ORDERS},
-        # a cancellation releases reserved stock and removes backorder marks
+        # a cancellation releases reserved stock and removes backorder marks; a product
+        # webhook writes the storefront's entry of a SKU (put_catalog, remember_product)
         "dynamodb:UpdateItem": {ORDERS},
         "dynamodb:DeleteItem": {ORDERS},
+        # a product webhook reads the SKUs it changes (inventory.skus)
+        "dynamodb:BatchGetItem": {ORDERS},
         "states:StartExecution": {MACHINE},
         # a cancellation fails the step the order waits in
         "states:SendTaskFailure": {MACHINE},

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -236,6 +236,14 @@ class StoreConfig(Model):
         default=None,
         pattern=r"^https?://[^\s]+$",
         description="The storefront API's base URL, when it is not the platform's usual one.",
+    )
+    weight_unit: Literal["g", "kg", "lbs", "oz"] = Field(
+        default="kg",
+        description=(
+            "WooCommerce and BigCommerce stores: the store's weight unit (WooCommerce > "
+            "Settings > Products; BigCommerce > Settings > Display), which its product "
+            "weights are given in; WooCommerce's default is kg."
+        ),
     )
 
     @model_validator(mode="after")

@@ -378,8 +378,37 @@ class Label(Model):
 # --- inventory: the SKU master and stock per client, SKU, warehouse and lot ---------------
 
 
+Grams = Annotated[int, Field(gt=0, le=1_000_000)]
+Millimetres = Annotated[int, Field(gt=0, le=10_000)]
+
+
+class CatalogEntry(Model):
+    """One SKU as the client's storefront (or its catalog import) describes it: what is sold,
+    never how it sits in the warehouse. Written by the catalog sync alone, beside the
+    warehouse's own record of the SKU, and merged with it on read (``merged_master``).
+    ``version`` orders the entries of one ``source``: the storefront's update time in ms."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: ClientId
+    sku: Sku
+    title: str = Field(default="", max_length=200)
+    barcode: Annotated[Barcode, Field(min_length=1)] | None = None
+    unit_weight_grams: Grams | None = None
+    active: bool = True
+    source: str = Field(min_length=1, max_length=32, description="shopify, woocommerce, csv...")
+    store: str = Field(min_length=1, max_length=200)
+    product_id: str = Field(min_length=1, max_length=64)
+    variant_id: str = Field(min_length=1, max_length=64)
+    version: Version
+    synced_at: AwareDatetime
+
+
 class SkuMaster(Model):
-    """One client's product as the warehouse knows it."""
+    """One client's product as Shipshape knows it: the warehouse's facts (lot tracking,
+    dimensions, and barcode and weight when it measured them) merged with the storefront's
+    (``storefront``: title, barcode, weight, active). A SKU known from the storefront alone
+    has no dimensions yet: ``missing_for_fulfilment`` names what the gates still lack."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -388,11 +417,75 @@ class SkuMaster(Model):
     title: str = ""
     active: bool = True
     lot_tracked: bool = False
-    barcode: Barcode = Field(min_length=1)
-    unit_weight_grams: int = Field(gt=0, le=1_000_000)
-    length_mm: int = Field(gt=0, le=10_000)
-    width_mm: int = Field(gt=0, le=10_000)
-    height_mm: int = Field(gt=0, le=10_000)
+    barcode: Annotated[Barcode, Field(min_length=1)] | None = None
+    unit_weight_grams: Grams | None = None
+    length_mm: Millimetres | None = None
+    width_mm: Millimetres | None = None
+    height_mm: Millimetres | None = None
+    storefront: CatalogEntry | None = None
+
+    def missing_for_fulfilment(self) -> list[str]:
+        """The fields the pick and pack checks need that this SKU does not have yet."""
+        return [
+            name
+            for name in ("barcode", "unit_weight_grams", "length_mm", "width_mm", "height_mm")
+            if getattr(self, name) is None
+        ]
+
+
+class StorefrontVariant(Model):
+    """One variant of a storefront product, as the catalog sync reads it: the unit a SKU
+    names. ``unit_weight_grams`` is converted from the platform's weight and unit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sku: Sku
+    variant_id: str = Field(min_length=1, max_length=64)
+    title: str = Field(default="", max_length=200)
+    barcode: Annotated[Barcode, Field(min_length=1)] | None = None
+    unit_weight_grams: Grams | None = None
+    active: bool = True
+
+
+class StorefrontProduct(Model):
+    """One product version from a storefront (a webhook, a page of the product list, or a
+    row of a catalog import): its variants with SKUs, or ``deleted`` with none. ``version``
+    orders the versions of one source (the platform's update time in ms)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str = Field(min_length=1, max_length=32)
+    store: str = Field(min_length=1, max_length=200)
+    product_id: str = Field(min_length=1, max_length=64)
+    version: Version
+    variants: tuple[StorefrontVariant, ...] = ()
+    deleted: bool = False
+    variants_without_sku: int = Field(default=0, ge=0)
+
+
+def merged_master(
+    client_id: str, sku: str, warehouse: SkuMaster | None, catalog: CatalogEntry | None
+) -> SkuMaster | None:
+    """The SKU master record the gates read: the storefront's title, barcode and weight when
+    it gives them (the warehouse's otherwise), the warehouse's lot tracking and dimensions,
+    active only while both sides say so (a product deleted in the storefront is inactive)."""
+    if catalog is None:
+        return warehouse
+    if warehouse is None:
+        return SkuMaster(
+            client_id=client_id, sku=sku, title=catalog.title, active=catalog.active,
+            barcode=catalog.barcode or None, unit_weight_grams=catalog.unit_weight_grams,
+            storefront=catalog,
+        )  # fmt: skip
+    return warehouse.model_copy(
+        update={
+            "title": catalog.title or warehouse.title,
+            "barcode": catalog.barcode or warehouse.barcode,
+            "unit_weight_grams": catalog.unit_weight_grams or warehouse.unit_weight_grams,
+            "active": warehouse.active and catalog.active,
+            "storefront": catalog,
+        }
+    )
 
 
 NO_LOT = "-"

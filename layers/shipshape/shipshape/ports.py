@@ -16,13 +16,14 @@ from pydantic import ConfigDict
 
 from shipshape.base import Model
 from shipshape.config import StoreConfig
-from shipshape.errors import ShipshapeError
+from shipshape.errors import ShipshapeError, StorefrontRefused
 from shipshape.models import (
     AccessDenial,
     Address,
     AuditEvent,
     AwayPeriod,
     BackorderMark,
+    CatalogEntry,
     Document,
     Label,
     Order,
@@ -224,7 +225,24 @@ class InventoryRepository(ABC):
         """The SKU master records that exist among ``skus``."""
 
     @abstractmethod
-    def put_sku(self, sku: SkuMaster) -> None: ...
+    def put_sku(self, sku: SkuMaster) -> None:
+        """Write the warehouse's facts of one SKU; the storefront's entry beside them stays."""
+
+    @abstractmethod
+    def put_catalog(self, entry: CatalogEntry) -> bool:
+        """Write the storefront's entry of one SKU, unless the SKU holds an entry of the same
+        source at this version or a newer one (False: nothing written). The warehouse's facts
+        beside it stay; reads merge both (``merged_master``)."""
+
+    @abstractmethod
+    def product_skus(self, client_id: str, source: str, store: str, product_id: str) -> list[str]:
+        """Every SKU the storefront product's variants have carried (sorted)."""
+
+    @abstractmethod
+    def remember_product(
+        self, client_id: str, source: str, store: str, product_id: str, skus: Sequence[str]
+    ) -> None:
+        """Add ``skus`` to the SKUs recorded for the product (idempotent)."""
 
     @abstractmethod
     def stock_of(self, client_id: str, sku: str) -> list[StockLot]:
@@ -417,3 +435,11 @@ class StorefrontApi(ABC):
     @abstractmethod
     def fetch_order(self, store: StoreConfig, storefront_order_id: str) -> bytes:
         """One order as the raw JSON resource its adapter normalizes."""
+
+    def products(self, store: StoreConfig) -> list[bytes]:
+        """Every product of the store (all pages), each as the raw JSON resource its adapter
+        maps (``StorefrontAdapter.normalize_product_resource``)."""
+        raise StorefrontRefused(
+            store.platform.value, 0, "not_supported",
+            f"store {store.store}: its products cannot be read",
+        )  # fmt: skip

@@ -136,6 +136,7 @@ class FakeBigCommerce(Store):
         super().__init__(store, credential, clock)
         self._orders: dict[int, Bundle] = {}
         self._shipments: dict[int, list[dict[str, Any]]] = {}
+        self._products: dict[int, dict[str, Any]] = {}
 
     # --- test helpers
 
@@ -186,6 +187,8 @@ class FakeBigCommerce(Store):
         if accept and "json" not in accept and "*/*" not in accept:
             return _bc_error(406, "The requested content type is not available.")
         parts = request.path.strip("/").split("/")
+        if parts == ["v3", "catalog", "products"] and request.method == "GET":
+            return self._catalog(request)
         if parts[:2] != ["v2", "orders"]:
             return _bc_error(404, "The requested resource was not found.")
         if len(parts) == 2 and request.method == "GET":
@@ -216,6 +219,31 @@ class FakeBigCommerce(Store):
         if not page.isdigit() or int(page) < 1:
             return _bc_error(400, "The field 'page' is invalid.")
         return int(limit), int(page)
+
+    def _catalog(self, request: Request) -> Answer:
+        """``GET /v3/catalog/products``: by id, ``limit`` (1-250, default 50) and ``page``,
+        wrapped as v3 answers are (``data``, ``meta.pagination``); ``include=variants``
+        adds each product's variants."""
+        paging = self._paging(request)
+        if isinstance(paging, Answer):
+            return paging
+        limit, page = paging
+        chosen = [copied(self._products[key]) for key in sorted(self._products)]
+        variants = "variants" in (request.param("include") or "").split(",")
+        for product in chosen:
+            if not variants:
+                product.pop("variants", None)
+        pages = -(-len(chosen) // limit)
+        data = chosen[(page - 1) * limit : page * limit]
+        pagination = {"total": len(chosen), "count": len(data), "per_page": limit,
+                      "current_page": page, "total_pages": pages}  # fmt: skip
+        return Answer(200, {"data": data, "meta": {"pagination": pagination}})
+
+    def put_product(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a v3 Catalog product resource (with its ``variants``) as given."""
+        product = copied(dict(source))
+        self._products[int(product["id"])] = product
+        return copied(product)
 
     def _page(self, request: Request, entries: list[dict[str, Any]]) -> Answer:
         paging = self._paging(request)

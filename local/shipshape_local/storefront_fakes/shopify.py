@@ -109,7 +109,7 @@ SHOPIFY_UNAUTHORIZED = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
 _SHOPIFY_PATH = re.compile(
-    r"/admin/api/(\d{4}-\d{2})/(graphql\.json|orders\.json|orders/(\d+)\.json)"
+    r"/admin/api/(\d{4}-\d{2})/(graphql\.json|orders\.json|orders/(\d+)\.json|products\.json)"
 )
 _GID = re.compile(r"gid://shopify/(\w+)/(\d+)")
 _ROOT_FIELD = re.compile(rb"\{\s*(\w+)")
@@ -161,6 +161,7 @@ class FakeShopify(Store):
         self._orders: dict[int, dict[str, Any]] = {}
         self._fulfillment_orders: dict[int, list[dict[str, Any]]] = {}
         self._fulfillments: dict[int, list[dict[str, Any]]] = {}
+        self._products: dict[int, dict[str, Any]] = {}
 
     # --- test helpers
 
@@ -198,6 +199,34 @@ class FakeShopify(Store):
             for fulfillment_order in self._fulfillment_orders.get(int(order_id), []):
                 fulfillment_order["status"] = "CANCELLED"
         return copied(order)
+
+    def put_product(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a product resource (REST Product, with its ``variants``) as given."""
+        product = resource_of(source)
+        self._products[int(product["id"])] = product
+        return copied(product)
+
+    def update_product(
+        self,
+        product_id: int | str,
+        variants: Mapping[int, Mapping[str, Any]] | None = None,
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """Change a product (and variants by id) as the merchant would; ``updated_at`` of
+        the product, and of each variant changed, moves to now."""
+        product = self._products[int(product_id)]
+        product.update(copied(changes))
+        now = iso(self._clock())
+        for variant in product.get("variants", []):
+            if variants and int(variant["id"]) in variants:
+                variant.update(copied(dict(variants[int(variant["id"])])))
+                variant["updated_at"] = now
+        product["updated_at"] = now
+        return copied(product)
+
+    def delete_product(self, product_id: int | str) -> None:
+        """Delete a product as the merchant would: it leaves the product list."""
+        del self._products[int(product_id)]
 
     def order(self, order_id: int | str) -> dict[str, Any]:
         return copied(self._orders[int(order_id)])
@@ -274,6 +303,8 @@ class FakeShopify(Store):
             return self._graphql(request)
         if request.method != "GET":
             return Answer(405, {"errors": "Method Not Allowed"})
+        if match.group(2) == "products.json":
+            return self._list_products(request, match.group(1))
         if match.group(3):
             order = self._orders.get(int(match.group(3)))
             return Answer(200, {"order": order}) if order else Answer(404, {"errors": "Not Found"})
@@ -319,6 +350,38 @@ class FakeShopify(Store):
                 )
         headers = {"Link": ", ".join(links)} if links else {}
         return Answer(200, {"orders": [copied(o) for o in page]}, headers)
+
+    def _list_products(self, request: Request, version: str) -> Answer:
+        """``GET products.json``: by id, ``limit`` (1-250, default 50) per page, the next and
+        previous pages in the Link header (``page_info`` cursors, which go with ``limit``
+        and ``fields`` only)."""
+        limit_text = request.param("limit") or "50"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 250:
+            return Answer(400, {"errors": {"limit": ["must be between 1 and 250"]}})
+        limit = int(limit_text)
+        cursor = request.param("page_info")
+        offset = 0
+        if cursor is not None:
+            if set(request.query) - {"page_info", "limit", "fields"}:
+                return Answer(400, {"errors": {"page_info": ["cannot be combined with filters"]}})
+            try:
+                offset = int(json.loads(base64.urlsafe_b64decode(cursor.encode()))["offset"])
+            except (ValueError, KeyError, TypeError):
+                return Answer(400, {"errors": {"page_info": ["Invalid value."]}})
+        chosen = [self._products[key] for key in sorted(self._products)]
+        page = chosen[offset : offset + limit]
+        links = []
+        base = f"{request.base_url}/admin/api/{version}/products.json"
+        for rel, start in (("previous", offset - limit), ("next", offset + limit)):
+            if (rel == "previous" and offset > 0) or (rel == "next" and start < len(chosen)):
+                token = base64.urlsafe_b64encode(
+                    json.dumps({"offset": max(start, 0)}).encode()
+                ).decode()
+                links.append(
+                    f'<{base}?{urlencode({"limit": limit, "page_info": token})}>; rel="{rel}"'
+                )
+        headers = {"Link": ", ".join(links)} if links else {}
+        return Answer(200, {"products": [copied(p) for p in page]}, headers)
 
     def _filter(self, filters: Mapping[str, str]) -> list[dict[str, Any]] | Answer:
         status = filters.get("status", "open")

@@ -53,6 +53,8 @@ class FakeWooCommerce(Store):
         super().__init__(store, credential, clock)
         self._orders: dict[int, dict[str, Any]] = {}
         self._notes: dict[int, list[dict[str, Any]]] = {}
+        self._products: dict[int, dict[str, Any]] = {}
+        self._variations: dict[int, dict[int, dict[str, Any]]] = {}
 
     # --- test helpers
 
@@ -69,6 +71,28 @@ class FakeWooCommerce(Store):
         order.update(copied(changes))
         self._touch(order)
         return copied(order)
+
+    def put_product(self, source: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a product resource as given; a variable product's variations go with
+        ``put_variation``."""
+        product = resource_of(source)
+        product.setdefault("variations", [])
+        self._products[int(product["id"])] = product
+        return copied(product)
+
+    def put_variation(self, product_id: int | str, source: Mapping[str, Any]) -> dict[str, Any]:
+        variation = {**resource_of(source), "parent_id": int(product_id)}
+        self._variations.setdefault(int(product_id), {})[int(variation["id"])] = variation
+        parent = self._products[int(product_id)]
+        parent["variations"] = sorted(self._variations[int(product_id)])
+        return copied(variation)
+
+    def update_product(self, product_id: int | str, **changes: Any) -> dict[str, Any]:
+        """Change a product as the merchant would; ``date_modified_gmt`` moves to now."""
+        product = self._products[int(product_id)]
+        product.update(copied(changes))
+        product["date_modified_gmt"] = gmt(self._clock())
+        return copied(product)
 
     def order(self, order_id: int | str) -> dict[str, Any]:
         return copied(self._orders[int(order_id)])
@@ -134,6 +158,8 @@ class FakeWooCommerce(Store):
         parts = request.path[len(_WOO_PREFIX) :].strip("/").split("/")
         if parts == ["orders"] and request.method == "GET":
             return self._list(request)
+        if parts[:1] == ["products"] and request.method == "GET":
+            return self._products_route(request, parts[1:])
         if len(parts) >= 2 and parts[0] == "orders":
             if not parts[1].isdigit():
                 return self._no_route()
@@ -150,6 +176,30 @@ class FakeWooCommerce(Store):
             if parts[2:] == ["notes"] and request.method == "POST":
                 return self._add_note(request, order)
         return self._no_route()
+
+    def _products_route(self, request: Request, rest: list[str]) -> Answer:
+        """``GET products`` and ``GET products/<id>/variations``: by id, ``per_page`` (1-100,
+        default 10) and ``page``, the totals in ``X-WP-Total`` / ``X-WP-TotalPages``."""
+        if not rest:
+            chosen = [self._products[key] for key in sorted(self._products)]
+        elif len(rest) == 2 and rest[0].isdigit() and rest[1] == "variations":
+            if int(rest[0]) not in self._products:
+                return _woo_error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            found = self._variations.get(int(rest[0]), {})
+            chosen = [found[key] for key in sorted(found)]
+        else:
+            return self._no_route()
+        per_page, page = request.param("per_page") or "10", request.param("page") or "1"
+        if not per_page.isdigit() or not 1 <= int(per_page) <= 100:
+            return _woo_invalid(
+                "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
+            )
+        if not page.isdigit() or int(page) < 1:
+            return _woo_invalid("page", "page must be greater than or equal to 1")
+        size, number = int(per_page), int(page)
+        pages = -(-len(chosen) // size)
+        body = [copied(p) for p in chosen[(number - 1) * size : number * size]]
+        return Answer(200, body, {"X-WP-Total": str(len(chosen)), "X-WP-TotalPages": str(pages)})
 
     @staticmethod
     def _no_route() -> Answer:

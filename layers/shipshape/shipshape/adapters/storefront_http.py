@@ -1,5 +1,6 @@
 """``StorefrontApi`` over the storefronts' own HTTP APIs: Shopify (Admin GraphQL for the
-write-back, REST for reading orders), WooCommerce REST v3 and BigCommerce v2.
+write-back, REST for reading orders and products), WooCommerce REST v3 and BigCommerce v2
+(orders) and v3 (the catalog).
 
 Each store's credential is read from the secret store under ``api_token_secret_name``. The
 transport (``shipshape.storefronts.api``) owns timeouts, retries and the mapping of HTTP
@@ -36,6 +37,7 @@ SHOPIFY_ADMIN = f"/admin/api/{SHOPIFY_API_VERSION}"
 SHOPIFY_GRAPHQL = f"{SHOPIFY_ADMIN}/graphql.json"
 WOOCOMMERCE_API = "/wp-json/wc/v3"
 BIGCOMMERCE_API = "/v2"
+BIGCOMMERCE_CATALOG = "/v3/catalog/products"
 
 SHOPIFY_PAGE = 250  # the REST maximum
 WOOCOMMERCE_PAGE = 100  # the REST maximum
@@ -156,6 +158,28 @@ class HttpStorefrontApi(StorefrontApi):
             return _dump(session.get(f"{WOOCOMMERCE_API}/orders/{order_id}").json())
         order = session.get(f"{BIGCOMMERCE_API}/orders/{order_id}").json()
         return _dump(self._bigcommerce_bundle(session, order))
+
+    def products(self, store: StoreConfig) -> list[bytes]:
+        platform = Platform(store.platform)
+        if platform is Platform.WOOCOMMERCE:
+            return self._woocommerce_products(self._session(store))
+        if platform is Platform.BIGCOMMERCE:
+            return self._bigcommerce_products(self._session(store))
+        if platform is not Platform.SHOPIFY:
+            raise _unsupported(store)
+        session = self._session(store)
+        response = session.get(
+            f"{SHOPIFY_ADMIN}/products.json", {"limit": self._page(SHOPIFY_PAGE)}
+        )
+        found: list[bytes] = []
+        for _ in range(MAX_PAGES):
+            found += [_dump(p) for p in _field(session, response.json(), "products", list)]
+            # REST pagination is cursor-based: the next page is the Link header's rel="next".
+            link = _next_link(response.header("Link"))
+            if link is None:
+                return found
+            response = session.get_url(link)
+        raise _too_many_pages(session)
 
     # --- credentials ----------------------------------------------------------------------
 
@@ -342,6 +366,43 @@ class HttpStorefrontApi(StorefrontApi):
 
     # --- WooCommerce ------------------------------------------------------------------------
 
+    def _woocommerce_products(self, session: StoreSession) -> list[bytes]:
+        """Every product, and every variation of each variable product, by id."""
+        found: list[bytes] = []
+        for product in self._woocommerce_pages(session, f"{WOOCOMMERCE_API}/products"):
+            if product.get("type") == "variable" and isinstance(product.get("id"), int):
+                path = f"{WOOCOMMERCE_API}/products/{product['id']}/variations"
+                for variation in self._woocommerce_pages(session, path):
+                    # A variation's resource may not name the product (older versions):
+                    # its attributes are appended to the product's name.
+                    if not variation.get("name"):
+                        variation["name"] = product.get("name", "")
+                    found.append(_dump(variation))
+            else:
+                found.append(_dump(product))
+        return found
+
+    def _woocommerce_pages(self, session: StoreSession, path: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page, pages = 1, 1
+        while page <= pages:
+            if page > MAX_PAGES:
+                raise _too_many_pages(session)
+            response = session.get(
+                path, {"per_page": self._page(WOOCOMMERCE_PAGE), "page": page, "orderby": "id",
+                       "order": "asc"},
+            )  # fmt: skip
+            answer = response.json()
+            if not isinstance(answer, list):
+                raise _unexpected(session, f"{path} did not answer a list")
+            items += [item for item in answer if isinstance(item, dict)]
+            try:
+                pages = int(response.header("X-WP-TotalPages") or page)
+            except ValueError:
+                raise _unexpected(session, "X-WP-TotalPages is not a number") from None
+            page += 1
+        return items
+
     def _woocommerce_confirm(
         self, session: StoreSession, order_id: str, notice: ShipmentNotice
     ) -> WriteBackResult:
@@ -505,6 +566,24 @@ class HttpStorefrontApi(StorefrontApi):
                 session, f"{order_path}/shipping_addresses"
             ),
         }
+
+    def _bigcommerce_products(self, session: StoreSession) -> list[bytes]:
+        """Every product of the v3 Catalog API with its variants, page by page (the answer's
+        ``meta.pagination.total_pages`` says how many)."""
+        found: list[bytes] = []
+        page, pages = 1, 1
+        while page <= pages:
+            if page > MAX_PAGES:
+                raise _too_many_pages(session)
+            answer = session.get(
+                BIGCOMMERCE_CATALOG,
+                {"include": "variants", "limit": self._page(BIGCOMMERCE_PAGE), "page": page},
+            ).json()
+            found += [_dump(p) for p in _field(session, answer, "data", list)]
+            pagination = _field(session, _field(session, answer, "meta", dict), "pagination", dict)
+            pages = _field(session, pagination, "total_pages", int)
+            page += 1
+        return found
 
     def _bigcommerce_orders(
         self, session: StoreSession, since: datetime, until: datetime
@@ -699,8 +778,8 @@ def _unexpected(session: StoreSession, what: str) -> StorefrontRefused:
 
 def _too_many_pages(session: StoreSession) -> StorefrontUnavailable:
     return StorefrontUnavailable(
-        f"{session.platform} store {session.store.store}: more than {MAX_PAGES} pages of "
-        "orders in one window; read a shorter window"
+        f"{session.platform} store {session.store.store}: more than {MAX_PAGES} pages in one "
+        "read; read a shorter window"
     )
 
 

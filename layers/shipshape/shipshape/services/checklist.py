@@ -6,6 +6,9 @@
 4. Overdue assignments (the sweeper escalates them on its schedule; the CLI sweeps first).
 5. Failed automations of the past week.
 6. Rule changes waiting for review.
+7. The catalog is in sync: every SKU ordered in the past week is in the SKU master, synced from
+   the storefront (where Shipshape reads the client's catalog), on sale there, and measured by
+   the warehouse.
 """
 
 from __future__ import annotations
@@ -25,16 +28,20 @@ from shipshape.models import (
     Order,
     OrderException,
     OrderStatus,
+    Platform,
     QaGate,
     RuleChangeStatus,
     stage,
 )
-from shipshape.ports import AuditIndex, Clock, OrderRepository, RuleStore
+from shipshape.ports import AuditIndex, Clock, InventoryRepository, OrderRepository, RuleStore
 
 WEEK = timedelta(days=7)
 SYNC_LAG_LIMIT_SECONDS = 15 * 60
 SAMPLE_SIZE = 10
 OPEN_LIMIT = 1000
+# The platforms whose catalog the catalog sync reads (products webhooks and the pull).
+CATALOG_PLATFORMS = frozenset({Platform.SHOPIFY})
+CATALOG_ENTRIES_LIMIT = 50
 # The gates an order has passed once it stands at (or beyond) a status.
 GATES_BY_STATUS: tuple[tuple[OrderStatus, QaGate], ...] = (
     (OrderStatus.AWAITING_PICK, QaGate.PRE_PICK),
@@ -70,7 +77,10 @@ def monday_checklist(
     operator: Operator,
     client_id: str,
     seed: int | None = None,
+    inventory: InventoryRepository | None = None,
 ) -> Checklist:
+    """The client's checklist. Without ``inventory`` (a caller with no SKU master at hand)
+    the catalog item is left out."""
     client = served_client(clients, operator, client_id)
     now = clock.now()
     week = audit.audit_events_of_client(client_id, now - WEEK, now)
@@ -83,6 +93,8 @@ def monday_checklist(
         _failed_automations(week),
         _rule_changes(rule_store, client_id),
     ]
+    if inventory is not None:
+        items.append(_catalog_in_sync(audit, inventory, client, week))
     return Checklist(
         client_id=client_id,
         generated_at=now,
@@ -321,3 +333,47 @@ def _failed_automation(event: AuditEvent) -> bool:
             return False  # a refused QA gate or carrier is a check doing its job
         case _:
             assert_never(event.action)
+
+
+def _catalog_in_sync(
+    audit: AuditIndex, inventory: InventoryRepository, client: ClientConfig, week: list[AuditEvent]
+) -> ChecklistItem:
+    """SKUs ordered this week (orders received in the past 7 days) that the SKU master lacks,
+    or holds other than the storefront would: never synced from a storefront whose catalog
+    Shipshape reads, inactive there (deleted or archived), or not yet measured."""
+    received = sorted({e.order_id for e in week if e.action is AuditAction.ORDER_RECEIVED})
+    ordered: dict[str, int] = defaultdict(int)
+    for order in audit.orders(received):
+        for sku in {ln.sku for ln in order.lines} | {ln.sku for ln in order.other_lines if ln.sku}:
+            ordered[sku] += 1
+    masters = inventory.skus(client.client_id, sorted(ordered))
+    synced_store = any(store.platform in CATALOG_PLATFORMS for store in client.stores)
+    entries: list[dict[str, str]] = []
+    for sku in sorted(ordered):
+        master = masters.get(sku)
+        problems = []
+        if master is None:
+            problems.append("not in the SKU master")
+        else:
+            if master.storefront is None and synced_store:
+                problems.append("never synced from the storefront (typed by the warehouse only)")
+            if master.storefront is not None and not master.storefront.active:
+                problems.append("inactive in the storefront (deleted, archived or draft)")
+            missing = master.missing_for_fulfilment()
+            if missing:
+                problems.append(f"no {', '.join(missing)} (the warehouse sends them)")
+        if problems:
+            entries.append(
+                {"sku": sku, "orders": str(ordered[sku]), "problem": "; ".join(problems)}
+            )
+    return ChecklistItem(
+        key="catalog_in_sync",
+        title="The catalog is in sync (every SKU ordered this week in the SKU master as sold)",
+        ok=not entries,
+        summary=(
+            f"{len(entries)} of {len(ordered)} SKU(s) ordered this week need attention"
+            if entries
+            else f"all {len(ordered)} SKU(s) ordered this week are in the SKU master as sold"
+        ),
+        entries=entries[:CATALOG_ENTRIES_LIMIT],
+    )

@@ -83,7 +83,7 @@ def manifest_document(
             "sku": line.sku,
             "title": line.title or (skus[line.sku].title if line.sku in skus else ""),
             "quantity": line.quantity,
-            "unit_weight": skus[line.sku].unit_weight_grams if line.sku in skus else "?",
+            "unit_weight": (skus[line.sku].unit_weight_grams or "?") if line.sku in skus else "?",
         }
         for line in order.lines
     ]

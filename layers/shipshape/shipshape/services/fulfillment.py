@@ -597,6 +597,15 @@ def await_pack(ctx: StepContext, request: AwaitRequest) -> None:
     missing = sorted({ln.sku for ln in order.lines} - set(skus))
     if missing:
         raise QaFailed(f"packing gate cannot run: {', '.join(missing)} not in the SKU master")
+    unmeasured = sorted(s for s, m in skus.items() if m.missing_for_fulfilment())
+    if unmeasured:
+        raise QaFailed(
+            "packing gate cannot run: "
+            + "; ".join(
+                f"{s} has no {', '.join(skus[s].missing_for_fulfilment())}" for s in unmeasured
+            )
+            + " in the SKU master (the warehouse sends them with sku_updated)"
+        )
     parcel = gates.parcel_expectation(order, skus, ctx.client)
     document = manifest_document(order, parcel, skus, ctx.client.name, ctx.clock.now())
     new = _await(

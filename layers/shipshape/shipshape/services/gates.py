@@ -42,6 +42,16 @@ def pre_pick(
             continue
         if not master.active:
             verdict.failures.append(f"{sku} is inactive in the SKU master")
+        missing = master.missing_for_fulfilment()
+        verdict.checks.append(f"{sku}: barcode, weight and dimensions recorded for pick and pack")
+        if missing:
+            # Known from the storefront, not yet measured by the warehouse: the pick and pack
+            # checks would have nothing to compare with, so the order stops here, not after
+            # a picker walked for it.
+            verdict.failures.append(
+                f"{sku} has no {', '.join(missing)} in the SKU master; the warehouse sends "
+                "them with sku_updated, then retry"
+            )
         if not master.lot_tracked:
             continue
         verdict.checks.append(f"{sku}: lot recorded, at least {minimum} days of shelf life")
@@ -73,6 +83,8 @@ def post_pick(order: Order, skus: dict[str, SkuMaster]) -> Verdict:
         master = skus.get(scan.sku)
         if not scan.barcode:
             verdict.failures.append(f"{scan.quantity} unit(s) of {scan.sku} picked without a scan")
+        elif master is not None and master.barcode is None:
+            verdict.failures.append(f"{scan.sku} has no barcode in the SKU master to match")
         elif master is not None and scan.barcode != master.barcode:
             verdict.failures.append(
                 f"barcode {scan.barcode} scanned as {scan.sku} belongs to another product"
@@ -96,9 +108,14 @@ def parcel_expectation(
     largest = (0, 0, 0)
     for line in order.lines:
         master = skus[line.sku]
-        weight += master.unit_weight_grams * line.quantity
-        volume += master.length_mm * master.width_mm * master.height_mm * line.quantity
-        dims = tuple(sorted((master.length_mm, master.width_mm, master.height_mm), reverse=True))
+        grams, length, width, height = (
+            master.unit_weight_grams, master.length_mm, master.width_mm, master.height_mm
+        )  # fmt: skip
+        if grams is None or length is None or width is None or height is None:
+            raise ValueError(f"{line.sku} lacks {', '.join(master.missing_for_fulfilment())}")
+        weight += grams * line.quantity
+        volume += length * width * height * line.quantity
+        dims = tuple(sorted((length, width, height), reverse=True))
         largest = tuple(max(a, b) for a, b in zip(largest, dims, strict=True))  # type: ignore[assignment]
     rules = client.fulfilment
     tolerance = rules.weight_tolerance_percent / 100

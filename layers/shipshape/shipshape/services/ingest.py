@@ -132,6 +132,18 @@ def ingest_webhook(
     A platform whose webhooks carry only the order id (BigCommerce) has the order fetched from
     its API with the store's credential after the delivery is verified: what is recorded is
     what the storefront's API says, never what an unauthenticated body claims."""
+    store = verified_store(client, platform, delivery, secrets)
+    return _ingest_authentic(
+        client=client, store=store, delivery=delivery, repo=repo, workflow=workflow,
+        clock=clock, storefronts=storefronts, source="webhook",
+    )  # fmt: skip
+
+
+def verified_store(
+    client: ClientConfig, platform: Platform, delivery: WebhookDelivery, secrets: SecretStore
+) -> StoreConfig:
+    """The configured store the delivery claims, once its signature is checked with that
+    store's secret (every webhook topic, orders and products alike, passes here)."""
     adapter = adapter_for(platform)
     stores = client.stores_on(platform)
     if not stores:
@@ -153,10 +165,7 @@ def ingest_webhook(
         logger.error("no webhook secret available", extra={"client_id": client.client_id})
         raise SignatureInvalid("no webhook secret is available for this store")
     adapter.verify(delivery, keys)
-    return _ingest_authentic(
-        client=client, store=store, delivery=delivery, repo=repo, workflow=workflow,
-        clock=clock, storefronts=storefronts, source="webhook",
-    )  # fmt: skip
+    return store
 
 
 def ingest_partner_delivery(

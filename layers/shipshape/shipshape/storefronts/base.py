@@ -14,13 +14,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
+from shipshape.config import StoreConfig
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedPlatform
-from shipshape.models import LineKind, OrderLine, OtherLine, Platform, StorefrontOrder
+from shipshape.models import (
+    LineKind,
+    OrderLine,
+    OtherLine,
+    Platform,
+    StorefrontOrder,
+    StorefrontProduct,
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,19 @@ class StorefrontAdapter(ABC):
         store it was read from. ``PayloadInvalid`` names the first bad field."""
         raise UnsupportedPlatform(f"{self.platform.value} orders cannot be read from an API")
 
+    def is_catalog(self, delivery: WebhookDelivery) -> bool:
+        """The delivery reports a product (the catalog sync takes it), not an order. Read from
+        the topic header before ``verify``; the catalog path verifies it just the same."""
+        return False
+
+    def normalize_product(self, delivery: WebhookDelivery, store: StoreConfig) -> StorefrontProduct:
+        """Map a verified product delivery to one product version (its variants)."""
+        raise UnsupportedPlatform(f"{self.platform.value} product webhooks are not handled")
+
+    def normalize_product_resource(self, resource: bytes, store: StoreConfig) -> StorefrontProduct:
+        """Map a product read from the storefront's API to one product version."""
+        raise UnsupportedPlatform(f"{self.platform.value} products cannot be read from an API")
+
     def admin_url(self, store: str, storefront_order_id: str) -> str | None:
         """Where an operator opens the order in the storefront's own admin (None: the
         platform has no address for one order Shipshape can build)."""
@@ -143,6 +164,35 @@ def parse_payload[M: BaseModel](model: type[M], body: bytes) -> M:
 
 
 # --- small helpers the platform adapters share ------------------------------------------
+
+# The platforms' weight units (Shopify: g, kg, oz, lb; WooCommerce: the same and lbs).
+GRAMS_PER_UNIT: dict[str, Decimal] = {
+    "g": Decimal(1),
+    "kg": Decimal(1000),
+    "oz": Decimal("28.349523125"),
+    "lb": Decimal("453.59237"),
+    "lbs": Decimal("453.59237"),
+}
+
+
+def grams(weight: object, unit: str | None, where: str) -> int | None:
+    """A platform's weight in whole grams (None for no weight: 0, blank or absent)."""
+    if weight is None or (isinstance(weight, str) and not weight.strip()):
+        return None
+    try:
+        amount = Decimal(str(weight))
+    except InvalidOperation:
+        raise PayloadInvalid(f"{where}: weight {weight!r} is not a number") from None
+    factor = GRAMS_PER_UNIT.get((unit or "g").strip().lower())
+    if factor is None:
+        raise PayloadInvalid(
+            f"{where}: weight unit {unit!r} is not one of {', '.join(GRAMS_PER_UNIT)}"
+        )
+    if not amount.is_finite() or amount < 0:
+        raise PayloadInvalid(f"{where}: weight {weight!r} is not a weight")
+    value = int((amount * factor).to_integral_value())
+    return value or None
+
 
 _SHA256_BYTES = 32
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

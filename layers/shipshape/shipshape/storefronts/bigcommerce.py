@@ -51,9 +51,11 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from shipshape.base import Model
+from shipshape.config import StoreConfig
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedPlatform, UnsupportedTopic
 from shipshape.models import (
     Address,
+    AwareDatetime,
     CountryCode,
     Customer,
     OrderLine,
@@ -63,6 +65,8 @@ from shipshape.models import (
     Quantity,
     Sku,
     StorefrontOrder,
+    StorefrontProduct,
+    StorefrontVariant,
 )
 from shipshape.storefronts.base import (
     Amount,
@@ -73,6 +77,7 @@ from shipshape.storefronts.base import (
     canonical,
     epoch_ms,
     full_name,
+    grams,
     parse_payload,
     split_lines,
 )
@@ -398,8 +403,77 @@ class BigCommerceAdapter(StorefrontAdapter):
             )
         )
 
+    def normalize_product_resource(self, resource: bytes, store: StoreConfig) -> StorefrontProduct:
+        """A product read from the v3 Catalog API with ``include=variants``."""
+        return _catalog_product(parse_payload(BigCommerceProduct, resource), store)
+
 
 bigcommerce_adapter = BigCommerceAdapter()
+
+
+# --- the catalog (v3 Catalog API) ------------------------------------------------------------
+
+
+class BigCommerceOptionValue(_BigCommerceModel):
+    label: str = ""
+
+
+class BigCommerceVariant(_BigCommerceModel):
+    """One of a product's ``variants``; ``weight`` null: the product's weight applies."""
+
+    id: int
+    sku: Annotated[Sku | None, BeforeValidator(blank_to_none)] = None
+    weight: float | None = None
+    upc: Annotated[str | None, BeforeValidator(blank_to_none)] = None
+    gtin: Annotated[str | None, BeforeValidator(blank_to_none)] = None
+    purchasing_disabled: bool = False
+    option_values: list[BigCommerceOptionValue] = []
+
+
+class BigCommerceProduct(_BigCommerceModel):
+    """A v3 Catalog product. ``weight`` is in the store's weight unit; ``availability``
+    ``disabled`` takes it off sale; ``date_modified`` is ISO 8601."""
+
+    id: int
+    name: str = ""
+    sku: Annotated[Sku | None, BeforeValidator(blank_to_none)] = None
+    weight: float | None = None
+    upc: Annotated[str | None, BeforeValidator(blank_to_none)] = None
+    gtin: Annotated[str | None, BeforeValidator(blank_to_none)] = None
+    availability: str = "available"
+    date_modified: AwareDatetime
+    variants: list[BigCommerceVariant] = []
+
+
+def _catalog_product(product: BigCommerceProduct, store: StoreConfig) -> StorefrontProduct:
+    """Each variant with a SKU (a product without options has one, its base variant)."""
+    on_sale = product.availability != "disabled"
+    variants = []
+    for index, variant in enumerate(product.variants):
+        if variant.sku is None:
+            continue
+        labels = " / ".join(v.label for v in variant.option_values if v.label)
+        weight = variant.weight if variant.weight is not None else product.weight
+        variants.append(
+            StorefrontVariant(
+                sku=variant.sku,
+                variant_id=str(variant.id),
+                title=(f"{product.name} - {labels}" if labels else product.name)[:200],
+                barcode=variant.upc or variant.gtin or product.upc or product.gtin,
+                unit_weight_grams=grams(weight, store.weight_unit, f"variants.{index}"),
+                active=on_sale and not variant.purchasing_disabled,
+            )
+        )
+    return canonical(
+        lambda: StorefrontProduct(
+            source=Platform.BIGCOMMERCE.value,
+            store=store.store,
+            product_id=str(product.id),
+            version=epoch_ms(product.date_modified),
+            variants=tuple(variants),
+            variants_without_sku=len(product.variants) - len(variants),
+        )
+    )
 
 
 # --- verification ---------------------------------------------------------------------------

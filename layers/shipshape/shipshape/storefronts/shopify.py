@@ -15,12 +15,14 @@ each with its ``refund_line_items`` (``line_item_id``, ``quantity``) and its ``t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
 from shipshape.base import Model
+from shipshape.config import StoreConfig
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
     Address,
@@ -35,6 +37,8 @@ from shipshape.models import (
     RefundedLine,
     Sku,
     StorefrontOrder,
+    StorefrontProduct,
+    StorefrontVariant,
 )
 from shipshape.storefronts.base import (
     Amount,
@@ -48,6 +52,7 @@ from shipshape.storefronts.base import (
     digest_matches,
     epoch_ms,
     full_name,
+    grams,
     lifecycle_rank,
     parse_payload,
     split_lines,
@@ -59,6 +64,9 @@ SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
 
 CANCELLED_TOPIC = "orders/cancelled"
 TOPICS = frozenset({"orders/create", "orders/paid", "orders/updated", CANCELLED_TOPIC})
+PRODUCT_DELETE_TOPIC = "products/delete"
+PRODUCT_TOPICS = frozenset({"products/create", "products/update", PRODUCT_DELETE_TOPIC})
+TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 
 
 Text = Annotated[str | None, BeforeValidator(blank_to_none)]
@@ -196,6 +204,37 @@ class ShopifyOrder(_ShopifyModel):
     refunds: list[ShopifyRefund] = []
 
 
+class ShopifyVariant(_ShopifyModel):
+    """One entry of a product's ``variants`` (the REST Product Variant resource)."""
+
+    id: int
+    title: str = ""
+    sku: SkuText = None
+    barcode: Text = None
+    # ``weight`` in ``weight_unit`` (g, kg, oz, lb); ``grams`` is the older, deprecated field.
+    weight: Amount | None = None
+    weight_unit: Text = None
+    grams: int | None = None
+    updated_at: AwareDatetime | None = None
+
+
+class ShopifyProduct(_ShopifyModel):
+    """The REST Product resource, as ``products/create|update`` webhooks and
+    ``GET products.json`` carry it. ``status`` is absent from payloads older than 2020-10."""
+
+    id: int
+    title: str = ""
+    status: Literal["active", "draft", "archived"] = "active"
+    updated_at: AwareDatetime
+    variants: list[ShopifyVariant] = []
+
+
+class ShopifyDeletedProduct(_ShopifyModel):
+    """What ``products/delete`` carries: the product's id alone."""
+
+    id: int
+
+
 # --- the adapter --------------------------------------------------------------------------
 
 
@@ -235,6 +274,29 @@ class ShopifyAdapter(StorefrontAdapter):
 
     def admin_url(self, store: str, storefront_order_id: str) -> str | None:
         return f"https://{store}/admin/orders/{storefront_order_id}"
+
+    def is_catalog(self, delivery: WebhookDelivery) -> bool:
+        return delivery.header(TOPIC_HEADER) in PRODUCT_TOPICS
+
+    def normalize_product(self, delivery: WebhookDelivery, store: StoreConfig) -> StorefrontProduct:
+        topic = delivery.header(TOPIC_HEADER)
+        if topic not in PRODUCT_TOPICS:
+            raise UnsupportedTopic(
+                f"Shopify topic {topic!r} is not a product topic ({sorted(PRODUCT_TOPICS)})"
+            )
+        if topic == PRODUCT_DELETE_TOPIC:
+            deleted = parse_payload(ShopifyDeletedProduct, delivery.body)
+            # The delete carries no update time; when Shopify triggered it orders it after
+            # every version of the product (all stamped before it was deleted).
+            moment = _triggered_at(delivery.header(TRIGGERED_AT_HEADER)) or delivery.received_at
+            return StorefrontProduct(
+                source=self.platform.value, store=store.store, product_id=str(deleted.id),
+                version=epoch_ms(moment), deleted=True,
+            )  # fmt: skip
+        return _catalog_product(parse_payload(ShopifyProduct, delivery.body), store.store)
+
+    def normalize_product_resource(self, resource: bytes, store: StoreConfig) -> StorefrontProduct:
+        return _catalog_product(parse_payload(ShopifyProduct, resource), store.store)
 
     def normalize_resource(self, resource: bytes, store: str) -> StorefrontOrder:
         """An order read from the Admin API (the REST Order resource, the same shape the
@@ -352,4 +414,54 @@ def _address(address: ShopifyAddress | None) -> Address | None:
         postal_code=address.zip,
         country_code=address.country_code,
         phone=address.phone,
+    )
+
+
+def _triggered_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise PayloadInvalid(f"{TRIGGERED_AT_HEADER}: {value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise PayloadInvalid(f"{TRIGGERED_AT_HEADER}: {value!r} has no timezone")
+    return moment
+
+
+def _catalog_product(product: ShopifyProduct, store: str) -> StorefrontProduct:
+    """A product's variants with SKUs, weights in grams; on sale only while ``active``
+    (draft and archived products are not sold)."""
+    stamps = [product.updated_at, *(v.updated_at for v in product.variants if v.updated_at)]
+    variants = []
+    for index, variant in enumerate(product.variants):
+        if variant.sku is None:
+            continue
+        where = f"variants.{index}"
+        weight = (
+            grams(variant.weight, variant.weight_unit, where)
+            if variant.weight is not None
+            else grams(variant.grams, "g", where)
+        )
+        # Shopify names a product without options' one variant "Default Title".
+        named = variant.title and variant.title != "Default Title"
+        variants.append(
+            StorefrontVariant(
+                sku=variant.sku,
+                variant_id=str(variant.id),
+                title=(f"{product.title} - {variant.title}" if named else product.title)[:200],
+                barcode=variant.barcode,
+                unit_weight_grams=weight,
+                active=product.status == "active",
+            )
+        )
+    return canonical(
+        lambda: StorefrontProduct(
+            source=Platform.SHOPIFY.value,
+            store=store,
+            product_id=str(product.id),
+            version=epoch_ms(max(stamps)),
+            variants=tuple(variants),
+            variants_without_sku=len(product.variants) - len(variants),
+        )
     )

@@ -29,6 +29,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict
 
 from shipshape.base import Model
+from shipshape.config import StoreConfig
 from shipshape.errors import PayloadInvalid, SignatureInvalid, UnsupportedTopic
 from shipshape.models import (
     Address,
@@ -41,6 +42,8 @@ from shipshape.models import (
     Quantity,
     Sku,
     StorefrontOrder,
+    StorefrontProduct,
+    StorefrontVariant,
 )
 from shipshape.storefronts.base import (
     Amount,
@@ -54,6 +57,7 @@ from shipshape.storefronts.base import (
     digest_matches,
     epoch_ms,
     full_name,
+    grams,
     lifecycle_rank,
     parse_payload,
     split_lines,
@@ -64,6 +68,10 @@ TOPIC_HEADER = "X-WC-Webhook-Topic"
 SOURCE_HEADER = "X-WC-Webhook-Source"
 
 TOPICS = frozenset({"order.created", "order.updated"})
+PRODUCT_DELETE_TOPIC = "product.deleted"
+PRODUCT_TOPICS = frozenset(
+    {"product.created", "product.updated", "product.restored", PRODUCT_DELETE_TOPIC}
+)
 
 _PING_BODY = re.compile(rb"webhook_id=(\d+)")
 
@@ -198,6 +206,34 @@ class WooOrder(_WooModel):
 # --- the adapter --------------------------------------------------------------------------
 
 
+class WooAttribute(_WooModel):
+    name: str = ""
+    option: str = ""
+
+
+class WooProduct(_WooModel):
+    """A REST API v3 product, or one variation of a variable product (the resources
+    ``product.*`` webhooks and ``GET products`` / ``GET products/<id>/variations`` carry).
+    ``weight`` is text in the store's weight unit; ``global_unique_id`` is the GTIN, UPC, EAN
+    or ISBN (WooCommerce 9.2 and later)."""
+
+    id: int
+    name: str = ""
+    type: str = "simple"
+    status: str = "publish"
+    sku: SkuText = None
+    weight: Text = None
+    global_unique_id: Text = None
+    date_modified_gmt: GmtDatetime
+    parent_id: int = 0
+    variations: list[int] = []
+    attributes: list[WooAttribute] = []
+
+
+class WooDeletedProduct(_WooModel):
+    id: int
+
+
 class WooCommerceAdapter(StorefrontAdapter):
     """Verifies and normalizes WooCommerce ``order.created`` and ``order.updated`` webhooks."""
 
@@ -232,6 +268,27 @@ class WooCommerceAdapter(StorefrontAdapter):
             raise PayloadInvalid(f"missing {SOURCE_HEADER} header")
 
         return _canonical_order(parse_payload(WooOrder, delivery.body), store)
+
+    def is_catalog(self, delivery: WebhookDelivery) -> bool:
+        return delivery.header(TOPIC_HEADER) in PRODUCT_TOPICS
+
+    def normalize_product(self, delivery: WebhookDelivery, store: StoreConfig) -> StorefrontProduct:
+        topic = delivery.header(TOPIC_HEADER)
+        if topic not in PRODUCT_TOPICS:
+            raise UnsupportedTopic(
+                f"WooCommerce topic {topic!r} is not a product topic ({sorted(PRODUCT_TOPICS)})"
+            )
+        if topic == PRODUCT_DELETE_TOPIC:
+            deleted = parse_payload(WooDeletedProduct, delivery.body)
+            # The delivery carries no time of its own: it is ordered by when it arrived.
+            return StorefrontProduct(
+                source=self.platform.value, store=store.store, product_id=str(deleted.id),
+                version=epoch_ms(delivery.received_at), deleted=True,
+            )  # fmt: skip
+        return woo_product(parse_payload(WooProduct, delivery.body), store)
+
+    def normalize_product_resource(self, resource: bytes, store: StoreConfig) -> StorefrontProduct:
+        return woo_product(parse_payload(WooProduct, resource), store)
 
     def admin_url(self, store: str, storefront_order_id: str) -> str | None:
         # The classic order screen; with high-performance order storage WooCommerce sends it
@@ -359,3 +416,32 @@ def _reject_ping(delivery: WebhookDelivery) -> None:
             f"WooCommerce ping for webhook {ping.group(1).decode()} (sent when a webhook is "
             "saved, unsigned and without a topic); it carries no order"
         )
+
+
+def woo_product(product: WooProduct, store: StoreConfig) -> StorefrontProduct:
+    """One product, or one variation, as a product of one variant (each resource is its own
+    product here: a variation is changed and deleted on its own). A variable product's own
+    resource carries no SKU to pick; its variations do. On sale only while published."""
+    variants: tuple[StorefrontVariant, ...] = ()
+    if product.sku is not None and product.type != "variable":
+        options = " / ".join(a.option for a in product.attributes if a.option)
+        named = not options or not product.parent_id or product.name.endswith(options)
+        title = product.name if named else f"{product.name} - {options}"
+        variants = (
+            StorefrontVariant(
+                sku=product.sku, variant_id=str(product.id), title=title[:200],
+                barcode=product.global_unique_id,
+                unit_weight_grams=grams(product.weight, store.weight_unit, "weight"),
+                active=product.status == "publish",
+            ),
+        )  # fmt: skip
+    return canonical(
+        lambda: StorefrontProduct(
+            source=Platform.WOOCOMMERCE.value,
+            store=store.store,
+            product_id=str(product.id),
+            version=epoch_ms(product.date_modified_gmt),
+            variants=variants,
+            variants_without_sku=0 if variants or product.type == "variable" else 1,
+        )
+    )

@@ -11,7 +11,7 @@ from shipshape.adapters.dynamodb import keys
 from shipshape.adapters.dynamodb.items import stock_lot
 from shipshape.adapters.dynamodb.keys import n, s
 from shipshape.adapters.dynamodb.table import Table
-from shipshape.models import BackorderMark, SkuMaster, StockLot
+from shipshape.models import BackorderMark, CatalogEntry, SkuMaster, StockLot, merged_master
 from shipshape.observability import logger
 from shipshape.ports import InventoryRepository
 
@@ -20,27 +20,85 @@ class _ReceiptRecorded(Exception):
     """The receipt's record exists: its units were added when it was first processed."""
 
 
+class _StaleCatalog(Exception):
+    """The SKU holds this source's entry at this version or a newer one already."""
+
+
 class DynamoDBInventory(InventoryRepository):
     def __init__(self, table: Table) -> None:
         self._table = table
 
     def skus(self, client_id: str, skus: Sequence[str]) -> dict[str, SkuMaster]:
         wanted = list(dict.fromkeys(skus))
-        masters = (
-            SkuMaster.model_validate_json(item["doc"]["S"])
-            for item in self._table.batch_get(
-                [keys.sku_key(client_id, sku) for sku in wanted], ConsistentRead=True
+        found: dict[str, SkuMaster] = {}
+        for item in self._table.batch_get(
+            [keys.sku_key(client_id, sku) for sku in wanted], ConsistentRead=True
+        ):
+            sku = item["sk"]["S"]
+            warehouse = SkuMaster.model_validate_json(item["doc"]["S"]) if "doc" in item else None
+            catalog = (
+                CatalogEntry.model_validate_json(item["catalog_doc"]["S"])
+                if "catalog_doc" in item
+                else None
             )
-        )
-        return {master.sku: master for master in masters}
+            master = merged_master(client_id, sku, warehouse, catalog)
+            if master is not None:
+                found[sku] = master
+        return found
 
     def put_sku(self, sku: SkuMaster) -> None:
-        self._table.put(
-            {
-                **keys.sku_key(sku.client_id, sku.sku),
-                "entity": s("sku"),
-                "doc": s(sku.model_dump_json()),
-            }
+        # Only the warehouse's attributes: the storefront's entry on the same item stays.
+        self._table.update(
+            keys.sku_key(sku.client_id, sku.sku),
+            UpdateExpression="SET entity = :entity, doc = :doc",
+            ExpressionAttributeValues={
+                ":entity": s("sku"),
+                ":doc": s(sku.model_copy(update={"storefront": None}).model_dump_json()),
+            },
+        )
+
+    def put_catalog(self, entry: CatalogEntry) -> bool:
+        try:
+            self._table.update(
+                keys.sku_key(entry.client_id, entry.sku),
+                UpdateExpression=(
+                    "SET entity = :entity, catalog_doc = :catalog, catalog_source = :source, "
+                    "catalog_version = :version"
+                ),
+                # Another source's entry (a CSV import, then the storefront) is replaced; the
+                # same source's only by a newer version: a redelivery or a late, older
+                # webhook writes nothing.
+                ConditionExpression=(
+                    "attribute_not_exists(catalog_version) OR catalog_source <> :source "
+                    "OR catalog_version < :version"
+                ),
+                ExpressionAttributeValues={
+                    ":entity": s("sku"),
+                    ":catalog": s(entry.model_dump_json()),
+                    ":source": s(entry.source),
+                    ":version": n(entry.version),
+                },
+                on_condition=_StaleCatalog(),
+            )
+        except _StaleCatalog:
+            return False
+        return True
+
+    def product_skus(self, client_id: str, source: str, store: str, product_id: str) -> list[str]:
+        item = self._table.get(
+            keys.product_key(client_id, source, store, product_id), ConsistentRead=True
+        )
+        return sorted(item["skus"]["SS"]) if item and "skus" in item else []
+
+    def remember_product(
+        self, client_id: str, source: str, store: str, product_id: str, skus: Sequence[str]
+    ) -> None:
+        if not skus:
+            return
+        self._table.update(
+            keys.product_key(client_id, source, store, product_id),
+            UpdateExpression="SET entity = :entity ADD skus :skus",
+            ExpressionAttributeValues={":entity": s("product"), ":skus": {"SS": sorted(set(skus))}},
         )
 
     def stock_of(self, client_id: str, sku: str) -> list[StockLot]:

@@ -8,7 +8,11 @@ publisher build and read keys only through this module:
 - exception:    pk=ORDER#<order_id>  sk=EXC#<n:04d>    doc=<OrderException JSON>
 - document:     pk=ORDER#<order_id>  sk=DOC#<kind>#<n:03d>  doc=<Document JSON>
 - away period:  pk=AWAY#<client_id>   sk=<person>         doc=<AwayPeriod JSON>
-- SKU master:   pk=SKU#<client_id>   sk=<sku>             doc=<SkuMaster JSON>
+- SKU master:   pk=SKU#<client_id>   sk=<sku>             doc=<SkuMaster JSON> (the warehouse's
+  facts), catalog_doc=<CatalogEntry JSON> with catalog_source and catalog_version (the storefront's;
+  each side updates only its own attributes, the catalog only with a newer version)
+- catalog product: pk=PRODUCT#<client_id>  sk=<source>#<store>#<product id>  skus (string set:
+  every SKU its variants have carried, so a deleted product's SKUs can be made inactive)
 - stock lot:    pk=STOCK#<client_id>#<sku>  sk=<warehouse>#<lot>  available, reserved (numbers,
   changed only with ADD under a condition that keeps them at or above zero)
 - backorder:    pk=BACKORDER#<client_id>#<sku>  sk=<since ISO>#<order_id>
@@ -88,6 +92,10 @@ def document_key(order_id: str, kind: str, number: int) -> Key:
 
 def sku_key(client_id: str, sku: str) -> Key:
     return {"pk": s(f"SKU#{client_id}"), "sk": s(sku)}
+
+
+def product_key(client_id: str, source: str, store: str, product_id: str) -> Key:
+    return {"pk": s(f"PRODUCT#{client_id}"), "sk": s(f"{source}#{store}#{product_id}")}
 
 
 def stock_partition(client_id: str, sku: str) -> str:

@@ -94,8 +94,10 @@ class Table:
         with translated():
             self.client.delete_item(TableName=self.name, Key=key)
 
-    def update(self, key: dict[str, Any], **options: Any) -> dict[str, Any]:
-        with translated():
+    def update(
+        self, key: dict[str, Any], on_condition: Exception | None = None, **options: Any
+    ) -> dict[str, Any]:
+        with translated(on_condition):
             answer = self.client.update_item(TableName=self.name, Key=key, **options)
         return dict(answer.get("Attributes", {}))
 
