@@ -279,7 +279,7 @@ class BigCommerceOrder(_BigCommerceModel):
     total_tax: Amount | None = None
     refunded_amount: Amount = Decimal("0")
     is_deleted: bool = False
-    billing_address: BillingAddress = BillingAddress()
+    billing_address: BillingAddress = Field(default_factory=BillingAddress)
 
 
 class OrderProduct(_BigCommerceModel):

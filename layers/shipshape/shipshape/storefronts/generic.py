@@ -196,7 +196,7 @@ class GenericOrder(_GenericModel):
     payment_status: PaymentState
     currency: CurrencyCode
     total: Money
-    customer: GenericCustomer = GenericCustomer()
+    customer: GenericCustomer = Field(default_factory=GenericCustomer)
     shipping_address: GenericAddress
     lines: list[GenericLine] = Field(min_length=1)
 

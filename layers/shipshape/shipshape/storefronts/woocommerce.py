@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from shipshape.base import Model
 from shipshape.config import StoreConfig
@@ -195,8 +195,8 @@ class WooOrder(_WooModel):
     total: Amount
     total_tax: Amount | None = None
     customer_id: int | None = None
-    billing: WooBilling = WooBilling()
-    shipping: WooShipping = WooShipping()
+    billing: WooBilling = Field(default_factory=WooBilling)
+    shipping: WooShipping = Field(default_factory=WooShipping)
     payment_method: Text = None
     transaction_id: Text = None
     line_items: list[WooLineItem]
