@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import json
 import os
 import signal
@@ -26,16 +27,18 @@ def _serve(args: argparse.Namespace) -> int:
         # bus and shipped orders their (fake) storefront while it serves.
         rt.delivery.start()
         console.print(f"[bold]Shipshape[/] embedded stack serving on {door.url}")
-        tokens = ", ".join(rt.dev.get("operators", {}))
+        operators = ", ".join(rt.dev.get("operators", {}))
         for line in (
             "  POST /webhooks/{platform}/{client_id}   storefront webhooks (signed)",
             "  POST /warehouse/{client_id}/events      warehouse events (bearer token)",
             "  GET  /orders/{order_id}[/audit]         ops API (operator token)",
+            "  GET  /dashboard                         the operators' dashboard (sign in there)",
             f"Storefront APIs (write-back, reconciliation, BigCommerce): {rt.storefronts.url}"
             if rt.storefronts
             else "",
-            f"Development operator tokens (local/shipshape_local/dev-secrets.toml): {tokens}",
-            f"Try: curl -H 'Authorization: Bearer dev-token-lead' {door.url}/orders/<order_id>",
+            f"Development operators (local/shipshape_local/dev-secrets.toml): {operators}",
+            f"Sign in: shipshape login --url {door.url} --username olivia.lead",
+            f'Try: curl -H "Authorization: Bearer $(shipshape token)" {door.url}/orders/<order_id>',
             "Ctrl-C stops it; everything is in memory and goes with it.",
         ):
             console.print(line, markup=False, highlight=False)
@@ -77,7 +80,7 @@ def _checklist(args: argparse.Namespace) -> int:
 
     console = Console()
     try:
-        checklists = fetch(args.url, args.token, args.client or [])
+        checklists = fetch(args.url, args.token or _default_token(), args.client or [])
     except ChecklistUnavailable as exc:
         console.print(f"[red]checklist unavailable:[/] {exc}", highlight=False)
         return 2
@@ -100,6 +103,68 @@ def _catalog(args: argparse.Namespace) -> int:
         if args.catalog == "sync":
             return run_sync(console, client_id=args.client)
         return run_import(console, Path(args.file), client_id=args.client, dry_run=args.dry_run)
+
+
+def _ask(prompt: str) -> str:
+    """A secret from the terminal without echo, or the next line of stdin when it is not a
+    terminal (a script or a test piping it in)."""
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _login(args: argparse.Namespace) -> int:
+    from shipshape_local.issuer import CLIENT_ID
+    from shipshape_local.login import LoginFailed, UserPoolUnreachable, login, save
+
+    console = Console(stderr=True)
+    if args.url:  # the embedded stack: its local user pool and app client
+        endpoint, region = f"{args.url.rstrip('/')}/cognito-idp", args.region
+        client_id = args.client_id or CLIENT_ID
+    else:
+        endpoint = f"https://cognito-idp.{args.region}.amazonaws.com"
+        region, client_id = args.region, args.client_id
+    if not client_id:
+        console.print("[red]--client-id is required[/] (the stack's OperatorsUserPoolClientId)")
+        return 2
+    username = args.username or input("Username: ")
+
+    def new_password() -> str:
+        console.print("Your password is temporary: choose a new one.", highlight=False)
+        first, again = _ask("New password: "), _ask("New password again: ")
+        if first != again:
+            raise LoginFailed("the two new passwords differ")
+        return first
+
+    try:
+        session = login(
+            endpoint=endpoint, region=region, client_id=client_id, username=username,
+            password=_ask("Password: "), new_password=new_password,
+        )  # fmt: skip
+    except (LoginFailed, UserPoolUnreachable) as exc:
+        console.print(f"[red]sign-in failed:[/] {exc}", highlight=False)
+        return 1
+    path = save(session)
+    console.print(f"Signed in as {session.username}; session kept in {path}", highlight=False)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from shipshape_local.login import current_token
+
+    token = current_token()
+    if token is None:
+        Console(stderr=True).print("[red]not signed in:[/] run `shipshape login` first")
+        return 1
+    print(token)
+    return 0
+
+
+def _default_token() -> str:
+    """$SHIPSHAPE_TOKEN, else the ID token of the `shipshape login` session ("" if none)."""
+    from shipshape_local.login import current_token
+
+    return os.environ.get("SHIPSHAPE_TOKEN") or current_token() or ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     checklist.add_argument("--url", default="http://127.0.0.1:8787", help="the ops API")
     checklist.add_argument(
         "--token",
-        default=os.environ.get("SHIPSHAPE_TOKEN", "dev-token-lead"),
-        help="operator token (default: $SHIPSHAPE_TOKEN, else the embedded lead's)",
+        default=None,
+        help="operator ID token (default: $SHIPSHAPE_TOKEN, else the `shipshape login` one)",
     )
     checklist.add_argument("--client", action="append", help="a client id (repeatable)")
     checklist.add_argument("--json", action="store_true", help="print the raw JSON")
@@ -156,6 +221,21 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print what would change; write nothing"
     )
     load.set_defaults(run=_catalog)
+    signin = sub.add_parser(
+        "login",
+        help="sign in as an operator; later commands use the session",
+        description="Exit status: 0 signed in, 1 refused, 2 misused. The password is read "
+        "without echo (or from stdin when it is not a terminal); an operator signing in for "
+        "the first time chooses a new password.",
+    )
+    signin.add_argument("--url", help="the embedded stack (`shipshape serve`), e.g. "
+                        "http://127.0.0.1:8787; without it, the user pool on AWS")  # fmt: skip
+    signin.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    signin.add_argument("--client-id", default="", help="the stack's OperatorsUserPoolClientId")
+    signin.add_argument("--username", default="", help="your operator user name")
+    signin.set_defaults(run=_login)
+    token = sub.add_parser("token", help="print the signed-in operator's ID token (renewed)")
+    token.set_defaults(run=_token)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.issuer import dev_token
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
     Delivery,
@@ -31,7 +32,7 @@ from shipshape_local.storefronts import (
 from shipshape_local.warehouse import DONE_STATUSES, WarehouseSimulator
 
 DEMO_START = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)
-LEAD_TOKEN = "dev-token-lead"  # noqa: S105 - development operator token (dev-secrets.toml)
+LEAD_TOKEN = dev_token("olivia.lead")  # a development operator (dev-secrets.toml)
 
 
 @dataclass

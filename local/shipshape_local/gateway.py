@@ -1,7 +1,8 @@
 """API Gateway (HTTP API, payload format 2.0) in front of the embedded stack's handlers: match a
-route, authorize it (the development operators' bearer tokens stand in for the JWT
-authorizer), build the event, call the route's function, and answer as API Gateway does: its
-own errors byte for byte, its payload limit, and the stage's access log line (metered).
+route, authorize it as the JWT authorizer does (the bearer token verified against the local
+issuer's keys, ``issuer.verify``), build the event, call the route's function, and answer as
+API Gateway does: its own errors byte for byte, its payload limit, and the stage's access log
+line (metered).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from shipshape_local import metering
+from shipshape_local.issuer import verify
 from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas
 from shipshape_local.metering import Meter
 from shipshape_local.stack import ACCOUNT
@@ -48,14 +50,16 @@ class HttpApi:
         *,
         lambdas: InProcessLambdas,
         function_names: Mapping[str, str],
-        operators: Mapping[str, Any],
+        jwks: Callable[[], Mapping[str, Any]],
+        names: Mapping[str, str],
         clock: Callable[[], datetime],
         meter: Meter,
         integration_errors: list[str],
     ) -> None:
         self._lambdas = lambdas
         self._function_names = function_names
-        self._operators = operators
+        self._jwks = jwks
+        self._jwt = jwt_configurations(template, names)
         self._clock = clock
         self._meter = meter
         self.integration_errors = integration_errors
@@ -122,7 +126,7 @@ class HttpApi:
             return gateway_error(404, "Not Found"), "-", request_id
         authorizer: dict[str, Any] | None = None
         if route.authorizer:
-            claims = self._claims(lowered.get("authorization", ""))
+            claims = self._claims(route.authorizer, lowered.get("authorization", ""))
             if claims is None:
                 return gateway_error(401, "Unauthorized"), route.route_key, request_id
             authorizer = {"jwt": {"claims": claims, "scopes": None}}
@@ -220,12 +224,36 @@ class HttpApi:
                 return route, found.groupdict()
         return None, {}
 
-    def _claims(self, authorization: str) -> dict[str, Any] | None:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        claims = self._operators.get(token.strip())
-        return dict(claims) if claims else None
+    def _claims(self, authorizer: str, authorization: str) -> dict[str, Any] | None:
+        """The claims of a bearer token the route's JWT authorizer accepts, else None (401).
+        The identity source may hold the JWT alone or prefixed with ``Bearer``, as at API
+        Gateway."""
+        scheme, _, rest = authorization.strip().partition(" ")
+        token = rest.strip() if scheme.lower() == "bearer" else authorization.strip()
+        issuer, audience = self._jwt[authorizer]
+        return verify(token, jwks=self._jwks(), issuer=issuer, audience=audience, now=self._clock())
+
+
+def jwt_configurations(
+    template: Template, names: Mapping[str, str]
+) -> dict[str, tuple[str, list[str]]]:
+    """Each JWT authorizer of the HTTP API: its issuer and audience, with the template's
+    references (``${AWS::Region}``, the user pool, its client) resolved by ``names``."""
+
+    def resolved(value: Any) -> str:
+        if isinstance(value, dict) and "Ref" in value:
+            return names[value["Ref"]]
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: names[m[1]], value["Fn::Sub"])
+        return str(value)
+
+    found: dict[str, tuple[str, list[str]]] = {}
+    for api in template.of_type("AWS::Serverless::HttpApi").values():
+        authorizers = api.get("Properties", {}).get("Auth", {}).get("Authorizers", {})
+        for name, spec in authorizers.items():
+            config = spec["JwtConfiguration"]
+            found[name] = (resolved(config["issuer"]), [resolved(a) for a in config["audience"]])
+    return found
 
 
 def access_log_format(template: Template) -> str:

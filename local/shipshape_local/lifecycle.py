@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shipshape_local import patches
+from shipshape_local import issuer, patches
 from shipshape_local.delivery import Delivery
 from shipshape_local.fakestore import FakeStorefronts, dev_credentials
 from shipshape_local.faults import FaultInjector, FaultRates
@@ -192,11 +192,18 @@ class EmbeddedRuntime:
         self.storefront_read_timeout = storefront_read_timeout
         self.env: dict[str, str] = {}
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
+        # The operators' user pool: the local issuer, its users and its endpoints (issuer).
+        self.user_pool = issuer.LocalUserPool(clock=self.clock.now)
         self.gateway = HttpApi(
             self.template,
             lambdas=self.lambdas,
             function_names=self.stack.function_names,
-            operators=self.dev.get("operators", {}),
+            jwks=self.user_pool.jwks,
+            names={
+                "AWS::Region": REGION,
+                "OperatorsUserPool": issuer.USER_POOL_ID,
+                "OperatorsUserPoolClient": issuer.CLIENT_ID,
+            },
             clock=self.clock.now,
             meter=METER,
             integration_errors=self.integration_errors,
@@ -259,6 +266,12 @@ class EmbeddedRuntime:
             # Idempotency records of a crashed invocation expire after the time it had left.
             self.lambdas.remaining_ms = max(1, int(30_000 * self.retry_time_factor))
             self._calls_before = self._calls.snapshot()
+            # The user pool is the local issuer's (issuer): its ids stand for Cognito's.
+            self.stack.names.update({
+                "OperatorsUserPool": issuer.USER_POOL_ID,
+                "OperatorsUserPoolClient": issuer.CLIENT_ID,
+                "OperatorsUserPoolDomain": issuer.DOMAIN_PREFIX,
+            })  # fmt: skip
             self.stack.create()
             self.storefronts = _fake_storefronts()
             self.storefronts.reset(
@@ -310,6 +323,9 @@ class EmbeddedRuntime:
         assert self.storefronts is not None
         env["SHIPSHAPE_STOREFRONT_API_URL"] = self.storefronts.url
         env["SHIPSHAPE_STOREFRONT_READ_TIMEOUT_SECONDS"] = str(self.storefront_read_timeout)
+        # The user pool's domain is served on the runtime's own origin (``http``): the page
+        # signs in where it was served from.
+        env["SHIPSHAPE_AUTH_DOMAIN"] = ""
         self.env = env
         os.environ.update(env)
         # The logger was created before stdout was routed; point it at the capture.
@@ -353,7 +369,12 @@ class EmbeddedRuntime:
         base64_body: bool = False,
     ) -> HttpResponse:
         """Serve one request as API Gateway would: match a route, authorize it, build the
-        payload-2.0 event and call the route's handler."""
+        payload-2.0 event and call the route's handler. The user pool's domain and API
+        (``issuer.PATHS``: sign-in, tokens, sign-out, keys) are served on the same origin."""
+        if path.startswith(issuer.PATHS):
+            data = body.encode() if isinstance(body, str) else (body or b"")
+            answer = self.user_pool.serve(method.upper(), path, headers or {}, data)
+            return HttpResponse(answer.status, answer.headers, answer.body)
         return self.gateway.http(method, path, headers=headers, body=body, base64_body=base64_body)
 
     def api_event(

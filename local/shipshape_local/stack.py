@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import zipfile
 from collections.abc import Mapping
@@ -91,6 +92,13 @@ class Stack:
             if attribute == "Arn" and logical_id in self.names:
                 return self.names[logical_id]
             raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute}")
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+            return re.sub(
+                r"\$\{([A-Za-z0-9:]+)\}",
+                lambda m: pseudo.get(m[1]) or str(self.resolve({"Ref": m[1]})),
+                value["Fn::Sub"],
+            )
         return value
 
     def _resolve_all(self, value: Any) -> Any:

@@ -1,5 +1,6 @@
 """What the dashboard's browser tests share besides fixtures: who signs in, the seeded stack's
-record and how it is seeded, calls to its API, and signing in the way an operator does."""
+record and how it is seeded, calls to its API, and signing in the way an operator does (through
+the user pool's sign-in page, which the embedded runtime's local issuer serves)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from shipshape_local.issuer import dev_bearer, dev_operators, dev_token
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse
 from shipshape_local.storefronts import Line, Person, PostalAddress, ShopifyStore
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-LEAD_TOKEN = "dev-token-lead"  # olivia.lead, every client (dev-secrets.toml)
+LEAD_NAME = "olivia.lead"  # every client (dev-secrets.toml)
+LEAD_PASSWORD = dev_operators()[LEAD_NAME].password
+LEAD_TOKEN = dev_token(LEAD_NAME)
 LEAD = {"Authorization": f"Bearer {LEAD_TOKEN}"}
-SECOND_LEAD = {"Authorization": "Bearer dev-token-lead-2"}  # hana.lead
+SECOND_LEAD = dev_bearer("hana.lead")
 CLIENT = "acme-outdoors"
 # Monday 2026-11-23, 08:30 in Portland: the demo's start, so deadlines are the same each run.
 START = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)
@@ -100,10 +104,16 @@ class Problems(list[str]):
     """What went wrong inside the page: uncaught errors and Content-Security-Policy refusals."""
 
 
-def sign_in(page: Page, stack: SeededStack, token: str = LEAD_TOKEN) -> None:
-    """Open the dashboard and sign in the way an operator does: paste the token."""
+def sign_in(
+    page: Page, stack: SeededStack, username: str = LEAD_NAME, password: str = LEAD_PASSWORD
+) -> None:
+    """Open the dashboard and sign in the way an operator does: through the user pool's
+    sign-in page (the authorization code grant with PKCE), back to the dashboard."""
     page.goto(f"{stack.url}/dashboard")
-    page.get_by_label("Operator token").fill(token)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("operator")).to_contain_text("olivia.lead")
+    page.wait_for_url("**/oauth2/authorize?**")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("operator")).to_contain_text(username)
     expect(page.get_by_test_id("client-select")).to_have_value(CLIENT)

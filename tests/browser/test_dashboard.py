@@ -6,18 +6,24 @@ goes live, an exception is resolved)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
+from shipshape_local.issuer import CLIENT_ID, dev_operators
 from tests.browser.support import (
     ARTIFACTS,
     CLIENT,
-    LEAD_TOKEN,
+    LEAD_NAME,
+    LEAD_PASSWORD,
     SECOND_LEAD,
     SeededStack,
     call,
@@ -28,6 +34,7 @@ from tests.browser.support import (
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 PORTLAND_TZ = ZoneInfo("America/Los_Angeles")
+SESSION_KEY = "shipshape.session"  # where the page keeps its tokens (sessionStorage)
 
 CHART_DATA = """() => Object.fromEntries(
   ["fulfillment", "exceptions", "sla", "escalations"].map((key) => {
@@ -265,21 +272,90 @@ def test_claim_then_resolve_with_a_corrected_address_moves_the_order_on(
     timeline.screenshot(path=str(ARTIFACTS / "order-timeline.png"))
 
 
-def test_a_refused_token_is_not_signed_in(page: Page, stack: SeededStack) -> None:
-    # Given a token the API does not know
-    page.goto(f"{stack.url}/dashboard")
+def test_signing_in_through_the_user_pool_shows_the_exception_queue(
+    page: Page, stack: SeededStack
+) -> None:
+    # Given the dashboard, and a record of what the browser asks of the user pool's domain
+    asked: list[tuple[str, dict[str, list[str]]]] = []
 
-    # When it is pasted
-    page.get_by_label("Operator token").fill("not-a-real-token")
+    def note(request: Request) -> None:
+        url = urlsplit(request.url)
+        if url.path in ("/oauth2/authorize", "/oauth2/token"):
+            fields = url.query if request.method == "GET" else request.post_data or ""
+            asked.append((url.path, parse_qs(fields)))
+
+    page.on("request", note)
+    page.goto(f"{stack.url}/dashboard")
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+
+    # When the lead signs in on the user pool's sign-in page
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/oauth2/authorize?**")
+    page.get_by_label("Username").fill(LEAD_NAME)
+    page.get_by_label("Password").fill(LEAD_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    # Then the operator is told, and nothing of the dashboard shows
-    expect(page.get_by_test_id("sign-in-error")).to_contain_text("not accepted (HTTP 401)")
-    expect(page.get_by_test_id("queue-panel")).to_be_hidden()
-    assert page.evaluate("() => sessionStorage.length") == 0
+    # Then they are back on the dashboard, signed in as their user name, with the queue
+    expect(page.get_by_test_id("operator")).to_contain_text("olivia.lead")
+    # (the overdue one is still open: the tests above resolved the fresh one)
+    expect(_row(page, stack.overdue_exception)).to_be_visible()
+    assert urlsplit(page.url).query == "", "the code must not stay in the address bar"
+    # and the page used the authorization code grant with PKCE (S256) for its own address
+    (authorize_path, authorize), (token_path, token) = asked
+    assert (authorize_path, token_path) == ("/oauth2/authorize", "/oauth2/token")
+    redirect = [f"{stack.url}/dashboard"]
+    assert authorize["response_type"] == ["code"]
+    assert authorize["code_challenge_method"] == ["S256"]
+    assert authorize["redirect_uri"] == redirect
+    assert token["grant_type"] == ["authorization_code"] and token["redirect_uri"] == redirect
+    verifier = token["code_verifier"][0]
+    digest = hashlib.sha256(verifier.encode()).digest()
+    challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert authorize["code_challenge"] == [challenge]
+    page.screenshot(path=str(ARTIFACTS / "signed-in-through-the-user-pool.png"))
 
 
-def test_the_token_lasts_as_long_as_the_tab_and_signing_out_forgets_it(
+def test_a_wrong_password_is_not_signed_in(page: Page, stack: SeededStack) -> None:
+    # Given the user pool's sign-in page, reached from the dashboard
+    page.goto(f"{stack.url}/dashboard")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/oauth2/authorize?**")
+
+    # When the lead types a wrong password
+    page.get_by_label("Username").fill(LEAD_NAME)
+    page.get_by_label("Password").fill("not-the-password-1A!")
+    page.get_by_role("button", name="Sign in").click()
+
+    # Then the sign-in page says so and the dashboard keeps no session
+    expect(page.get_by_role("alert")).to_have_text("Incorrect username or password.")
+    assert page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+
+
+def test_a_new_operator_sets_a_password_before_the_first_sign_in(
+    page: Page, stack: SeededStack
+) -> None:
+    # Given an operator an administrator created, with a temporary password
+    temporary = dev_operators()["nora.new"].password
+    page.goto(f"{stack.url}/dashboard")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username").fill("nora.new")
+    page.get_by_label("Password").fill(temporary)
+    page.get_by_role("button", name="Sign in").click()
+
+    # When they are asked for a new password, and first choose one the policy refuses
+    page.get_by_label("New password").fill("short")
+    page.get_by_role("button", name="Set password and sign in").click()
+    refused = page.get_by_role("alert").text_content()
+    page.get_by_label("New password").fill("Nora-chose-this-1")
+    page.get_by_role("button", name="Set password and sign in").click()
+
+    # Then the weak one was refused, the strong one signs them in to the dashboard
+    assert refused is not None and "Password does not conform to policy" in refused
+    expect(page.get_by_test_id("operator")).to_contain_text("nora.new")
+    expect(page.get_by_test_id("client-select")).to_have_value(CLIENT)
+
+
+def test_the_session_lasts_as_long_as_the_tab_and_signing_out_forgets_it(
     page: Page, stack: SeededStack
 ) -> None:
     # Given an operator signed in
@@ -289,16 +365,53 @@ def test_the_token_lasts_as_long_as_the_tab_and_signing_out_forgets_it(
     page.reload()
     expect(page.get_by_test_id("operator")).to_contain_text("olivia.lead")
     expect(page.get_by_test_id("sign-in")).to_be_hidden()
-    kept = page.evaluate("() => sessionStorage.getItem('shipshape.operatorToken')")
+    kept = json.loads(page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')"))
     page.get_by_role("button", name="Sign out").click()
 
-    # Then the reload kept the session (the token lives in this tab's sessionStorage only),
-    # and signing out forgets it and shows nothing of the dashboard
-    assert kept == LEAD_TOKEN
+    # Then the reload kept the session (in this tab's sessionStorage only): an ID token the
+    # API accepts for the lead, and a refresh token
+    me = call(stack.runtime, "GET", "/me", {"Authorization": f"Bearer {kept['idToken']}"})
+    assert (me.status, me.json()["subject"]) == (200, "olivia.lead")
+    assert kept["refreshToken"]
+    # and signing out forgets it, revokes the refresh token and shows nothing of the dashboard
     expect(page.get_by_test_id("sign-in")).to_be_visible()
     expect(page.get_by_test_id("queue-panel")).to_be_hidden()
-    assert page.evaluate("() => sessionStorage.getItem('shipshape.operatorToken')") is None
+    assert page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
     assert page.evaluate("() => localStorage.length") == 0
+    refreshed = stack.runtime.http(
+        "POST", "/oauth2/token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=urlencode({"grant_type": "refresh_token", "client_id": CLIENT_ID,
+                        "refresh_token": kept["refreshToken"]}),
+    )  # fmt: skip
+    assert (refreshed.status, refreshed.json()) == (400, {"error": "invalid_grant"})
+
+
+def test_the_id_token_is_refreshed_before_it_expires(page: Page, stack: SeededStack) -> None:
+    # Given an operator signed in, the page's clock under the test's control
+    page.clock.install()
+    sign_in(page, stack)
+    first = json.loads(page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')"))
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.headers.get("authorization", "")))
+
+    # When 56 minutes pass in the tab (the ID token lasts an hour), then the queue is refreshed
+    with page.expect_request(lambda r: r.url.endswith("/oauth2/token")) as refresh:
+        page.clock.run_for("56:00")
+    assert parse_qs(refresh.value.post_data or "")["grant_type"] == ["refresh_token"]
+    changed = f"JSON.parse(sessionStorage.getItem('{SESSION_KEY}')).idToken !== arguments[0]"
+    page.wait_for_function(
+        f"(old) => {changed.replace('arguments[0]', 'old')}", arg=first["idToken"]
+    )
+    page.get_by_test_id("queue-refresh").click()
+    expect(_row(page, stack.overdue_exception)).to_be_visible()
+
+    # Then the page holds a new ID token, keeps the refresh token, and calls the API with it
+    second = json.loads(page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')"))
+    assert second["idToken"] != first["idToken"]
+    assert second["refreshToken"] == first["refreshToken"]
+    assert f"Bearer {second['idToken']}" in sent
+    expect(page.get_by_test_id("operator")).to_contain_text("olivia.lead")
 
 
 def test_a_failing_call_shows_its_error_in_its_panel_only(page: Page, stack: SeededStack) -> None:

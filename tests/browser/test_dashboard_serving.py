@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shipshape_local.issuer import CLIENT_ID
 from shipshape_local.runtime import EmbeddedRuntime
 
 # The embedded handlers publish no business metric on most calls; on Lambda that is a log line.
@@ -83,6 +84,38 @@ def test_the_page_is_public_and_runs_only_its_own_files(runtime: EmbeddedRuntime
     parser.feed(answer.body.decode("utf-8"))
     assert parser.found == []
     assert b"://" not in answer.body.replace(b"http://www.w3.org/2000/svg", b"")
+
+
+def _auth_meta(body: bytes) -> dict[str, str]:
+    found = re.search(
+        rb'<meta name="shipshape-auth" data-domain="([^"]*)" data-client-id="([^"]*)">', body
+    )
+    assert found, "the page carries no sign-in settings"
+    return {"domain": found[1].decode(), "client_id": found[2].decode()}
+
+
+def test_the_page_is_told_where_to_sign_in_and_may_call_only_that_domain_besides_its_own(
+    runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the embedded stack (its user pool on the page's own origin), then a deployed one
+    local = runtime.http("GET", "/dashboard")
+    domain = "https://shipshape-123456789012-1f2e3d4c.auth.us-east-1.amazoncognito.com"
+    monkeypatch.setenv("SHIPSHAPE_AUTH_DOMAIN", domain)
+    monkeypatch.setenv("SHIPSHAPE_AUTH_CLIENT_ID", "4vq1example0client0id0abc")
+
+    # When a browser asks for the dashboard of the deployed one
+    deployed = runtime.http("GET", "/dashboard")
+
+    # Then each page names its app client and domain (none: this origin), and only the
+    # deployed page's policy lets it call that domain (the token and revoke calls)
+    assert _auth_meta(local.body) == {"domain": "", "client_id": CLIENT_ID}
+    assert _auth_meta(deployed.body) == {"domain": domain, "client_id": "4vq1example0client0id0abc"}
+    policies = [
+        dict(d.strip().split(" ", 1) for d in answer.headers["content-security-policy"].split(";"))
+        for answer in (local, deployed)
+    ]
+    assert [p["connect-src"] for p in policies] == ["'self'", f"'self' {domain}"]
+    assert all(p["default-src"] == "'self'" and p["script-src"] == "'self'" for p in policies)
 
 
 def test_every_asset_the_page_names_is_served_pinned_to_its_content(

@@ -16,6 +16,7 @@ from shipshape.adapters.dynamodb import (
     DynamoDBOrderStore,
     DynamoDBStores,
 )
+from shipshape_local.issuer import dev_token
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import (
     GenericStore,
@@ -77,7 +78,7 @@ def warehouse(runtime: EmbeddedRuntime) -> WarehouseSimulator:
         client: runtime.secret(f"shipshape/{client}/warehouse-token")
         for client in ("acme-outdoors", "nordlicht", "kite-and-kin")
     }
-    return WarehouseSimulator(send, tokens, "dev-token-lead")
+    return WarehouseSimulator(send, tokens, dev_token("olivia.lead"))
 
 
 @pytest.fixture

@@ -23,14 +23,15 @@ from shipshape.models import (
     StockLot,
 )
 from shipshape.ports import OrderRepository
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import Delivery, ShopifyStore
 from shipshape_local.template import Template
 from shipshape_local.warehouse import WarehouseSimulator
 from tests.builders import NO_ZIP, paid_shopify_order, seed_exception
 
-LEAD = {"Authorization": "Bearer dev-token-lead"}
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
+LEAD = dev_bearer("olivia.lead")
+ACME_OPERATOR = dev_bearer("omar.operator")
 WAREHOUSES = {"acme-outdoors": "pdx-1", "nordlicht": "ber-1", "kite-and-kin": "lon-1"}
 GONE = ("SHIPPED", "COMPLETED_PARTIAL", "CANCELLED", "ON_HOLD")
 # What a paid order's audit trail reads when it ships without a hitch.

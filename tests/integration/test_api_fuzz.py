@@ -37,6 +37,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi import checks
 
 from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.issuer import dev_bearer, dev_operator_secrets, dev_token
 from shipshape_local.runtime import ACCOUNT, API_BODY_LIMIT, REGION, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import Line, Person, PostalAddress, ShopifyStore
 from tests.helpers import sign_generic, sign_shopify, sign_woocommerce
@@ -130,8 +131,9 @@ class Stack:
 
     @property
     def secrets(self) -> list[str]:
-        """Every secret and token of dev-secrets.toml: no answer may contain one."""
-        return [*self.runtime.dev["secrets"].values(), *self.runtime.dev["operators"]]
+        """Every secret, operator password and operator token of dev-secrets.toml: no answer
+        may contain one."""
+        return [*self.runtime.dev["secrets"].values(), *dev_operator_secrets()]
 
     def tables(self) -> dict[str, frozenset[str]]:
         """Every item of every table, read straight from the emulator (a test may look)."""
@@ -239,7 +241,7 @@ def stack() -> Iterator[Stack]:
                 runtime.secret("shipshape/acme-outdoors/shopify-webhook"),
             )  # fmt: skip
             order_id = _place(runtime, acme)
-            lead = {"Authorization": "Bearer dev-token-lead"}
+            lead = dev_bearer("olivia.lead")
 
             def opened() -> bool:
                 found = runtime.http("GET", f"/orders/{order_id}", headers=lead).json()
@@ -272,9 +274,9 @@ def print_figures(stack: Stack) -> None:
 # --- known values mixed into generated requests -------------------------------------------
 
 OPERATOR_TOKENS = [
-    "dev-token-lead", "dev-token-lead-2", "dev-token-acme-operator", "dev-token-acme-viewer",
-    "dev-token-nordlicht-operator",
-]  # fmt: skip
+    dev_token(name)
+    for name in ("olivia.lead", "hana.lead", "omar.operator", "vic.viewer", "nils.operator")
+]
 
 
 def known_values(stack: Stack) -> dict[str, list[Any]]:
@@ -414,7 +416,7 @@ def pin(case: Any, stack: Stack, **values: Any) -> None:
 def test_the_ops_api_validates_every_field_for_a_lead(case: Any, stack: Stack) -> None:
     # Given a generated request for the stack's own order, exception and client, by a lead
     pin(case, stack)
-    lead = {"Authorization": "Bearer dev-token-lead"}
+    lead = dev_bearer("olivia.lead")
     # When it is sent through the front door
     # Then (in send): no 5xx, the answer is as documented, a refusal changes nothing
     stack.send("ops", case, lambda: case.call(base_url=stack.url, session=stack.session,
@@ -488,7 +490,7 @@ def _credentials(case: Any, stack: Stack, body: bytes) -> dict[str, str]:
         token = stack.runtime.secret("shipshape/acme-outdoors/warehouse-token")
         headers["Authorization"] = f"Bearer {token}"
     else:
-        headers["Authorization"] = "Bearer dev-token-lead"
+        headers["Authorization"] = f"Bearer {dev_token('olivia.lead')}"
     return headers
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from shipshape_local.template import REPO_ROOT
@@ -21,7 +22,7 @@ from tests.builders import paid_shopify_order
 from tests.integration.stack import LEAD, audit_actions, deliver
 
 SCHEMAS = REPO_ROOT / "schemas" / "events"
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
+ACME_OPERATOR = dev_bearer("omar.operator")
 NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
 CORRECTED = {
     "name": "Jane Doe",

@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 
 from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.lambdas import check_seam
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import ShopifyStore
@@ -59,12 +60,8 @@ def test_serve_answers_http_from_outside_the_process(
         order_id_value = order_id.json()["order_id"]
 
         # When a client reads it over HTTP, with and without a development operator token
-        with_token = _get(
-            f"{door.url}/orders/{order_id_value}", {"Authorization": "Bearer dev-token-lead"}
-        )
-        audit = _get(
-            f"{door.url}/orders/{order_id_value}/audit", {"Authorization": "Bearer dev-token-lead"}
-        )
+        with_token = _get(f"{door.url}/orders/{order_id_value}", dev_bearer("olivia.lead"))
+        audit = _get(f"{door.url}/orders/{order_id_value}/audit", dev_bearer("olivia.lead"))
         without = _get(f"{door.url}/orders/{order_id_value}", {})
         unknown_route = _get(f"{door.url}/nothing-here", {})
     finally:

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
@@ -221,7 +222,7 @@ def test_cancel_as_a_resolution_cancels_the_order_once_a_second_operator_approve
     )
     approved = runtime.http(
         "POST", f"/orders/{order_id}/overrides/{cancelled.json()['awaiting_approval']}/approve",
-        headers={"Authorization": "Bearer dev-token-lead-2"}, body=json.dumps({"note": "ok"}),
+        headers=dev_bearer("hana.lead"), body=json.dumps({"note": "ok"}),
     )  # fmt: skip
 
     # Then the order is cancelled with both names on it, and the workflow ends Cancelled

@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 
 from shipshape.models import OrderException
+from shipshape_local.issuer import dev_token
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from tests.integration.stack import open_address_exception
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
-LEAD = {"Authorization": "Bearer dev-token-lead", "Content-Type": "application/json"}
+LEAD = {"Authorization": f"Bearer {dev_token('olivia.lead')}", "Content-Type": "application/json"}
 CLIENT = "acme-outdoors"
 # Acme's rules name these owners in escalation chains and its zones name these pickers, so
 # a patch that replaces the lists keeps them for the rules to stay valid otherwise.

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import ShopifyStore
 from tests.builders import paid_shopify_order
@@ -355,7 +356,7 @@ def test_no_ops_api_answer_may_be_stored_whatever_it_says(
     # Given an order with its trail and pick list (customer name and address among them)
     door = door_for()
     order = f"/orders/{picked_order}"
-    nordlicht = {"Authorization": "Bearer dev-token-nordlicht-operator"}
+    nordlicht = dev_bearer("nils.operator")
 
     # When an operator's browser reads what the ops API serves, and makes the mistakes a
     # browser can make: another client's order, an order or document that does not exist,

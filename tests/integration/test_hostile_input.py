@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from shipshape.models import ExceptionType, OrderException, QaGate
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import ACCOUNT, REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from tests.helpers import sign_generic, sign_shopify, sign_woocommerce
 from tests.integration.stack import open_address_exception
@@ -29,10 +30,10 @@ from tests.integration.stack import open_address_exception
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 DOCUMENT = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
-LEAD = {"Authorization": "Bearer dev-token-lead"}
-LEAD_2 = {"Authorization": "Bearer dev-token-lead-2"}
-VIEWER = {"Authorization": "Bearer dev-token-acme-viewer"}
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
+LEAD = dev_bearer("olivia.lead")
+LEAD_2 = dev_bearer("hana.lead")
+VIEWER = dev_bearer("vic.viewer")
+ACME_OPERATOR = dev_bearer("omar.operator")
 JSON = {"Content-Type": "application/json"}
 # Past Python's 4,300-digit limit for int(), and past its recursion limit (1,000): 20,000
 # levels are 40 KB, within every route's body limit; 100,000 are within the warehouse's.

@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from shipshape_local.issuer import CLIENT_ID, dev_operators
+from shipshape_local.login import login
 from shipshape_local.runtime import DEV_SECRETS
 from shipshape_local.storefronts import Delivery, Line, Person, PostalAddress, ShopifyStore
 
@@ -36,13 +38,9 @@ CLIENT = "acme-outdoors"
 SECRETS = tomllib.loads(DEV_SECRETS.read_text())["secrets"]
 WEBHOOK_SECRET = SECRETS["shipshape/acme-outdoors/shopify-webhook"]
 WAREHOUSE_TOKEN = SECRETS["shipshape/acme-outdoors/warehouse-token"]
-LEAD = {"Authorization": "Bearer dev-token-lead"}
+LEAD = "olivia.lead"
 # Everyone in dev-secrets.toml who may act on Acme's exceptions (the viewer may only read).
-CLAIMANTS = {
-    "dev-token-lead": "olivia.lead",
-    "dev-token-lead-2": "hana.lead",
-    "dev-token-acme-operator": "omar.operator",
-}
+CLAIMANTS = ("olivia.lead", "hana.lead", "omar.operator")
 JANE = Person("Jane", "Doe", "jane.doe@example.com", "+1 503 555 0100")
 PORTLAND = PostalAddress("500 SW Market St", "Portland", "OR", "97204", "US")
 NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
@@ -67,6 +65,10 @@ class Server:
     base: str
     process: subprocess.Popen[bytes]
     log: Path
+    tokens: dict[str, str]  # user name -> an ID token the server's own user pool signed
+
+    def bearer(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -97,6 +99,18 @@ def _send(
         return Answer(refused.code, json.loads(refused.read() or b"{}"))
 
 
+def _sign_in(base: str, username: str) -> str:
+    def no_new_password() -> str:
+        raise AssertionError(f"{username} has a temporary password")
+
+    session = login(
+        endpoint=f"{base}/cognito-idp", region="us-east-1", client_id=CLIENT_ID,
+        username=username, password=dev_operators()[username].password,
+        new_password=no_new_password,
+    )  # fmt: skip
+    return session.id_token
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = _free_port()
@@ -106,14 +120,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         process = subprocess.Popen(  # noqa: S603 - our own CLI
             [*SHIPSHAPE, "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
         )
-    running = Server(f"http://127.0.0.1:{port}", process, log)
+    running = Server(f"http://127.0.0.1:{port}", process, log, {})
     try:
         deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, f"shipshape serve exited:\n{running.tail()}"
             assert time.monotonic() < deadline, f"shipshape serve never answered:\n{running.tail()}"
             try:
-                probe = _send(running.base, "GET", "/orders/ord_aaaaaaaaaaaaaaaaaaaa", LEAD)
+                # The operators sign in as `shipshape login` does, on the server's user pool.
+                running.tokens = {name: _sign_in(running.base, name) for name in CLAIMANTS}
+                probe = _send(
+                    running.base, "GET", "/orders/ord_aaaaaaaaaaaaaaaaaaaa", running.bearer(LEAD)
+                )
             except OSError:
                 time.sleep(0.2)
                 continue
@@ -221,13 +239,13 @@ def _warehouse(server: Server, event: dict[str, Any]) -> Answer:
 
 
 def _order(server: Server, order_id: str) -> dict[str, Any]:
-    answer = _send(server.base, "GET", f"/orders/{order_id}", LEAD)
+    answer = _send(server.base, "GET", f"/orders/{order_id}", server.bearer(LEAD))
     assert answer.status == 200, answer
     return answer.body
 
 
 def _audit(server: Server, order_id: str) -> list[dict[str, Any]]:
-    answer = _send(server.base, "GET", f"/orders/{order_id}/audit", LEAD)
+    answer = _send(server.base, "GET", f"/orders/{order_id}/audit", server.bearer(LEAD))
     assert answer.status == 200, answer
     return list(answer.body["events"])
 
@@ -320,27 +338,27 @@ def test_many_operators_claim_one_exception_at_once_and_exactly_one_wins(
         lambda: _order(server, order_id), lambda v: v["open_exception_id"] is not None,
     )  # fmt: skip
     exception_id = view["open_exception_id"]
-    tokens = list(itertools.islice(itertools.cycle(CLAIMANTS), THREADS))
+    people = list(itertools.islice(itertools.cycle(CLAIMANTS), THREADS))
 
     # When THREADS requests claim it at the same moment, spread over the three people who may
     burst = _burst(
         server.base,
         [
-            ("POST", f"/exceptions/{exception_id}/claim", {"Authorization": f"Bearer {t}"}, None)
-            for t in tokens
+            ("POST", f"/exceptions/{exception_id}/claim", server.bearer(person), None)
+            for person in people
         ],
     )
-    answered = _send(server.base, "GET", f"/exceptions?client={CLIENT}", LEAD)
+    answered = _send(server.base, "GET", f"/exceptions?client={CLIENT}", server.bearer(LEAD))
     assert answered.status == 200, answered
     [exception] = [e for e in answered.body["exceptions"] if e["exception_id"] == exception_id]
     claims = [e for e in _audit(server, order_id) if e["action"] == "exception_claimed"]
     winner = exception["claimed_by"]
-    winning = [a for i, a in burst.by_request.items() if CLAIMANTS[tokens[i]] == winner]
-    losing = [a for i, a in burst.by_request.items() if CLAIMANTS[tokens[i]] != winner]
+    winning = [a for i, a in burst.by_request.items() if people[i] == winner]
+    losing = [a for i, a in burst.by_request.items() if people[i] != winner]
     figures["claim one exception x threads"] = {
         "threads / requests sent": f"{THREADS} / {THREADS} ({len(CLAIMANTS)} operators)",
         "answers by operator": dict(
-            Counter(f"{CLAIMANTS[tokens[i]]} {_said(a)}" for i, a in burst.by_request.items())
+            Counter(f"{people[i]} {_said(a)}" for i, a in burst.by_request.items())
         ),
         "connections with no answer": len(burst.dropped),
         "burst seconds": burst.seconds,
@@ -350,7 +368,7 @@ def test_many_operators_claim_one_exception_at_once_and_exactly_one_wins(
 
     # Then exactly one operator holds the claim, and the audit trail records one claim
     assert exception["status"] == "CLAIMED", exception
-    assert winner in CLAIMANTS.values(), exception
+    assert winner in CLAIMANTS, exception
     assert len(claims) == 1, claims
     assert claims[0]["actor"] == {"kind": "operator", "id": winner}, claims
     # and every other operator was told it is taken (409 AlreadyClaimed), while the winner's

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 import shipshape.bootstrap
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import (
     GenericStore,
@@ -550,7 +551,7 @@ def test_shipping_gate_fails_a_late_delivery_and_a_lead_may_waive_it(
     assert "postal takes 8 days; the client promises 5" in exception["detail"]
 
     # And an operator may not waive it, a lead may, and the order ships with the waiver kept
-    kite_operator = {"Authorization": "Bearer dev-token-kite-operator"}
+    kite_operator = dev_bearer("kai.operator")
     refused = resolve(runtime, exception["exception_id"],
                       {"action": "waive", "note": "looks fine"}, kite_operator)  # fmt: skip
     waived = resolve(

@@ -21,6 +21,7 @@ import pytest
 
 import shipshape_local
 from shipshape.masking import MASK
+from shipshape_local.issuer import dev_bearer, dev_operator_secrets
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import GenericStore, Person, PostalAddress, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
@@ -42,7 +43,7 @@ CORRECTED = {
     "country_code": HOME.country_code,
     "phone": CUSTOMER.phone,
 }
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
+ACME_OPERATOR = dev_bearer("omar.operator")
 # Case-insensitive, street lines by their distinctive part (USPS standardization upper-cases
 # them and abbreviates the suffix), the phone also as bare digits.
 PII = (
@@ -52,11 +53,11 @@ PII = (
 
 
 def _dev_secrets() -> list[str]:
-    """Every secret value and operator token the embedded runtime knows."""
+    """Every secret value, operator password and operator token the embedded runtime knows."""
     document = tomllib.loads(
         (Path(shipshape_local.__file__).parent / "dev-secrets.toml").read_text()
     )
-    return [*document["secrets"].values(), *document["operators"]]
+    return [*document["secrets"].values(), *dev_operator_secrets()]
 
 
 def _leaks(text: str, secrets: list[str]) -> list[str]:

@@ -13,16 +13,17 @@ import boto3
 import pytest
 
 from shipshape.adapters.dynamodb import order_from
+from shipshape_local.issuer import dev_bearer, dev_token
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
 from tests.builders import paid_shopify_order
 from tests.integration.stack import LEAD, audit_actions, datapoints, deliver
 
-LEAD_2 = {"Authorization": "Bearer dev-token-lead-2"}
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
-ACME_VIEWER = {"Authorization": "Bearer dev-token-acme-viewer"}
-NORDLICHT_OPERATOR = {"Authorization": "Bearer dev-token-nordlicht-operator"}
+LEAD_2 = dev_bearer("hana.lead")
+ACME_OPERATOR = dev_bearer("omar.operator")
+ACME_VIEWER = dev_bearer("vic.viewer")
+NORDLICHT_OPERATOR = dev_bearer("nils.operator")
 NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
 CORRECTED = {
     "line1": "500 SW Market St", "city": "Portland", "region": "OR", "postal_code": "97204",
@@ -458,10 +459,13 @@ def test_shipshape_checklist_prints_each_clients_checklist_from_the_ops_api(
     door = FrontDoorServer(runtime).start()
     try:
         # When the lead runs the command for every client, and Acme's viewer for Nordlicht
-        everyone = fetch(door.url, "dev-token-lead", [])
-        status = main(["checklist", "--url", door.url, "--client", "acme-outdoors"])
+        everyone = fetch(door.url, dev_token("olivia.lead"), [])
+        lead = dev_token("olivia.lead")
+        status = main(
+            ["checklist", "--url", door.url, "--token", lead, "--client", "acme-outdoors"]
+        )
         refused = main(
-            ["checklist", "--url", door.url, "--token", "dev-token-acme-viewer",
+            ["checklist", "--url", door.url, "--token", dev_token("vic.viewer"),
              "--client", "nordlicht"]
         )  # fmt: skip
     finally:

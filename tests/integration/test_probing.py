@@ -19,14 +19,15 @@ import boto3
 import pytest
 
 from shipshape.models import Platform, canonical_order_id
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import REGION, EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import PostalAddress, ShopifyStore
 from tests.builders import paid_shopify_order
 from tests.integration.stack import LEAD, deliver, table_items
 
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
-ACME_VIEWER = {"Authorization": "Bearer dev-token-acme-viewer"}
-NORDLICHT_OPERATOR = {"Authorization": "Bearer dev-token-nordlicht-operator"}
+ACME_OPERATOR = dev_bearer("omar.operator")
+ACME_VIEWER = dev_bearer("vic.viewer")
+NORDLICHT_OPERATOR = dev_bearer("nils.operator")
 NO_ZIP = PostalAddress("500 SW Market St", "Portland", "OR", "", "US")
 MONDAY_9AM_PORTLAND = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 REAL_CLIENT = "acme-outdoors"  # served by neither the Nordlicht operator nor the probe below

@@ -15,6 +15,7 @@ from typing import Any
 import shipshape.bootstrap
 from shipshape.errors import TransientDependencyError
 from shipshape.ports import WorkflowEngine
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
 from shipshape_local.storefronts import GenericStore, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
@@ -32,8 +33,8 @@ from tests.integration.stack import (
     work_until_exception,
 )
 
-ACME_OPERATOR = {"Authorization": "Bearer dev-token-acme-operator"}
-SECOND_LEAD = {"Authorization": "Bearer dev-token-lead-2"}
+ACME_OPERATOR = dev_bearer("omar.operator")
+SECOND_LEAD = dev_bearer("hana.lead")
 # A valid address, but not the customer's: where a one-operator redirect would send the parcel.
 ELSEWHERE = {
     "name": "Jane Doe",

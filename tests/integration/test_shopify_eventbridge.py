@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from shipshape.models import Platform, canonical_order_id
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import ACCOUNT, REGION, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import PartnerEvent, ShopifyStore
 from tests.builders import paid_shopify_order
@@ -91,7 +92,7 @@ def test_the_documented_event_through_the_bus_creates_the_order_and_starts_its_w
     assert order["client_id"] == "acme-outdoors"
     assert runtime.execution_exists(order_id)
     trail = runtime.http(
-        "GET", f"/orders/{order_id}/audit", headers={"Authorization": "Bearer dev-token-lead"}
+        "GET", f"/orders/{order_id}/audit", headers=dev_bearer("olivia.lead")
     ).json()["events"]
     assert trail[0]["action"] == "order_received"
     assert trail[0]["detail"]["source"] == "eventbridge"

@@ -16,6 +16,7 @@ from shipshape.adapters import dynamodb
 from shipshape.adapters.dynamodb import order_from, order_key
 from shipshape.errors import TransientDependencyError
 from shipshape.ports import WorkflowEngine
+from shipshape_local.issuer import dev_bearer
 from shipshape_local.runtime import REGION, EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import GenericStore, ShopifyStore, WooCommerceStore
 from shipshape_local.warehouse import WarehouseSimulator
@@ -418,7 +419,7 @@ def test_ops_api_needs_an_operator_and_scopes_them_to_their_clients(
     kite_id = deliver(
         runtime, kite.deliver("order.upsert", kite_order, signed_at=clock.now())
     ).json()["order_id"]
-    acme_operator = {"Authorization": "Bearer dev-token-acme-operator"}
+    acme_operator = dev_bearer("omar.operator")
 
     # When operators read them
     anonymous = runtime.http("GET", f"/orders/{acme_id}")

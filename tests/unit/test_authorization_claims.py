@@ -23,7 +23,7 @@ NORDLICHT = "nordlicht"
 def test_roles_and_clients_are_read_from_cognito_claims_as_cognito_writes_them() -> None:
     # Given the claims of an Acme and Nordlicht operator who is also a lead
     claims = {
-        "sub": "omar.operator",
+        "cognito:username": "omar.operator",
         "cognito:groups": ["operator", "lead"],
         "custom:clients": "acme-outdoors,nordlicht",
     }
@@ -45,7 +45,11 @@ def test_roles_and_clients_are_read_from_cognito_claims_as_cognito_writes_them()
 )
 def test_groups_flattened_by_api_gateway_give_the_same_roles(flattened: str) -> None:
     # Given the groups claim as API Gateway's JWT authorizer passes a list on: one string
-    claims = {"sub": "omar.operator", "cognito:groups": flattened, "custom:clients": ACME}
+    claims = {
+        "cognito:username": "omar.operator",
+        "cognito:groups": flattened,
+        "custom:clients": ACME,
+    }
 
     # When the ops API reads it
     operator = operator_from_claims(claims)
@@ -56,7 +60,7 @@ def test_groups_flattened_by_api_gateway_give_the_same_roles(flattened: str) -> 
 
 def test_only_the_brackets_api_gateway_adds_are_taken_off_the_group_names() -> None:
     # Given flattened groups whose first and last names begin and end with other letters
-    claims = {"sub": "omar.operator", "cognito:groups": "[Xdock-team lead ops-X]"}
+    claims = {"cognito:username": "omar.operator", "cognito:groups": "[Xdock-team lead ops-X]"}
 
     # When the ops API reads them
     operator = operator_from_claims(claims)
@@ -67,7 +71,7 @@ def test_only_the_brackets_api_gateway_adds_are_taken_off_the_group_names() -> N
 
 def test_a_single_flattened_group_is_one_role() -> None:
     # Given a lead whose one group API Gateway flattened to "[lead]"
-    operator = operator_from_claims({"sub": "olivia.lead", "cognito:groups": "[lead]"})
+    operator = operator_from_claims({"cognito:username": "olivia.lead", "cognito:groups": "[lead]"})
 
     # Then the role is "lead", exactly: a lead's part is allowed by that name
     assert operator.roles == frozenset({"lead"})
@@ -80,7 +84,9 @@ def test_a_single_flattened_group_is_one_role() -> None:
 )  # fmt: skip
 def test_clients_separated_by_commas_or_spaces_are_each_served(written: str) -> None:
     # Given the clients claim written with commas, spaces or both
-    operator = operator_from_claims({"sub": "omar.operator", "custom:clients": written})
+    operator = operator_from_claims(
+        {"cognito:username": "omar.operator", "custom:clients": written}
+    )
 
     # Then each named client is served, and nothing else
     assert operator.clients == frozenset({ACME, NORDLICHT})
@@ -90,7 +96,7 @@ def test_clients_separated_by_commas_or_spaces_are_each_served(written: str) -> 
 
 def test_a_star_serves_every_client() -> None:
     # Given a lead whose clients claim is "*"
-    operator = operator_from_claims({"sub": "olivia.lead", "custom:clients": "*"})
+    operator = operator_from_claims({"cognito:username": "olivia.lead", "custom:clients": "*"})
 
     # Then every client is theirs, including one configured after the token was issued
     assert all(operator.may_see(c) for c in (ACME, NORDLICHT, "kite-and-kin", "new-client"))
@@ -98,7 +104,7 @@ def test_a_star_serves_every_client() -> None:
 
 def test_one_client_serves_only_that_client() -> None:
     # Given Acme's operator
-    operator = operator_from_claims({"sub": "omar.operator", "custom:clients": ACME})
+    operator = operator_from_claims({"cognito:username": "omar.operator", "custom:clients": ACME})
 
     # Then Acme is theirs and no other client is, not even one whose id contains Acme's
     assert operator.may_see(ACME)
@@ -110,11 +116,11 @@ def test_one_client_serves_only_that_client() -> None:
 @pytest.mark.parametrize(
     "claims",
     [
-        {"sub": "someone"},
-        {"sub": "someone", "cognito:groups": []},
-        {"sub": "someone", "cognito:groups": None},
-        {"sub": "someone", "cognito:groups": "[]"},
-        {"sub": "someone", "cognito:groups": ""},
+        {"cognito:username": "someone"},
+        {"cognito:username": "someone", "cognito:groups": []},
+        {"cognito:username": "someone", "cognito:groups": None},
+        {"cognito:username": "someone", "cognito:groups": "[]"},
+        {"cognito:username": "someone", "cognito:groups": ""},
     ],
 )
 def test_a_token_without_groups_has_no_role(claims: dict[str, Any]) -> None:
@@ -125,7 +131,10 @@ def test_a_token_without_groups_has_no_role(claims: dict[str, Any]) -> None:
     assert operator.roles == frozenset()
 
 
-@pytest.mark.parametrize("claims", [{"sub": "someone"}, {"sub": "someone", "custom:clients": ""}])
+@pytest.mark.parametrize(
+    "claims",
+    [{"cognito:username": "someone"}, {"cognito:username": "someone", "custom:clients": ""}],
+)
 def test_a_token_without_clients_serves_none(claims: dict[str, Any]) -> None:
     # When the ops API reads a token whose clients claim is missing or empty
     operator = operator_from_claims({**claims, "cognito:groups": ["lead"]})
@@ -135,19 +144,28 @@ def test_a_token_without_clients_serves_none(claims: dict[str, Any]) -> None:
     assert not any(operator.may_see(c) for c in (ACME, NORDLICHT, "", "XXXX"))
 
 
+# A Cognito sub is a UUID no client rule names; the stable user name is what rules and audit
+# trails use (cognito:username in an ID token, username in an access token).
+SUB = "7f3c1a2e-9b4d-4e61-8a0f-2d5c6b7e8f90"
+
+
 @pytest.mark.parametrize(
     ("claims", "subject"),
     [
-        ({"sub": "a1b2", "username": "omar"}, "a1b2"),
-        ({"username": "omar"}, "omar"),
-        ({"sub": "", "username": "omar"}, "omar"),
+        ({"sub": SUB, "cognito:username": "omar.operator"}, "omar.operator"),
+        ({"sub": SUB, "username": "omar.operator"}, "omar.operator"),
+        ({"sub": SUB, "cognito:username": "omar.operator", "username": "x"}, "omar.operator"),
+        ({"cognito:username": "", "username": "omar.operator"}, "omar.operator"),
+        ({"sub": SUB}, "unknown"),
         ({}, "unknown"),
-        ({"sub": "", "username": ""}, "unknown"),
+        ({"sub": SUB, "cognito:username": "", "username": ""}, "unknown"),
     ],
 )
-def test_the_operator_is_named_by_sub_then_username(claims: dict[str, Any], subject: str) -> None:
-    # When the ops API reads who signed the token
+def test_the_operator_is_named_by_their_user_name_never_by_sub(
+    claims: dict[str, Any], subject: str
+) -> None:
+    # When the ops API reads who signed the token (an ID token or an access token)
     operator = operator_from_claims(claims)
 
-    # Then the audit trail will name them by their subject, else their user name
+    # Then the audit trail will name them by their stable user name, never by the UUID
     assert operator.subject == subject

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import uuid
 from typing import Any
 
 from shipshape_local.template import REPO_ROOT
@@ -53,15 +54,18 @@ def _transformed() -> dict[str, Any]:
     return module.sam_transformed()  # type: ignore[no-any-return]
 
 
-def _resolve(value: Any, stack: str, template: dict[str, Any], given: dict[str, str]) -> str:
+def _resolve(value: Any, stack: str, template: dict[str, Any], given: dict[str, str]) -> Any:
     """A name as CloudFormation makes it for ``stack``: the ``given`` parameters, the others
     at their defaults, a resource's Ref as CloudFormation's generated name for it."""
     parameters = {
         name: str(spec.get("Default", f"<{name}>"))
         for name, spec in template.get("Parameters", {}).items()
     } | given
+    stack_uuid = uuid.uuid5(uuid.NAMESPACE_URL, stack)  # CloudFormation's is random per stack
     pseudo = {"AWS::StackName": stack, "AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION,
-              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+              "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack}/"
+                              f"{stack_uuid}"}  # fmt: skip
 
     def ref(name: str) -> str:
         if name in pseudo:
@@ -71,8 +75,22 @@ def _resolve(value: Any, stack: str, template: dict[str, Any], given: dict[str, 
         assert name in template["Resources"], name
         return f"{stack}-{name}-GENERATED"
 
+    def resolve(inner: Any) -> Any:
+        return _resolve(inner, stack, template, given)
+
     if isinstance(value, str):
         return value
+    if isinstance(value, list):
+        return [resolve(item) for item in value]
+    if "Fn::Join" in value:
+        separator, items = value["Fn::Join"]
+        return str(separator).join(resolve(item) for item in items)
+    if "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return resolve(items)[int(index)]
+    if "Fn::Split" in value:
+        separator, text = value["Fn::Split"]
+        return resolve(text).split(separator)
     if "Ref" in value:
         return ref(value["Ref"])
     if "Fn::Sub" in value:

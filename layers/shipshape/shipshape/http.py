@@ -252,13 +252,19 @@ def no_store_by_default(
 
 def operator_from_claims(claims: dict[str, Any]) -> Operator:
     """The operator a request's JWT claims name (API Gateway's JWT authorizer verified them):
-    the subject, the Cognito groups as roles and ``custom:clients`` as the clients served."""
+    their stable user name, the Cognito groups as roles and ``custom:clients`` as the clients
+    served.
+
+    The user name is ``cognito:username`` in an ID token and ``username`` in an access token:
+    the name an administrator created the operator under, which client rules (owners, teams,
+    escalation chains) and audit trails use. Never ``sub``: on Cognito it is a UUID that no
+    rule names."""
     groups = claims.get("cognito:groups") or []
     if isinstance(groups, str):  # API Gateway flattens list claims to "[a b]" strings
         groups = groups.strip("[]").replace(",", " ").split()
     clients = str(claims.get("custom:clients", "")).replace(",", " ").split()
     return Operator(
-        subject=str(claims.get("sub") or claims.get("username") or "unknown"),
+        subject=str(claims.get("cognito:username") or claims.get("username") or "unknown"),
         roles=frozenset(groups),
         clients=frozenset(clients),
     )

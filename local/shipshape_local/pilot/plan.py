@@ -10,16 +10,17 @@ from pathlib import Path
 
 from shipshape.models import AT_REST_STATUSES, FINAL_STATUSES, SHIPPED_STATUSES
 from shipshape_local.faults import FaultRates
+from shipshape_local.issuer import dev_token
 from shipshape_local.storefronts import Line, Person, PostalAddress
 
 PILOT_START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a Monday
 TICK = timedelta(minutes=15)
-LEAD = "dev-token-lead"
-SECOND_LEAD = "dev-token-lead-2"  # approves what the first lead asked for (a cancellation)
+LEAD = dev_token("olivia.lead")
+SECOND_LEAD = dev_token("hana.lead")  # approves what the first lead asked for (a cancellation)
 OPERATOR_TOKENS = {
-    "acme-outdoors": "dev-token-acme-operator",
-    "nordlicht": "dev-token-nordlicht-operator",
-    "kite-and-kin": "dev-token-lead-2",
+    "acme-outdoors": dev_token("omar.operator"),
+    "nordlicht": dev_token("nils.operator"),
+    "kite-and-kin": dev_token("hana.lead"),
 }
 ALL_CLIENTS = ("acme-outdoors", "nordlicht", "kite-and-kin")
 # Nothing more for the pilot to plan: at rest, or final without a shipment to notify of

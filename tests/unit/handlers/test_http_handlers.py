@@ -13,10 +13,12 @@ from tests.unit.handlers.support import Fakes, Invoke
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 ORDER_ID = "ord_zkf6d3uqo7divywbunyt"  # Acme's Shopify order 5600001, as in the samples
-LEAD = {"sub": "olivia.lead", "cognito:groups": ["lead"], "custom:clients": "*"}
+LEAD = {"cognito:username": "olivia.lead", "cognito:groups": ["lead"], "custom:clients": "*"}
 NORDLICHT_OPERATOR = {
-    "sub": "nils.operator", "cognito:groups": ["operator"], "custom:clients": "nordlicht",
-}  # fmt: skip
+    "cognito:username": "nils.operator",
+    "cognito:groups": ["operator"],
+    "custom:clients": "nordlicht",
+}
 ACME_WAREHOUSE = {"authorization": "Bearer dev-only-acme-warehouse-token"}
 
 

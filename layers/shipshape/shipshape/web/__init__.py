@@ -9,6 +9,8 @@ while a deployment still reaches every browser at once: the page itself is never
 from __future__ import annotations
 
 import hashlib
+import html
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -41,7 +43,7 @@ ASSETS: dict[str, tuple[str, str]] = {
 }
 
 # Everything from this origin, nothing inline: no inline script or style, no frames, no
-# plugins. A token in sessionStorage is only as safe as the page's script is trusted.
+# plugins. Tokens in sessionStorage are only as safe as the page's script is trusted.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
@@ -59,8 +61,8 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    # HTTPS only, for a year, here and on any host under this one: the token an operator
-    # pastes into the page must never travel in clear, not even on a typed http:// link.
+    # HTTPS only, for a year, here and on any host under this one: the operator's tokens
+    # must never travel in clear, not even on a typed http:// link.
     # Browsers ignore it over plain HTTP, so `shipshape serve` on 127.0.0.1 is unaffected.
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
@@ -103,13 +105,42 @@ def page() -> str:
     return _ASSET_REFERENCE.sub(pinned, _read("index.html"))
 
 
+# The page's sign-in settings, read by its script: the user pool's domain (empty: this
+# origin, as the embedded runtime serves it) and the app client. Not secret: a public client.
+_AUTH_PLACEHOLDER = '<meta name="shipshape-auth">'
+
+
+def _auth_settings() -> tuple[str, str]:
+    domain = os.environ.get("SHIPSHAPE_AUTH_DOMAIN", "").rstrip("/")
+    return domain, os.environ.get("SHIPSHAPE_AUTH_CLIENT_ID", "")
+
+
+def content_security_policy(auth_domain: str = "") -> str:
+    """The page's policy: its own origin only, and the user pool's domain for the token
+    calls (sign-in and sign-out are navigations, which ``connect-src`` does not govern)."""
+    if not auth_domain:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace(
+        "connect-src 'self'", f"connect-src 'self' {auth_domain}", 1
+    )
+
+
 @router.get("/dashboard", compress=True)
 def handle_get_dashboard() -> Response[str]:
+    domain, client_id = _auth_settings()
+    settings = (
+        f'<meta name="shipshape-auth" data-domain="{html.escape(domain)}" '
+        f'data-client-id="{html.escape(client_id)}">'
+    )
     return Response(
         status_code=200,
         content_type="text/html; charset=utf-8",
-        body=page(),
-        headers={**_SECURITY_HEADERS, "Cache-Control": _PAGE_CACHE},
+        body=page().replace(_AUTH_PLACEHOLDER, settings, 1),
+        headers={
+            **_SECURITY_HEADERS,
+            "Content-Security-Policy": content_security_policy(domain),
+            "Cache-Control": _PAGE_CACHE,
+        },
     )
 
 

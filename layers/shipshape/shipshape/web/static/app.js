@@ -1,8 +1,12 @@
 /*
  * Shipshape operations dashboard. Plain JavaScript, no build step, no framework.
  *
- * The page has no data of its own: it calls the ops API with the operator's token (kept in
- * sessionStorage, so it ends with the tab). Every value from the API reaches the page through
+ * The page has no data of its own: it calls the ops API with the operator's ID token. The
+ * operator signs in through the user pool's domain (the authorization code grant with PKCE,
+ * S256), the tokens are kept in sessionStorage (so they end with the tab), the ID token is
+ * refreshed with the refresh token before it expires, and signing out ends the session at
+ * the domain too. The domain and app client come from the page's <meta name="shipshape-auth">
+ * (an empty domain: this origin, as the embedded runtime serves it). Every value from the API reaches the page through
  * textContent or an attribute, never through HTML parsing, and the page allows no inline
  * script or style (Content-Security-Policy). API paths are relative to the page, so the
  * dashboard works under any stage prefix.
@@ -10,7 +14,11 @@
 (function () {
   "use strict";
 
-  const TOKEN_KEY = "shipshape.operatorToken";
+  const SESSION_KEY = "shipshape.session"; // {idToken, refreshToken, expiresAt}
+  const PKCE_KEY = "shipshape.pkce"; // {verifier, state}: between leaving to sign in and back
+  const SCOPES = "openid email profile";
+  // Refresh this long before the ID token ends (Cognito's last an hour), or at half its life.
+  const REFRESH_MARGIN_MS = 5 * 60 * 1000;
   const CLIENT_KEY = "shipshape.client";
   const METRIC_DAYS = 30;
   const ACTING_ROLES = ["operator", "lead"];
@@ -18,6 +26,7 @@
 
   const state = {
     token: null,
+    refreshTimer: null,
     me: null, // {subject, roles, clients}; null when GET /me failed
     client: null,
     queue: [],
@@ -261,37 +270,198 @@
     const error = byTestId("sign-in-error");
     error.textContent = message || "";
     error.hidden = !message;
-    byId("token").value = "";
-    byId("token").focus();
+    byId("sign-in-button").focus();
   }
 
-  async function signIn(token, fromStorage) {
-    state.token = token;
+  // --- signing in: the authorization code grant with PKCE --------------------------------
+
+  function authSettings() {
+    const meta = document.querySelector('meta[name="shipshape-auth"]');
+    const domain = (meta && meta.dataset.domain) || window.location.origin;
+    return {
+      domain: domain.replace(/\/+$/, ""),
+      clientId: (meta && meta.dataset.clientId) || "",
+      // The page itself, as the app client's callback and sign-out URLs name it.
+      redirectUri: window.location.origin + window.location.pathname,
+    };
+  }
+
+  function base64url(bytes) {
+    let text = "";
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function randomText(size) {
+    return base64url(crypto.getRandomValues(new Uint8Array(size)));
+  }
+
+  async function startSignIn() {
+    const auth = authSettings();
+    const verifier = randomText(48); // 64 characters, within RFC 7636's 43 to 128
+    const stateValue = randomText(24);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+    sessionStorage.setItem(PKCE_KEY, JSON.stringify({ verifier, state: stateValue }));
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: auth.clientId,
+      redirect_uri: auth.redirectUri,
+      scope: SCOPES,
+      state: stateValue,
+      code_challenge: base64url(new Uint8Array(digest)),
+      code_challenge_method: "S256",
+    });
+    window.location.assign(`${auth.domain}/oauth2/authorize?${query}`);
+  }
+
+  /** POST to the token endpoint; the answer's tokens, or null when it refused. */
+  async function tokenRequest(fields) {
+    const auth = authSettings();
+    let response;
+    try {
+      response = await fetch(`${auth.domain}/oauth2/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ client_id: auth.clientId, ...fields }),
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (error) {
+      return null;
+    }
+    if (!response.ok) return null;
+    const data = await response.json().catch(() => null);
+    return data && typeof data.id_token === "string" ? data : null;
+  }
+
+  function readSession() {
+    try {
+      const session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+      return session && typeof session.idToken === "string" ? session : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /** Keep the tokens of an answer and schedule the refresh before the ID token ends. */
+  function keepSession(tokens, refreshToken) {
+    const lifetime = Math.max(1, Number(tokens.expires_in) || 3600) * 1000;
+    const session = {
+      idToken: tokens.id_token,
+      refreshToken: tokens.refresh_token || refreshToken || "",
+      // By this browser's clock: the expires_in of the answer, never the token's own exp.
+      expiresAt: Date.now() + lifetime,
+    };
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    state.token = session.idToken;
+    scheduleRefresh(session);
+    return session;
+  }
+
+  function scheduleRefresh(session) {
+    clearTimeout(state.refreshTimer);
+    const left = session.expiresAt - Date.now();
+    const wait = Math.max(0, Math.min(left - REFRESH_MARGIN_MS, left / 2));
+    state.refreshTimer = setTimeout(refreshSession, wait);
+  }
+
+  async function refreshSession() {
+    const session = readSession();
+    if (!session || !session.refreshToken) {
+      signOut("Your session has ended. Sign in again.");
+      return;
+    }
+    const tokens = await tokenRequest({
+      grant_type: "refresh_token",
+      refresh_token: session.refreshToken,
+    });
+    if (!tokens) {
+      signOut("Your session has ended. Sign in again.");
+      return;
+    }
+    keepSession(tokens, session.refreshToken);
+  }
+
+  /** Back from the domain with ?code=...&state=...: exchange the code for tokens. */
+  async function finishSignIn(params) {
+    const pending = JSON.parse(sessionStorage.getItem(PKCE_KEY) || "null");
+    sessionStorage.removeItem(PKCE_KEY);
+    window.history.replaceState(null, "", window.location.pathname);
+    if (params.get("error")) {
+      showSignIn(`Sign-in failed: ${truncate(params.get("error_description") || params.get("error"), 200)}`);
+      return;
+    }
+    if (!pending || !pending.verifier || pending.state !== params.get("state")) {
+      showSignIn("That sign-in did not start here (its state does not match). Sign in again.");
+      return;
+    }
+    const tokens = await tokenRequest({
+      grant_type: "authorization_code",
+      code: params.get("code"),
+      redirect_uri: authSettings().redirectUri,
+      code_verifier: pending.verifier,
+    });
+    if (!tokens) {
+      showSignIn("The sign-in could not be completed (the code was refused). Sign in again.");
+      return;
+    }
+    keepSession(tokens);
+    await signIn(false);
+  }
+
+  async function signIn(fromStorage) {
     let me = null;
     let profileError = null;
     try {
       me = await api("GET", "me");
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
-        state.token = null;
-        sessionStorage.removeItem(TOKEN_KEY);
+        forgetSession();
         showSignIn(
           fromStorage
             ? "Your session has ended. Sign in again."
-            : "That token was not accepted (HTTP 401). Check it and try again."
+            : "The API did not accept your sign-in (HTTP 401). Sign in again."
         );
         return;
       }
       profileError = error;
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
     state.me = me ? profileFrom(me) : null;
     enterDashboard(profileError);
   }
 
-  function signOut(message) {
-    sessionStorage.removeItem(TOKEN_KEY);
+  function forgetSession() {
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = null;
+    sessionStorage.removeItem(SESSION_KEY);
     state.token = null;
+  }
+
+  /** Sign out here and at the domain, which sends the browser back to this page; the
+   * refresh token is revoked first, so no copy of it can renew the session. */
+  async function signOutEverywhere() {
+    const session = readSession();
+    signOut("You are signed out.");
+    const auth = authSettings();
+    if (session && session.refreshToken) {
+      try {
+        await fetch(`${auth.domain}/oauth2/revoke`, {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ token: session.refreshToken, client_id: auth.clientId }),
+          cache: "no-store",
+          credentials: "omit",
+        });
+      } catch (error) {
+        // Signed out here regardless; the refresh token ends on its own (RefreshTokenValidity).
+      }
+    }
+    const query = new URLSearchParams({ client_id: auth.clientId, logout_uri: auth.redirectUri });
+    window.location.assign(`${auth.domain}/logout?${query}`);
+  }
+
+  function signOut(message) {
+    forgetSession();
     state.me = null;
     state.client = null;
     state.queue = [];
@@ -1139,14 +1309,9 @@
 
     byId("sign-in-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      const token = byId("token").value.trim();
-      if (!token) {
-        showSignIn("Paste your operator token first.");
-        return;
-      }
-      signIn(token, false);
+      startSignIn();
     });
-    byId("sign-out").addEventListener("click", () => signOut("You are signed out."));
+    byId("sign-out").addEventListener("click", signOutEverywhere);
     byId("client-select").addEventListener("change", (event) => chooseClient(event.target.value));
     byId("client-input").addEventListener("change", (event) => chooseClient(event.target.value));
     byId("queue-status").addEventListener("change", loadQueue);
@@ -1169,9 +1334,18 @@
     });
     byId("resolve-address-on").addEventListener("change", (event) => setAddressEnabled(event.target.checked));
 
-    const saved = sessionStorage.getItem(TOKEN_KEY);
-    if (saved) signIn(saved, true);
-    else showSignIn();
+    const params = new URLSearchParams(window.location.search);
+    const session = readSession();
+    if (params.has("code") || params.has("error")) finishSignIn(params);
+    else if (session && session.expiresAt > Date.now()) {
+      state.token = session.idToken;
+      scheduleRefresh(session);
+      signIn(true);
+    } else if (session && session.refreshToken) {
+      refreshSession().then(() => {
+        if (state.token) signIn(true);
+      });
+    } else showSignIn();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
