@@ -50,6 +50,8 @@ Lifecycle = Annotated[int, Field(ge=0, le=2**53 - 1)]
 # A person or team as a client's rules, pickers and packers name them: as long as an id in a
 # path or a query (http.ID_MAX_LENGTH), so each one can be asked for by name.
 NAME_MAX_LENGTH = 64
+# A storefront's multi-address order: BigCommerce lets a shopper ship to several.
+MAX_SHIP_TO_ADDRESSES = 100
 PersonName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH)]
 # What people write for people (a note, a reason, a remediation step): a paragraph, as the
 # dashboard's note field takes (maxlength 2000), not a document.
@@ -308,6 +310,13 @@ class StorefrontOrder(Model):
     )
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
+    ship_to_addresses: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_SHIP_TO_ADDRESSES,
+        description="How many addresses the storefront's order ships to. Shipshape ships an "
+        "order to one: more opens address_invalid (shipping_address is the first).",
+    )
     lines: tuple[OrderLine, ...] = Field(default=(), description="The lines to pick.")
     other_lines: tuple[OtherLine, ...] = Field(
         default=(), description="The lines not picked: nothing to ship, or no SKU yet."
@@ -680,6 +689,9 @@ class Order(Model):
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
     standardized_address: Address | None = None
+    # More than one: the storefront's order ships to several addresses (address_invalid until
+    # an operator corrects it to one).
+    ship_to_addresses: int = Field(default=1, ge=1, le=MAX_SHIP_TO_ADDRESSES)
     lines: tuple[OrderLine, ...]
     # The storefront's lines that are not picked (see LineKind); a NO_SKU line becomes one of
     # ``lines`` once an operator maps it to a SKU.
@@ -828,6 +840,7 @@ class OrderChanges(TypedDict, total=False):
     customer: Customer
     shipping_address: Address | None
     standardized_address: Address | None
+    ship_to_addresses: int
     lines: tuple[OrderLine, ...]
     other_lines: tuple[OtherLine, ...]
     refunded_lines: tuple[RefundedLine, ...]

@@ -77,7 +77,7 @@ from shipshape.services.records import (
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
-FROZEN_AFTER_START = ("lines", "other_lines", "shipping_address")
+FROZEN_AFTER_START = ("lines", "other_lines", "shipping_address", "ship_to_addresses")
 # Not picked yet: a refund's units can still leave the order (and its pick list) unseen.
 BEFORE_PICKING = NOT_STARTED_STATUSES | {
     OrderStatus.ACCEPTED,
@@ -95,6 +95,7 @@ STOREFRONT_FIELDS = (
     "storefront_paid_at",
     "customer",
     "shipping_address",
+    "ship_to_addresses",
     "lines",
     "other_lines",
 )
@@ -505,6 +506,7 @@ def _create(
         storefront_paid_at=incoming.storefront_paid_at,
         customer=incoming.customer,
         shipping_address=incoming.shipping_address,
+        ship_to_addresses=incoming.ship_to_addresses,
         # A refund that left nothing to ship: the record keeps the lines as ordered.
         lines=incoming.lines if ended else left.lines,
         other_lines=incoming.other_lines if ended else left.other_lines,

@@ -366,8 +366,8 @@ class BigCommerceAdapter(StorefrontAdapter):
         bundle = parse_payload(OrderBundle, resource)
         order = bundle.order
         _check_same_order(bundle)
-        lines, other_lines, address_id = _lines(bundle.products)
-        where, shipping = _shipping_address(bundle.shipping_addresses, address_id)
+        lines, other_lines, destinations = _lines(bundle.products)
+        where, shipping = _shipping_address(bundle.shipping_addresses, destinations)
         currency = order.default_currency_code or order.currency_code
         if currency is None:
             raise PayloadInvalid("order.default_currency_code and order.currency_code are empty")
@@ -395,6 +395,7 @@ class BigCommerceAdapter(StorefrontAdapter):
                 storefront_created_at=order.date_created,
                 customer=_customer(order.billing_address, shipping),
                 shipping_address=_address(shipping, where, order.billing_address),
+                ship_to_addresses=max(1, len(destinations) or len(bundle.shipping_addresses)),
                 lines=lines,
                 other_lines=other_lines,
                 # The order does not say which lines a refund was for (see the notes above).
@@ -538,44 +539,40 @@ def _check_same_order(bundle: OrderBundle) -> None:
 
 def _lines(
     products: Sequence[OrderProduct],
-) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...], int | None]:
+) -> tuple[tuple[OrderLine, ...], tuple[OtherLine, ...], list[int]]:
     """The lines to pick, the rest (digital products have nothing to ship; a physical one
-    with no SKU waits for an operator to map it), and the one shipping address the physical
-    lines go to (None: not said)."""
+    with no SKU waits for an operator to map it), and the ids of the shipping addresses the
+    physical lines go to (none: not said)."""
     if not products:
         raise PayloadInvalid("products: the order has no product")
-    destinations = {
-        p.order_address_id for p in products if p.type != "digital" and p.order_address_id
-    }
-    if len(destinations) > 1:
-        raise PayloadInvalid(
-            f"products: the order ships to {len(destinations)} addresses; Shipshape fulfils "
-            "one shipping address per order"
-        )
+    destinations = sorted(
+        {p.order_address_id for p in products if p.type != "digital" and p.order_address_id}
+    )
     lines, others = split_lines([
         Line(str(p.id), p.sku, p.name, p.quantity, p.price_inc_tax, ships=p.type != "digital")
         for p in products
     ])  # fmt: skip
-    return lines, others, next(iter(destinations), None)
+    # Several destinations (BigCommerce's multi-address checkout): the order is taken with the
+    # first, and ship_to_addresses says how many there are; address validation opens an
+    # address_invalid for its owner, since Shipshape ships an order to one address.
+    return lines, others, destinations
 
 
 def _shipping_address(
-    addresses: Sequence[ShippingAddress], address_id: int | None
+    addresses: Sequence[ShippingAddress], destinations: Sequence[int]
 ) -> tuple[int, ShippingAddress | None]:
-    """The address the physical lines go to, and its index in ``shipping_addresses``."""
-    if address_id is not None:
-        for index, address in enumerate(addresses):
-            if address.id == address_id:
-                return index, address
-        raise PayloadInvalid(
-            f"products: order_address_id {address_id} is not among shipping_addresses"
-        )
-    if len(addresses) > 1:
-        raise PayloadInvalid(
-            "shipping_addresses: several addresses and no product says which one it ships to"
-        )
+    """The address the physical lines go to (the first, when they go to several, or no
+    product says which), and its index in ``shipping_addresses``."""
+    for address_id in destinations:
+        if not any(address.id == address_id for address in addresses):
+            raise PayloadInvalid(
+                f"products: order_address_id {address_id} is not among shipping_addresses"
+            )
+    for index, address in enumerate(addresses):
+        if not destinations or address.id == destinations[0]:
+            return index, address
     # No address at all: the workflow's address validation owns that problem.
-    return 0, addresses[0] if addresses else None
+    return 0, None
 
 
 def _customer(billing: BillingAddress, shipping: ShippingAddress | None) -> Customer:
