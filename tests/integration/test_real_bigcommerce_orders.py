@@ -77,6 +77,9 @@ def test_a_published_bigcommerce_order_is_read_and_owned(runtime: EmbeddedRuntim
         "SKU-201-Red-Small T-Shirt-Able Brewing System",
     ]
     assert order["shipping_address"]["line1"] == "666 Sussex St"
+    assert order["storefront_admin_url"] == (
+        f"https://store-{KITE_HASH}.mybigcommerce.com/manage/orders/247"
+    )
     [exception] = queue(runtime, "?type=catalog_mismatch")
     assert (exception["order_id"], exception["owner"]) == (order["order_id"], "ops")
 

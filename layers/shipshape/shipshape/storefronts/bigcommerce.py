@@ -326,6 +326,10 @@ class OrderBundle(_BigCommerceModel):
 # --- the adapter --------------------------------------------------------------------------
 
 
+# A store hash as BigCommerce issues them (lower-case letters and digits).
+_CONTROL_PANEL_HASH = re.compile(r"[a-z0-9]{1,40}")
+
+
 class BigCommerceAdapter(StorefrontAdapter):
     """Verifies BigCommerce ``store/order/*`` webhooks by their token header, names the order
     they point to, and normalizes the order read from the v2 Orders API."""
@@ -403,6 +407,13 @@ class BigCommerceAdapter(StorefrontAdapter):
                 refunded_total=order.refunded_amount,
             )
         )
+
+    def admin_url(self, store: str, storefront_order_id: str) -> str | None:
+        """The order in the store's control panel (``store-<hash>.mybigcommerce.com``), when
+        the configured store is a hash that can be a host name's first label."""
+        if _CONTROL_PANEL_HASH.fullmatch(store) is None or not storefront_order_id.isdigit():
+            return None
+        return f"https://store-{store}.mybigcommerce.com/manage/orders/{storefront_order_id}"
 
     def normalize_product_resource(self, resource: bytes, store: StoreConfig) -> StorefrontProduct:
         """A product read from the v3 Catalog API with ``include=variants``."""
