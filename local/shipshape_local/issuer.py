@@ -296,6 +296,23 @@ class _Code:
     scope: str = "openid"
 
 
+# The sign-in page's look (the dashboard's colours), allowed by its hash alone.
+_PAGE_STYLE = (
+    "body{margin:0;font:16px/1.5 system-ui,sans-serif;background:#f1f5f9;color:#0f172a}"
+    "main{max-width:22rem;margin:12vh auto;padding:2rem;background:#fff;border-radius:.75rem;"
+    "box-shadow:0 1px 3px rgba(15,23,42,.15)}h1{margin:0;font-size:1.5rem}"
+    ".hint{margin:.25rem 0 1.5rem;color:#64748b;font-size:.875rem}"
+    "label{display:block;margin:.75rem 0 .25rem;font-weight:600}"
+    "input{box-sizing:border-box;width:100%;padding:.6rem;border:1px solid #cbd5e1;"
+    "border-radius:.4rem;font:inherit}button{margin-top:1.25rem;width:100%;padding:.7rem;"
+    "border:0;border-radius:.4rem;background:#1d4ed8;color:#fff;font:inherit;font-weight:600}"
+    "[role=alert]{padding:.6rem;border-radius:.4rem;background:#fee2e2;color:#991b1b}"
+)
+_PAGE_STYLE_HASH = (
+    "sha256-" + base64.b64encode(hashlib.sha256(_PAGE_STYLE.encode()).digest()).decode()
+)
+
+
 @dataclass
 class LocalUserPool:
     """The operators' user pool of one embedded runtime: its users (passwords may change),
@@ -410,15 +427,19 @@ class LocalUserPool:
             )
         page = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            "<title>Sign in · Shipshape (local user pool)</title></head><body>"
-            "<h1>Shipshape operators</h1>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Sign in · Shipshape (local user pool)</title><style>{_PAGE_STYLE}</style>"
+            "</head><body><main><h1>Shipshape operators</h1>"
+            '<p class="hint">Local user pool of the embedded stack</p>'
             f'<form method="post" action="/login">{hidden}{message}{fields}</form>'
-            "</body></html>"
+            "</main></body></html>"
         )
         headers = {
             "content-type": "text/html; charset=utf-8",
             "cache-control": "no-store",
-            "content-security-policy": "default-src 'none'; form-action 'self'",
+            "content-security-policy": (
+                f"default-src 'none'; form-action 'self'; style-src '{_PAGE_STYLE_HASH}'"
+            ),
         }
         return Answer(200 if not error else 400, headers, page.encode())
 
