@@ -370,7 +370,9 @@ def test_an_override_of_the_status_takes_only_a_status(stack: Stack, value: Any)
     # Then it is refused naming the value and the statuses it may be, and nothing is written
     assert answer.status == 422, answer.body[:300]
     message = answer.json()["message"]
-    assert message.startswith("body.value: Input should be 'RECEIVED', 'ACCEPTED'"), message
+    assert message.startswith(
+        "body.value: Input should be 'RECEIVED', 'PARTIALLY_PAID', 'ACCEPTED'"
+    ), message
     assert len(message) < 1000
     assert settled(stack) == before
 
