@@ -90,7 +90,6 @@ from shipshape.rules import MAX_REMEDIATION_STEPS
 from shipshape.services.addresses import standardize
 from shipshape.services.away import first_available
 from shipshape.services.fulfillment import release_ahead, release_writes
-from shipshape.services.ingest import REFUND_AFTER_PICKING
 from shipshape.services.overrides import pending_cancel, pending_override, requested_detail
 from shipshape.services.records import commit_exception, load
 from shipshape.workflow import gate_at, retry_point, timeout_opens, waive_point
@@ -104,6 +103,16 @@ ERROR_TYPES: dict[str, ExceptionType] = {
     "PaymentMismatch": ExceptionType.PAYMENT_MISMATCH,
     "CatalogMismatch": ExceptionType.CATALOG_MISMATCH,
 }
+
+
+# What a person does with refunded units the warehouse already has in hand (a retry goes on
+# with the order as it stands; taking units off a picked order is not automated).
+REFUND_AFTER_PICKING = (
+    "Check the refund in the storefront: which lines and units went back to the customer",
+    "To ship the refunded units anyway, get the client's approval, then retry and name the "
+    "approval in the note",
+    "Otherwise cancel the order: its held stock is released; return the picked units to their bins",
+)
 
 
 class AlreadyClaimed(ClientRequestError):

@@ -458,16 +458,6 @@ def _unsettled_note(
     )
 
 
-# What a person does with refunded units the warehouse already has in hand (a retry goes on
-# with the order as it stands; taking units off a picked order is not automated).
-REFUND_AFTER_PICKING = (
-    "Check the refund in the storefront: which lines and units went back to the customer",
-    "To ship the refunded units anyway, get the client's approval, then retry and name the "
-    "approval in the note",
-    "Otherwise cancel the order: its held stock is released; return the picked units to their bins",
-)
-
-
 def _create(
     client: ClientConfig,
     order_id: str,
