@@ -573,7 +573,7 @@ def test_an_order_to_several_addresses_is_taken_with_the_first_and_their_count(
     # Then it is accepted (a valid platform order is never refused), every line kept, with the
     # first address and the count of addresses, which address validation turns into an owned
     # address_invalid (Shipshape ships an order to one address)
-    assert order.ship_to_addresses == 2
+    assert order.destinations == 2
     assert order.shipping_address is not None
     assert order.shipping_address.line1 == first["street_1"]
     assert len(order.lines) + len(order.other_lines) == len(published["products"])

@@ -310,7 +310,7 @@ class StorefrontOrder(Model):
     )
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
-    ship_to_addresses: int = Field(
+    destinations: int = Field(
         default=1,
         ge=1,
         le=MAX_SHIP_TO_ADDRESSES,
@@ -691,7 +691,7 @@ class Order(Model):
     standardized_address: Address | None = None
     # More than one: the storefront's order ships to several addresses (address_invalid until
     # an operator corrects it to one).
-    ship_to_addresses: int = Field(default=1, ge=1, le=MAX_SHIP_TO_ADDRESSES)
+    destinations: int = Field(default=1, ge=1, le=MAX_SHIP_TO_ADDRESSES)
     lines: tuple[OrderLine, ...]
     # The storefront's lines that are not picked (see LineKind); a NO_SKU line becomes one of
     # ``lines`` once an operator maps it to a SKU.
@@ -840,7 +840,7 @@ class OrderChanges(TypedDict, total=False):
     customer: Customer
     shipping_address: Address | None
     standardized_address: Address | None
-    ship_to_addresses: int
+    destinations: int
     lines: tuple[OrderLine, ...]
     other_lines: tuple[OtherLine, ...]
     refunded_lines: tuple[RefundedLine, ...]

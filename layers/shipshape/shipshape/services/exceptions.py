@@ -737,7 +737,7 @@ def resolve_exception(
         # Raw and standardized together: the label is bought for the standardized one, so
         # the record and the label cannot tell different addresses.
         changes["shipping_address"], changes["standardized_address"] = correction
-        changes["ship_to_addresses"] = 1  # every line now goes to the corrected address
+        changes["destinations"] = 1  # every line now goes to the corrected address
         detail["corrected"] = ["shipping_address"]
     if request.skus:
         changes["lines"], changes["other_lines"] = _mapped_lines(exception, order, request)

@@ -211,9 +211,9 @@ def validate_address(ctx: StepContext, state: WorkflowState) -> WorkflowState:
     order = _live(ctx, state.order_id)
     if _done(order, OrderStatus.ADDRESS_VALIDATED):
         return state
-    if order.ship_to_addresses > 1:
+    if order.destinations > 1:
         raise AddressInvalid(
-            f"the order ships to {order.ship_to_addresses} addresses and Shipshape ships an "
+            f"the order ships to {order.destinations} addresses and Shipshape ships an "
             "order to one: split it in the storefront and cancel this one, or retry with the "
             "one address the client approves for every line"
         )

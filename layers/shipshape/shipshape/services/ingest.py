@@ -77,7 +77,7 @@ from shipshape.services.records import (
 from shipshape.storefronts import adapter_for
 from shipshape.storefronts.base import WebhookDelivery
 
-FROZEN_AFTER_START = ("lines", "other_lines", "shipping_address", "ship_to_addresses")
+FROZEN_AFTER_START = ("lines", "other_lines", "shipping_address", "destinations")
 # Not picked yet: a refund's units can still leave the order (and its pick list) unseen.
 BEFORE_PICKING = NOT_STARTED_STATUSES | {
     OrderStatus.ACCEPTED,
@@ -95,7 +95,7 @@ STOREFRONT_FIELDS = (
     "storefront_paid_at",
     "customer",
     "shipping_address",
-    "ship_to_addresses",
+    "destinations",
     "lines",
     "other_lines",
 )
@@ -496,7 +496,7 @@ def _create(
         storefront_paid_at=incoming.storefront_paid_at,
         customer=incoming.customer,
         shipping_address=incoming.shipping_address,
-        ship_to_addresses=incoming.ship_to_addresses,
+        destinations=incoming.destinations,
         # A refund that left nothing to ship: the record keeps the lines as ordered.
         lines=incoming.lines if ended else left.lines,
         other_lines=incoming.other_lines if ended else left.other_lines,

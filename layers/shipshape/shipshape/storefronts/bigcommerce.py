@@ -399,7 +399,7 @@ class BigCommerceAdapter(StorefrontAdapter):
                 storefront_created_at=order.date_created,
                 customer=_customer(order.billing_address, shipping),
                 shipping_address=_address(shipping, where, order.billing_address),
-                ship_to_addresses=max(1, len(destinations) or len(bundle.shipping_addresses)),
+                destinations=max(1, len(destinations) or len(bundle.shipping_addresses)),
                 lines=lines,
                 other_lines=other_lines,
                 # The order does not say which lines a refund was for (see the notes above).
@@ -564,7 +564,7 @@ def _lines(
         for p in products
     ])  # fmt: skip
     # Several destinations (BigCommerce's multi-address checkout): the order is taken with the
-    # first, and ship_to_addresses says how many there are; address validation opens an
+    # first, and destinations says how many there are; address validation opens an
     # address_invalid for its owner, since Shipshape ships an order to one address.
     return lines, others, destinations
 
