@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -106,9 +107,14 @@ def test_forged_and_malformed_tokens_are_refused() -> None:
     head, _, signature = signing_key().sign(_claims()).split(".")
     lead = _b64(json.dumps(_claims(**{"cognito:groups": ["lead"]})).encode())
     altered = f"{head}.{lead}.{signature}"
+    # HMAC under the issuer's kid, keyed with the public modulus anyone can read from the JWKS
+    modulus = signing_key().jwks()["keys"][0]["n"].encode()
+    hmac_signed = jwt.encode(_claims(), modulus, algorithm="HS256",
+                             headers={"kid": signing_key().kid})  # fmt: skip
 
     # When the authorizer verifies each, then none passes
-    for token in (same_kid, other_kid, unsigned, altered, "dev-token-lead", "a.b.c", ""):
+    forged = (same_kid, other_kid, unsigned, altered, hmac_signed, "dev-token-lead", "a.b.c", "")
+    for token in forged:
         assert _verify(token) is None, token
 
 
