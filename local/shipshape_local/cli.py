@@ -140,6 +140,7 @@ def _login(args: argparse.Namespace) -> int:
         session = login(
             endpoint=endpoint, region=region, client_id=client_id, username=username,
             password=_ask("Password: "), new_password=new_password,
+            mfa_code=lambda: _ask("Code from your authenticator app: ").strip(),
         )  # fmt: skip
     except (LoginFailed, UserPoolUnreachable) as exc:
         console.print(f"[red]sign-in failed:[/] {exc}", highlight=False)

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
+import pyotp
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWK
 from jwt.algorithms import RSAAlgorithm
@@ -152,6 +153,9 @@ class Operator:
     clients: str
     password: str
     new_password_required: bool = False
+    # An operator who turned on MFA (an authenticator app, Cognito's SOFTWARE_TOKEN_MFA): the
+    # base32 secret their app holds. Signing in then asks for its current six-digit code.
+    totp_secret: str = ""
     sub: str = ""
 
     def __post_init__(self) -> None:
@@ -169,6 +173,7 @@ def dev_operators(path: Path = DEV_SECRETS) -> dict[str, Operator]:
             clients=str(spec.get("custom:clients", "")),
             password=str(spec["password"]),
             new_password_required=bool(spec.get("new_password_required", False)),
+            totp_secret=str(spec.get("totp_secret", "")),
         )
         for name, spec in document.get("operators", {}).items()
     }
@@ -295,7 +300,8 @@ class LocalUserPool:
     client_id: str = CLIENT_ID
     _codes: dict[str, _Code] = field(default_factory=dict)
     _refresh: dict[str, str] = field(default_factory=dict)  # refresh token -> user name
-    _sessions: dict[str, str] = field(default_factory=dict)  # challenge session -> user name
+    # challenge session -> (user name, the challenge it answers)
+    _sessions: dict[str, tuple[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def jwks(self) -> dict[str, Any]:
@@ -371,6 +377,7 @@ class LocalUserPool:
         error: str,
         *,
         new_password_for: str = "",
+        code_for: str = "",
         session: str = "",
     ) -> Answer:
         hidden = "".join(
@@ -379,7 +386,18 @@ class LocalUserPool:
             if k in _AUTHORIZE_PARAMS
         )
         message = f'<p role="alert">{html.escape(error)}</p>' if error else ""
-        if new_password_for:
+        if code_for:
+            fields = (
+                f'<input type="hidden" name="username" value="{html.escape(code_for)}">'
+                f'<input type="hidden" name="session" value="{html.escape(session)}">'
+                "<p>Enter the six-digit code your authenticator app shows for Shipshape.</p>"
+                '<label for="code">Code</label>'
+                '<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code"'
+                ' pattern="[0-9]{6}" maxlength="6" required>'
+                '<input type="hidden" name="password" value="">'
+                '<button type="submit">Verify and sign in</button>'
+            )
+        elif new_password_for:
             fields = (
                 f'<input type="hidden" name="username" value="{html.escape(new_password_for)}">'
                 f'<input type="hidden" name="session" value="{html.escape(session)}">'
@@ -422,30 +440,38 @@ class LocalUserPool:
             return _json(400, {"error": "invalid_request", "error_description": problem})
         username = form.get("username", "")
         operator = self.users.get(username)
-        new_password = form.get("new_password", "")
-        if new_password:
-            # The answer to the challenge: only with the session the right password opened.
+        new_password, one_time = form.get("new_password", ""), form.get("code", "")
+        if new_password or one_time:
+            # The answer to a challenge: only with the session the right password opened.
             session = form.get("session", "")
+            challenge = NEW_PASSWORD if new_password else MFA
             with self._lock:
                 challenged = self._sessions.get(session) if session else None
-            if operator is None or challenged != username:
+            if operator is None or challenged != (username, challenge):
                 return self._page(params, "Your sign-in session has ended. Sign in again.")
-            if not _strong(new_password):
+            if new_password and not _strong(new_password):
                 return self._page(
                     params, POLICY_REFUSAL, new_password_for=username, session=session
                 )
+            if one_time and not _code_matches(operator, one_time):
+                return self._page(params, "Incorrect code.", code_for=username, session=session)
             with self._lock:
                 self._sessions.pop(session, None)
-            operator.password, operator.new_password_required = new_password, False
+            if new_password:
+                operator.password, operator.new_password_required = new_password, False
+                if operator.totp_secret:
+                    return self._page(
+                        params, "", code_for=username, session=self._challenge(username, MFA)
+                    )
         elif operator is None or not secrets.compare_digest(
             operator.password, form.get("password", "")
         ):
             return self._page(params, "Incorrect username or password.")
         elif operator.new_password_required:
-            session = secrets.token_urlsafe(32)
-            with self._lock:
-                self._sessions[session] = username
+            session = self._challenge(username, NEW_PASSWORD)
             return self._page(params, "", new_password_for=username, session=session)
+        elif operator.totp_secret:
+            return self._page(params, "", code_for=username, session=self._challenge(username, MFA))
         code = secrets.token_urlsafe(24)
         with self._lock:
             self._codes[code] = _Code(
@@ -528,34 +554,49 @@ class LocalUserPool:
         ):
             return _api_error("NotAuthorizedException", "Incorrect username or password.")
         if operator.new_password_required:
-            session = secrets.token_urlsafe(32)
-            with self._lock:
-                self._sessions[session] = operator.username
-            return _json(200, {
-                "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": session,
-                "ChallengeParameters": {
-                    "USER_ID_FOR_SRP": operator.username, "requiredAttributes": "[]",
-                    "userAttributes": json.dumps({"name": operator.username}),
-                },
-            })  # fmt: skip
+            return self._challenge_answer(operator, NEW_PASSWORD)
+        if operator.totp_secret:
+            return self._challenge_answer(operator, MFA)
         return _json(200, {"AuthenticationResult": _result(self.tokens(operator.username))})
 
-    def _respond_to_challenge(self, request: Mapping[str, Any]) -> Answer:
+    def _challenge(self, username: str, challenge: str) -> str:
+        """A new challenge session for the user (what Cognito returns as ``Session``)."""
+        session = secrets.token_urlsafe(32)
         with self._lock:
-            username = self._sessions.pop(str(request.get("Session", "")), None)
+            self._sessions[session] = (username, challenge)
+        return session
+
+    def _challenge_answer(self, operator: Operator, challenge: str) -> Answer:
+        parameters: dict[str, str] = {"USER_ID_FOR_SRP": operator.username}
+        if challenge == NEW_PASSWORD:
+            parameters |= {"requiredAttributes": "[]",
+                           "userAttributes": json.dumps({"name": operator.username})}  # fmt: skip
+        return _json(200, {
+            "ChallengeName": challenge, "ChallengeParameters": parameters,
+            "Session": self._challenge(operator.username, challenge),
+        })  # fmt: skip
+
+    def _respond_to_challenge(self, request: Mapping[str, Any]) -> Answer:
+        # A session answers one challenge, once: a wrong code means signing in again, as
+        # Cognito's CodeMismatchException does for the API.
+        with self._lock:
+            opened = self._sessions.pop(str(request.get("Session", "")), None)
         responses = request.get("ChallengeResponses") or {}
-        if (
-            request.get("ChallengeName") != "NEW_PASSWORD_REQUIRED"
-            or username is None
-            or responses.get("USERNAME") != username
-        ):
+        challenge = request.get("ChallengeName")
+        if opened is None or opened != (responses.get("USERNAME"), challenge):
             return _api_error("NotAuthorizedException", "Invalid session for the user.")
+        operator = self.users[opened[0]]
+        if challenge == MFA:
+            if not _code_matches(operator, str(responses.get("SOFTWARE_TOKEN_MFA_CODE", ""))):
+                return _api_error("CodeMismatchException", "Invalid code received for user")
+            return _json(200, {"AuthenticationResult": _result(self.tokens(operator.username))})
         new_password = str(responses.get("NEW_PASSWORD", ""))
         if not _strong(new_password):
             return _api_error("InvalidPasswordException", POLICY_REFUSAL)
-        operator = self.users[username]
         operator.password, operator.new_password_required = new_password, False
-        return _json(200, {"AuthenticationResult": _result(self.tokens(username))})
+        if operator.totp_secret:
+            return self._challenge_answer(operator, MFA)
+        return _json(200, {"AuthenticationResult": _result(self.tokens(operator.username))})
 
 
 _AUTHORIZE_PARAMS = (
@@ -567,6 +608,17 @@ POLICY_REFUSAL = (
     "Password does not conform to policy: at least 12 characters, with upper and lower case "
     "letters, a number and a symbol."
 )
+
+
+NEW_PASSWORD, MFA = "NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA"
+
+
+def _code_matches(operator: Operator, code: str) -> bool:
+    """The authenticator app's current code (or the one before or after: the clocks of a
+    phone and a server drift), compared in constant time by pyotp. Wall time, as the app's."""
+    return bool(operator.totp_secret) and pyotp.TOTP(operator.totp_secret).verify(
+        code, valid_window=1
+    )
 
 
 def _strong(password: str) -> bool:

@@ -2,11 +2,12 @@
 
 The CLI speaks the Cognito user pools API (``InitiateAuth`` with ``USER_PASSWORD_AUTH``, then
 ``RespondToAuthChallenge`` when Cognito answers ``NEW_PASSWORD_REQUIRED`` for an operator an
-administrator created) and keeps the tokens for later commands; ``token`` prints a valid ID
-token, renewing it with ``REFRESH_TOKEN_AUTH`` when it is about to end. A password flow rather
-than a browser redirect works over SSH and in CI, where no browser can open; the password goes
-to the user pool only, over TLS. The same calls reach the embedded runtime's local user pool
-(``issuer``) at ``URL/cognito-idp``.
+administrator created, or ``SOFTWARE_TOKEN_MFA`` for one who turned on MFA) and keeps the
+tokens for later commands; ``token`` prints a valid ID token, renewing it with
+``REFRESH_TOKEN_AUTH`` when it is about to end. A password flow rather than a browser redirect
+works over SSH and in CI, where no browser can open; the password goes to the user pool only,
+over TLS. The same calls reach the embedded runtime's local user pool (``issuer``) at
+``URL/cognito-idp``.
 
 The session file (``$XDG_CONFIG_HOME/shipshape/session.json``, else ``~/.config/...``) is
 written readable by its owner only.
@@ -82,6 +83,12 @@ def user_pools_api(endpoint: str, region: str) -> Any:
     )
 
 
+# The challenges `login` answers: the first sign-in's new password, and the one-time code of
+# an operator with an authenticator app (the pool's MFA is optional, TOTP only). Others (such
+# as MFA_SETUP, should the pool ever require MFA) are the managed sign-in pages' to answer.
+ANSWERED = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA")
+
+
 def login(
     *,
     endpoint: str,
@@ -90,8 +97,10 @@ def login(
     username: str,
     password: str,
     new_password: Callable[[], str],
+    mfa_code: Callable[[], str],
 ) -> Session:
-    """Sign in; ``new_password`` is asked for when the user pool requires one first."""
+    """Sign in; ``new_password`` is asked for when the user pool requires one first, and
+    ``mfa_code`` (the authenticator app's six digits) when the operator turned on MFA."""
     from botocore.exceptions import ClientError, EndpointConnectionError
 
     api = user_pools_api(endpoint, region)
@@ -101,16 +110,23 @@ def login(
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
-        while answer.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+        while answer.get("ChallengeName") in ANSWERED:
+            challenge = answer["ChallengeName"]
+            responses = (
+                {"NEW_PASSWORD": new_password()}
+                if challenge == "NEW_PASSWORD_REQUIRED"
+                else {"SOFTWARE_TOKEN_MFA_CODE": mfa_code()}
+            )
             try:
                 answer = api.respond_to_auth_challenge(
-                    ClientId=client_id,
-                    ChallengeName="NEW_PASSWORD_REQUIRED",
-                    Session=answer["Session"],
-                    ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": new_password()},
-                )
+                    ClientId=client_id, ChallengeName=challenge, Session=answer["Session"],
+                    ChallengeResponses={"USERNAME": username, **responses},
+                )  # fmt: skip
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "InvalidPasswordException":
+                code = exc.response["Error"]["Code"]
+                if code == "CodeMismatchException":
+                    raise LoginFailed("the code is not the one your app shows now") from None
+                if code != "InvalidPasswordException":
                     raise
                 raise LoginFailed(exc.response["Error"]["Message"]) from None
     except ClientError as exc:
@@ -118,7 +134,10 @@ def login(
     except EndpointConnectionError as exc:
         raise UserPoolUnreachable(str(exc)) from None
     if "AuthenticationResult" not in answer:
-        raise LoginFailed(f"the user pool asks for {answer.get('ChallengeName')}, not handled")
+        raise LoginFailed(
+            f"the user pool asks for {answer.get('ChallengeName')}, which `shipshape login` "
+            "cannot answer: sign in once at the dashboard, then try again"
+        )
     result = answer["AuthenticationResult"]
     return Session(
         endpoint=endpoint, region=region, client_id=client_id, username=username,

@@ -100,13 +100,16 @@ def _send(
 
 
 def _sign_in(base: str, username: str) -> str:
-    def no_new_password() -> str:
-        raise AssertionError(f"{username} has a temporary password")
+    def unexpected(challenge: str) -> Callable[[], str]:
+        def answer() -> str:
+            raise AssertionError(f"{username} was asked for {challenge}")
+
+        return answer
 
     session = login(
         endpoint=f"{base}/cognito-idp", region="us-east-1", client_id=CLIENT_ID,
         username=username, password=dev_operators()[username].password,
-        new_password=no_new_password,
+        new_password=unexpected("a new password"), mfa_code=unexpected("a code"),
     )  # fmt: skip
     return session.id_token
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
+import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -287,3 +290,68 @@ def test_a_new_operator_gets_no_code_until_they_choose_a_password() -> None:
     assert weak.status == 400 and b"does not conform to policy" in weak.body
     assert good.status == 302 and "code=" in good.headers["location"]
     assert old.status == 400 and b"Incorrect username or password." in old.body
+
+
+def test_an_operator_with_mfa_gets_no_code_until_the_authenticator_code_matches() -> None:
+    # Given Mia, who turned on MFA with an authenticator app
+    pool, _ = _pool()
+    mia = dev_operators()["mia.operator"]
+    params = {
+        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": DASHBOARD,
+        "code_challenge": _b64(hashlib.sha256(b"m" * 64).digest()),
+        "code_challenge_method": "S256",
+    }  # fmt: skip
+
+    def post(**fields: str) -> Any:
+        return pool.serve("POST", "/login", {}, urlencode({**params, **fields}).encode())
+
+    # When she signs in with her password, then sends a code without the session, a wrong
+    # code, and the code her app shows now
+    first = post(username="mia.operator", password=mia.password)
+    session = re.search(rb'name="session" value="([^"]+)"', first.body)
+    assert session is not None
+    opened = session[1].decode()
+    current = pyotp.TOTP(mia.totp_secret).now()
+    wrong = f"{(int(current) + 500_000) % 1_000_000:06d}"
+    sessionless = post(username="mia.operator", code=current)
+    mismatch = post(username="mia.operator", code=wrong, session=opened)
+    matched = post(username="mia.operator", code=current, session=opened)
+    # and the session she used is spent
+    replayed = post(username="mia.operator", code=current, session=opened)
+
+    # Then the password alone only asks for the code, a code needs the session and must be
+    # the app's, and the right one signs her in (once)
+    assert first.status == 200 and b"authenticator app" in first.body and b"code=" not in first.body
+    assert sessionless.status == 400 and b"session has ended" in sessionless.body
+    assert mismatch.status == 400 and b"Incorrect code." in mismatch.body
+    assert matched.status == 302 and "code=" in matched.headers["location"]
+    assert replayed.status == 400 and b"session has ended" in replayed.body
+
+
+def test_login_asks_an_operator_with_mfa_for_the_code_of_their_app(
+    runtime: EmbeddedRuntime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the embedded stack's front door, and Mia, who turned on MFA
+    from shipshape_local.cli import main
+    from shipshape_local.frontdoor import FrontDoorServer
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    mia = dev_operators()["mia.operator"]
+    current = pyotp.TOTP(mia.totp_secret).now()
+    door = FrontDoorServer(runtime).start()
+    try:
+        # When she logs in with a wrong code, then with the one her app shows
+        def login(*lines: str) -> int:
+            monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{x}\n" for x in lines)))
+            return main(["login", "--url", door.url, "--username", "mia.operator"])
+
+        wrong = login(mia.password, f"{(int(current) + 500_000) % 1_000_000:06d}")
+        right = login(mia.password, current)
+        saved = json.loads((tmp_path / "shipshape" / "session.json").read_text())
+    finally:
+        door.stop()
+
+    # Then the wrong code was refused and the right one signed her in as herself
+    assert (wrong, right) == (1, 0)
+    me = runtime.http("GET", "/me", headers={"Authorization": f"Bearer {saved['id_token']}"})
+    assert (me.status, me.json()["subject"]) == (200, "mia.operator")
