@@ -105,6 +105,41 @@ def _catalog(args: argparse.Namespace) -> int:
         return run_import(console, Path(args.file), client_id=args.client, dry_run=args.dry_run)
 
 
+def _onboard(args: argparse.Namespace) -> int:
+    """Against a stack: its HTTP API (--url) and Secrets Manager on boto3's session; or, with
+    --rehearse, against a throwaway embedded stack in this process."""
+    from pathlib import Path
+
+    from shipshape_local.onboard import OnboardOptions, onboard, rehearse, session_secrets_client
+
+    if bool(args.url) == bool(args.rehearse):
+        Console(stderr=True).print("[red]give --url (a deployed stack) or --rehearse[/]")
+        return 2
+    options = OnboardOptions(
+        client_file=Path(args.client),
+        url=args.url or "",
+        token=args.token or _default_token(),
+        stock_file=Path(args.stock) if args.stock else None,
+        storefront_token=args.storefront_token,
+        secrets_prefix=args.secrets_prefix,
+        storefront_api_url=args.storefront_api_url,
+        test_sku=args.test_sku,
+        test_address=args.test_address,
+        keep_test_order=args.keep_test_order,
+        register_webhooks=not args.no_webhooks,
+        timeout=args.timeout,
+    )
+    if args.rehearse:
+        return rehearse(options, console=Console())
+    result = onboard(
+        options,
+        console=Console(),
+        secrets_client=session_secrets_client(args.region),
+        ask=_ask,
+    )
+    return result.status
+
+
 def _ask(prompt: str) -> str:
     """A secret from the terminal without echo, or the next line of stdin when it is not a
     terminal (a script or a test piping it in)."""
@@ -222,6 +257,74 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="print what would change; write nothing"
     )
     load.set_defaults(run=_catalog)
+    onboarding = sub.add_parser(
+        "onboard",
+        help="onboard a client on a stack: secrets, catalog and stock, webhooks, a test order",
+        description="Exit status: 0 onboarded, 1 a step failed (it says which and what to "
+        "do), 2 misused or a file refused (nothing written). Secrets a platform issues (a "
+        "storefront API credential, a Shopify app's client secret) are asked for without echo, "
+        "or read one a line from stdin; the ones Shipshape issues are generated. Running it "
+        "again changes nothing that is done.",
+    )
+    onboarding.add_argument("--client", required=True, help="the client file (TOML)")
+    onboarding.add_argument("--url", help="the stack's API (its ApiUrl output)")
+    onboarding.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="run every step on a throwaway embedded stack knowing only this client (its "
+        "fake storefronts, made-up credentials), then discard it: the files and the test "
+        "order are proved before a real onboarding; nothing reaches AWS or a storefront",
+    )
+    onboarding.add_argument(
+        "--token",
+        default=None,
+        help="operator ID token (default: $SHIPSHAPE_TOKEN, else the `shipshape login` one)",
+    )
+    onboarding.add_argument(
+        "--stock",
+        help="opening catalog and stock CSV: sku,title,barcode,"
+        "weight,weight_unit,length_mm,width_mm,height_mm,lot_tracked,"
+        "active,warehouse,bin,quantity,lot,expires_on",
+    )
+    onboarding.add_argument(
+        "--storefront-token",
+        default=None,
+        help="the one store's API credential (else asked for; a command line is seen by others)",
+    )
+    onboarding.add_argument(
+        "--storefront-api-url",
+        default=None,
+        help="the storefront APIs' base (the embedded stack's fake storefronts, as `serve` prints)",
+    )
+    onboarding.add_argument(
+        "--secrets-prefix", default="shipshape/", help="the stack's SecretsPrefix parameter"
+    )
+    onboarding.add_argument(
+        "--region", default=None, help="Secrets Manager's region (default: boto3's)"
+    )
+    onboarding.add_argument("--test-sku", default=None, help="the SKU the test order takes")
+    onboarding.add_argument(
+        "--test-address",
+        default=None,
+        help="'line1|city|region|postal code|country' for the test order",
+    )
+    onboarding.add_argument(
+        "--keep-test-order",
+        action="store_true",
+        help="leave the test order waiting for its pick (not cancelled)",
+    )
+    onboarding.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds to follow the test order to each state",
+    )
+    onboarding.add_argument(
+        "--no-webhooks",
+        action="store_true",
+        help="leave the storefronts' webhooks alone (a staging stack, or hooks made by hand)",
+    )
+    onboarding.set_defaults(run=_onboard)
     signin = sub.add_parser(
         "login",
         help="sign in as an operator; later commands use the session",

@@ -112,6 +112,14 @@ PIECES = {
 
 # Product resources (catalog sync, not orders): tests/unit/test_catalog_sync.py maps them.
 PRODUCTS = {"real/catalog/shopify-product-ipod-touch.json"}
+# Webhook subscriptions as the platforms' APIs answer them (not orders): the fakes' shapes are
+# held to them in tests/integration/test_onboard.py.
+WEBHOOK_SUBSCRIPTIONS = {
+    "real/webhooks/bigcommerce-hook-created.json",
+    "real/webhooks/shopify-webhook-created.json",
+    "real/webhooks/shopify-webhooks-list.json",
+    "real/webhooks/woocommerce-webhook-created.json",
+}
 
 
 def test_every_storefront_payload_under_tests_events_is_accounted_for() -> None:
@@ -119,7 +127,7 @@ def test_every_storefront_payload_under_tests_events_is_accounted_for() -> None:
     found = {str(p.relative_to(EVENTS_DIR)) for p in Path(EVENTS_DIR).rglob("*.json")}
     # When they are compared with the ones this module normalizes
     # Then each is here, so a new platform payload is checked against the limits too
-    assert found == set(ORDERS) | ID_ONLY | PIECES | PRODUCTS
+    assert found == set(ORDERS) | ID_ONLY | PIECES | PRODUCTS | WEBHOOK_SUBSCRIPTIONS
 
 
 @pytest.mark.parametrize("fixture", sorted(ORDERS))

@@ -1,6 +1,7 @@
 """The fake BigCommerce store: the v2 Orders API Shipshape uses (orders, products, shipping
-addresses, shipments), with the ``X-Auth-Token`` credential, and ``bigcommerce_order``, a
-real-shaped order bundle built from the simulator's building blocks."""
+addresses, shipments) and the v3 webhooks ``shipshape onboard`` lists, creates and updates,
+with the ``X-Auth-Token`` credential, and ``bigcommerce_order``, a real-shaped order bundle
+built from the simulator's building blocks."""
 
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ def _bc_error(status: int, message: str, **details: Any) -> Answer:
     if details:
         entry["details"] = details
     return Answer(status, [entry])
+
+
+def _bc_unprocessable(errors: dict[str, str]) -> Answer:
+    """A v3 422 (``errorDetailed_Full``): the fields missing or unacceptable."""
+    return Answer(
+        422,
+        {
+            "status": 422,
+            "title": "JSON data is missing or invalid",
+            "type": "/api-docs/getting-started/api-status-codes",
+            "errors": errors,
+        },
+    )
 
 
 def _bc_date(value: str) -> datetime | None:
@@ -137,8 +151,13 @@ class FakeBigCommerce(Store):
         self._orders: dict[int, Bundle] = {}
         self._shipments: dict[int, list[dict[str, Any]]] = {}
         self._products: dict[int, dict[str, Any]] = {}
+        self._hooks: dict[int, dict[str, Any]] = {}
 
     # --- test helpers
+
+    def hooks(self) -> list[dict[str, Any]]:
+        """The store's webhooks (v3 ``webhook_Full``), oldest first."""
+        return [copied(self._hooks[key]) for key in sorted(self._hooks)]
 
     def put_order(self, bundle: Mapping[str, Any]) -> Bundle:
         """Store an order given as its bundle (``bigcommerce_order``, or the simulator's
@@ -189,6 +208,8 @@ class FakeBigCommerce(Store):
         parts = request.path.strip("/").split("/")
         if parts == ["v3", "catalog", "products"] and request.method == "GET":
             return self._catalog(request)
+        if parts[:2] == ["v3", "hooks"]:
+            return self._hooks_route(request, parts[2:])
         if parts[:2] != ["v2", "orders"]:
             return _bc_error(404, "The requested resource was not found.")
         if len(parts) == 2 and request.method == "GET":
@@ -238,6 +259,87 @@ class FakeBigCommerce(Store):
         pagination = {"total": len(chosen), "count": len(data), "per_page": limit,
                       "current_page": page, "total_pages": pages}  # fmt: skip
         return Answer(200, {"data": data, "meta": {"pagination": pagination}})
+
+    def _hooks_route(self, request: Request, rest: list[str]) -> Answer:
+        """``GET /v3/hooks`` (``scope``, ``destination``, ``is_active`` filters; ``page`` and
+        ``limit``), ``POST /v3/hooks`` (``scope`` and ``destination`` required) and
+        ``PUT /v3/hooks/{id}``, answered as v3 answers (``data``, ``meta``; documented shapes:
+        tests/events/real/webhooks/, SOURCES.md). BigCommerce's own rule that a destination is
+        served on port 443 is not enforced here: the embedded stack serves on a local port."""
+        if not rest and request.method == "GET":
+            paging = self._paging(request)
+            if isinstance(paging, Answer):
+                return paging
+            limit, page = paging
+            scope, destination = request.param("scope"), request.param("destination")
+            active = request.param("is_active")
+            chosen = [
+                copied(hook)
+                for key, hook in sorted(self._hooks.items())
+                if scope in (None, hook["scope"])
+                and destination in (None, hook["destination"])
+                and active in (None, str(hook["is_active"]).lower())
+            ]
+            data = chosen[(page - 1) * limit : page * limit]
+            pagination = {
+                "total": len(chosen),
+                "count": len(data),
+                "per_page": limit,
+                "current_page": page,
+                "total_pages": -(-len(chosen) // limit),
+            }
+            return Answer(200, {"data": data, "meta": {"pagination": pagination}})
+        document = request.json_body()
+        if request.method in ("POST", "PUT") and not isinstance(document, dict):
+            return Answer(
+                400,
+                {
+                    "status": 400,
+                    "title": "Input is invalid.",
+                    "type": "/api-docs/getting-started/api-status-codes",
+                },
+            )
+        if not rest and request.method == "POST":
+            assert isinstance(document, dict)
+            missing = {
+                name: "error.path.missing."
+                for name in ("scope", "destination")
+                if not isinstance(document.get(name), str) or not document[name]
+            }
+            if missing:
+                return _bc_unprocessable(missing)
+            now = int(self._clock().timestamp())
+            hook = {
+                "id": self._next_id(),
+                "client_id": "shipshapeapiaccount",
+                "store_hash": self.store,
+                "created_at": now,
+                "updated_at": now,
+                "scope": document["scope"],
+                "destination": document["destination"],
+                "is_active": bool(document.get("is_active", True)),
+                "headers": copied(document.get("headers")),
+            }
+            self._hooks[hook["id"]] = hook
+            return Answer(200, {"data": copied(hook), "meta": {}})
+        if len(rest) == 1 and rest[0].isdigit() and request.method == "PUT":
+            assert isinstance(document, dict)
+            held = self._hooks.get(int(rest[0]))
+            if held is None:
+                return Answer(
+                    404,
+                    {
+                        "status": 404,
+                        "title": f"Webhook with id [{rest[0]}] not found",
+                        "type": "/api-docs/getting-started/api-status-codes",
+                    },
+                )
+            for name in ("scope", "destination", "is_active", "headers"):
+                if name in document:
+                    held[name] = copied(document[name])
+            held["updated_at"] = int(self._clock().timestamp())
+            return Answer(200, {"data": copied(held), "meta": {}})
+        return _bc_error(405, "The requested method is not allowed for this resource.")
 
     def put_product(self, source: Mapping[str, Any]) -> dict[str, Any]:
         """Store a v3 Catalog product resource (with its ``variants``) as given."""

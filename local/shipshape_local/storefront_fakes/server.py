@@ -101,6 +101,15 @@ class FakeStorefronts:
             self._rules.clear()
             self._log.clear()
 
+    def admit(self, platform: str, store: str, credential: str) -> None:
+        """Serve one more store (a client onboarded after the fake was reset), accepting
+        ``credential``; the stores already served are kept."""
+        if platform not in PLATFORMS:
+            raise ValueError(f"the fake speaks {', '.join(PLATFORMS)}, not {platform!r}")
+        with self._lock:
+            self._credentials[platform, store] = credential
+            self._stores.pop((platform, store), None)
+
     def start(self) -> Self:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self

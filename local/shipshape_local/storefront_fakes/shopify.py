@@ -1,5 +1,6 @@
 """The fake Shopify shop: the part of the Admin API Shipshape uses (REST orders with their
-``page_info`` cursors, GraphQL fulfillment orders and ``fulfillmentCreate``). GraphQL is
+``page_info`` cursors, GraphQL fulfillment orders and ``fulfillmentCreate``, and the REST
+webhook subscriptions ``shipshape onboard`` lists and creates). GraphQL is
 executed against a schema of the Admin API's types (graphql-core), so a query asking for a
 field Shopify does not have fails here too."""
 
@@ -109,8 +110,17 @@ SHOPIFY_UNAUTHORIZED = {
     "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
 _SHOPIFY_PATH = re.compile(
-    r"/admin/api/(\d{4}-\d{2})/(graphql\.json|orders\.json|orders/(\d+)\.json|products\.json)"
+    r"/admin/api/(\d{4}-\d{2})/"
+    r"(graphql\.json|orders\.json|orders/(\d+)\.json|products\.json|webhooks\.json)"
 )
+# The webhook topics a subscription may name (a part of Shopify's list: the order and product
+# topics, and the app's own); any other is refused as Shopify refuses an unknown topic.
+SHOPIFY_WEBHOOK_TOPICS = frozenset({
+    "app/uninstalled", "customers/update", "orders/cancelled", "orders/create",
+    "orders/delete", "orders/edited", "orders/fulfilled", "orders/paid",
+    "orders/partially_fulfilled", "orders/updated", "products/create", "products/delete",
+    "products/update",
+})  # fmt: skip
 _GID = re.compile(r"gid://shopify/(\w+)/(\d+)")
 _ROOT_FIELD = re.compile(rb"\{\s*(\w+)")
 
@@ -162,8 +172,13 @@ class FakeShopify(Store):
         self._fulfillment_orders: dict[int, list[dict[str, Any]]] = {}
         self._fulfillments: dict[int, list[dict[str, Any]]] = {}
         self._products: dict[int, dict[str, Any]] = {}
+        self._webhooks: dict[int, dict[str, Any]] = {}
 
     # --- test helpers
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The shop's webhook subscriptions (REST Webhook resources), oldest first."""
+        return [copied(self._webhooks[key]) for key in sorted(self._webhooks)]
 
     def put_order(self, source: Mapping[str, Any] | Delivery) -> dict[str, Any]:
         """Store an order resource as given (a dict, or the webhook delivery that carried it),
@@ -301,6 +316,8 @@ class FakeShopify(Store):
             if request.method != "POST":
                 return Answer(405, {"errors": "Method Not Allowed"})
             return self._graphql(request)
+        if match.group(2) == "webhooks.json":
+            return self._webhooks_route(request, match.group(1))
         if request.method != "GET":
             return Answer(405, {"errors": "Method Not Allowed"})
         if match.group(2) == "products.json":
@@ -382,6 +399,53 @@ class FakeShopify(Store):
                 )
         headers = {"Link": ", ".join(links)} if links else {}
         return Answer(200, {"products": [copied(p) for p in page]}, headers)
+
+    def _webhooks_route(self, request: Request, version: str) -> Answer:
+        """``GET webhooks.json`` (``topic``, ``address`` and ``limit`` filters, by id) and
+        ``POST webhooks.json`` with ``{"webhook": {"topic", "address", "format"}}``: 201 and
+        the new subscription, as the REST Admin API answers (documented shapes:
+        tests/events/real/webhooks/, SOURCES.md). A second subscription of the same topic to
+        the same address is refused with 422, as Shopify refuses it."""
+        if request.method == "GET":
+            limit_text = request.param("limit") or "50"
+            if not limit_text.isdigit() or not 1 <= int(limit_text) <= 250:
+                return Answer(400, {"errors": {"limit": ["must be between 1 and 250"]}})
+            topic, address = request.param("topic"), request.param("address")
+            chosen = [
+                copied(hook)
+                for key, hook in sorted(self._webhooks.items())
+                if topic in (None, hook["topic"]) and address in (None, hook["address"])
+            ]
+            return Answer(200, {"webhooks": chosen[: int(limit_text)]})
+        if request.method != "POST":
+            return Answer(405, {"errors": "Method Not Allowed"})
+        document = request.json_body()
+        wanted = document.get("webhook") if isinstance(document, dict) else None
+        if not isinstance(wanted, dict):
+            return Answer(400, {"errors": {"webhook": "Required parameter missing or invalid"}})
+        topic, address = wanted.get("topic"), wanted.get("address")
+        fmt = wanted.get("format", "json")
+        errors: dict[str, list[str]] = {}
+        if not isinstance(topic, str) or not topic:
+            errors["topic"] = ["can't be blank"]
+        elif topic not in SHOPIFY_WEBHOOK_TOPICS:
+            errors["topic"] = [f"Invalid topic specified: {topic}"]
+        if not isinstance(address, str) or not re.fullmatch(r"https?://[^\s]+", address):
+            errors["address"] = ["is invalid"]
+        elif any(h["topic"] == topic and h["address"] == address for h in self._webhooks.values()):
+            errors["address"] = ["for this topic has already been taken"]
+        if fmt not in ("json", "xml"):
+            errors["format"] = ["is not included in the list"]
+        if errors:
+            return Answer(422, {"errors": errors})
+        now = iso(self._clock())
+        hook = {
+            "id": self._next_id(), "address": address, "topic": topic, "created_at": now,
+            "updated_at": now, "format": fmt, "fields": [], "metafield_namespaces": [],
+            "api_version": version, "private_metafield_namespaces": [],
+        }  # fmt: skip
+        self._webhooks[hook["id"]] = hook
+        return Answer(201, {"webhook": copied(hook)})
 
     def _filter(self, filters: Mapping[str, str]) -> list[dict[str, Any]] | Answer:
         status = filters.get("status", "open")

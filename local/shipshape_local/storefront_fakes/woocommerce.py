@@ -1,5 +1,6 @@
-"""The fake WooCommerce site: the REST API v3 orders and order notes Shipshape uses, with
-HTTP Basic auth (consumer key and secret) and WordPress's errors, dates and paging."""
+"""The fake WooCommerce site: the REST API v3 orders and order notes Shipshape uses, and the
+webhooks ``shipshape onboard`` lists and creates, with HTTP Basic auth (consumer key and
+secret) and WordPress's errors, dates and paging."""
 
 from __future__ import annotations
 
@@ -28,6 +29,26 @@ WOO_STATUSES = (
     "checkout-draft",
 )  # fmt: skip
 _WOO_PREFIX = "/wp-json/wc/v3/"
+# WooCommerce's core webhook topics (REST API reference, "Webhooks", "Topics"), each with the
+# WordPress actions it binds (``hooks``; order.updated's as the reference's example lists
+# them, the others cut to their main action).
+WOO_WEBHOOK_TOPICS: dict[str, list[str]] = {
+    "coupon.created": ["woocommerce_process_shop_coupon_meta", "woocommerce_new_coupon"],
+    "coupon.updated": ["woocommerce_process_shop_coupon_meta", "woocommerce_update_coupon"],
+    "coupon.deleted": ["wp_trash_post"],
+    "customer.created": ["user_register", "woocommerce_created_customer",
+                         "woocommerce_api_create_customer"],
+    "customer.updated": ["profile_update", "woocommerce_update_customer"],
+    "customer.deleted": ["delete_user"],
+    "order.created": ["woocommerce_new_order"],
+    "order.updated": ["woocommerce_process_shop_order_meta", "woocommerce_api_edit_order",
+                      "woocommerce_order_edit_status", "woocommerce_order_status_changed"],
+    "order.deleted": ["wp_trash_post"],
+    "product.created": ["woocommerce_process_product_meta", "woocommerce_new_product"],
+    "product.updated": ["woocommerce_process_product_meta", "woocommerce_update_product"],
+    "product.deleted": ["wp_trash_post"],
+}  # fmt: skip
+_WEBHOOK_STATUSES = ("active", "paused", "disabled")
 _WOO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
 )
@@ -55,8 +76,18 @@ class FakeWooCommerce(Store):
         self._notes: dict[int, list[dict[str, Any]]] = {}
         self._products: dict[int, dict[str, Any]] = {}
         self._variations: dict[int, dict[int, dict[str, Any]]] = {}
+        self._webhooks: dict[int, dict[str, Any]] = {}
+        self._webhook_secrets: dict[int, str] = {}
 
     # --- test helpers
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The site's webhooks as the API shows them (no secret), oldest first."""
+        return [copied(self._webhooks[key]) for key in sorted(self._webhooks)]
+
+    def webhook_secret(self, webhook_id: int) -> str:
+        """The secret a webhook signs with (write-only in the API: the merchant's view)."""
+        return self._webhook_secrets[webhook_id]
 
     def put_order(self, source: Mapping[str, Any] | Delivery) -> dict[str, Any]:
         """Store an order resource as given (a dict, or the webhook delivery that carried it),
@@ -158,6 +189,12 @@ class FakeWooCommerce(Store):
         parts = request.path[len(_WOO_PREFIX) :].strip("/").split("/")
         if parts == ["orders"] and request.method == "GET":
             return self._list(request)
+        if parts == ["webhooks"] and request.method in ("GET", "POST"):
+            return (
+                self._list_webhooks(request)
+                if request.method == "GET"
+                else (self._create_webhook(request))
+            )
         if parts[:1] == ["products"] and request.method == "GET":
             return self._products_route(request, parts[1:])
         if len(parts) >= 2 and parts[0] == "orders":
@@ -200,6 +237,74 @@ class FakeWooCommerce(Store):
         pages = -(-len(chosen) // size)
         body = [copied(p) for p in chosen[(number - 1) * size : number * size]]
         return Answer(200, body, {"X-WP-Total": str(len(chosen)), "X-WP-TotalPages": str(pages)})
+
+    def _list_webhooks(self, request: Request) -> Answer:
+        """``GET webhooks``: newest first (the default ``order=desc``), ``per_page`` (1-100,
+        default 10) and ``page``, ``status`` (all, active, paused, disabled)."""
+        per_page, page = request.param("per_page") or "10", request.param("page") or "1"
+        if not per_page.isdigit() or not 1 <= int(per_page) <= 100:
+            return _woo_invalid(
+                "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
+            )
+        if not page.isdigit() or int(page) < 1:
+            return _woo_invalid("page", "page must be greater than or equal to 1")
+        status = request.param("status") or "all"
+        if status not in ("all", *_WEBHOOK_STATUSES):
+            return _woo_invalid("status", "status is not one of all, active, paused, disabled.")
+        chosen = [
+            copied(self._webhooks[key])
+            for key in sorted(self._webhooks, reverse=True)
+            if status in ("all", self._webhooks[key]["status"])
+        ]
+        size, number = int(per_page), int(page)
+        pages = -(-len(chosen) // size)
+        body = chosen[(number - 1) * size : number * size]
+        return Answer(200, body, {"X-WP-Total": str(len(chosen)), "X-WP-TotalPages": str(pages)})
+
+    def _create_webhook(self, request: Request) -> Answer:
+        """``POST webhooks``: ``topic`` and ``delivery_url`` required, ``secret`` (write-only:
+        kept, never shown), ``name`` and ``status`` optional; 201 and the webhook."""
+        document = request.json_body()
+        if not isinstance(document, dict):
+            return _woo_error(400, "rest_invalid_json", "Invalid JSON body passed.")
+        missing = [name for name in ("topic", "delivery_url") if not document.get(name)]
+        if missing:
+            return _woo_error(
+                400, "rest_missing_callback_param",
+                f"Missing parameter(s): {', '.join(missing)}", params=missing,
+            )  # fmt: skip
+        topic, url = document["topic"], document["delivery_url"]
+        if not isinstance(topic, str) or topic not in WOO_WEBHOOK_TOPICS:
+            return _woo_error(
+                400, "woocommerce_rest_webhook_invalid_topic",
+                "Webhook topic is required and must be valid.",
+            )  # fmt: skip
+        if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s]+", url):
+            return _woo_invalid("delivery_url", "delivery_url is not a valid URL.")
+        status = document.get("status", "active")
+        if status not in _WEBHOOK_STATUSES:
+            return _woo_invalid("status", "status is not one of active, paused, disabled.")
+        secret = document.get("secret")
+        if not isinstance(secret, str) or not secret:
+            # WooCommerce's default when none is given: a hash of the user, not a secret.
+            secret = "wc-default-secret-of-the-api-user"  # noqa: S105 - the fake's stand-in
+        now = gmt(self._clock())
+        webhook_id = self._next_id()
+        resource, _, event = topic.partition(".")
+        links = f"{request.base_url}/wp-json/wc/v3/webhooks"
+        hook = {
+            "id": webhook_id,
+            "name": str(document.get("name") or f"Webhook created on {now}"),
+            "status": status, "topic": topic, "resource": resource, "event": event,
+            "hooks": list(WOO_WEBHOOK_TOPICS[topic]), "delivery_url": url,
+            "date_created": now, "date_created_gmt": now,
+            "date_modified": now, "date_modified_gmt": now,
+            "_links": {"self": [{"href": f"{links}/{webhook_id}"}],
+                       "collection": [{"href": links}]},
+        }  # fmt: skip
+        self._webhooks[webhook_id] = hook
+        self._webhook_secrets[webhook_id] = secret
+        return Answer(201, copied(hook))
 
     @staticmethod
     def _no_route() -> Answer:
