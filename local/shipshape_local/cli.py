@@ -203,7 +203,8 @@ def _default_token() -> str:
     return os.environ.get("SHIPSHAPE_TOKEN") or current_token() or ""
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (the README's commands are parsed by it in the tests)."""
     parser = argparse.ArgumentParser(prog="shipshape", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the embedded stack over HTTP on 127.0.0.1")
@@ -340,7 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     signin.set_defaults(run=_login)
     token = sub.add_parser("token", help="print the signed-in operator's ID token (renewed)")
     token.set_defaults(run=_token)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return int(args.run(args))
 
 
