@@ -907,27 +907,17 @@ def trial_deliveries(
         return shop.deliver("orders/paid", order), shop.deliver("orders/cancelled", cancelled)
     if store.platform is Platform.WOOCOMMERCE:
         site = WooCommerceStore(client.client_id, store.store, secret)
-        order = site.order(
-            number,
-            lines=lines,
-            person=TEST_PERSON,
-            address=address,
-            created_at=TEST_PLACED_AT,
-            modified_at=TEST_PLACED_AT,
-            status="processing",
-        )
-        order["number"] = TEST_ORDER_REF
-        later = site.order(
-            number,
-            lines=lines,
-            person=TEST_PERSON,
-            address=address,
-            created_at=TEST_PLACED_AT,
-            modified_at=TEST_CANCELLED_AT,
-            status="cancelled",
-        )
-        later["number"] = TEST_ORDER_REF
-        return site.deliver("order.created", order), site.deliver("order.updated", later)
+
+        def woo_order(modified_at: datetime, status: str) -> dict[str, Any]:
+            order = site.order(
+                number, lines=lines, person=TEST_PERSON, address=address,
+                created_at=TEST_PLACED_AT, modified_at=modified_at, status=status,
+            )  # fmt: skip
+            return {**order, "number": TEST_ORDER_REF}
+
+        placed = woo_order(TEST_PLACED_AT, "processing")
+        cancelled_later = woo_order(TEST_CANCELLED_AT, "cancelled")
+        return site.deliver("order.created", placed), site.deliver("order.updated", cancelled_later)
     sender = GenericStore(client.client_id, store.store, secret)
     order = sender.order(
         TEST_ORDER_REF,

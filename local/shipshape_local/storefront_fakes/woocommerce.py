@@ -226,13 +226,10 @@ class FakeWooCommerce(Store):
             chosen = [found[key] for key in sorted(found)]
         else:
             return self._no_route()
-        per_page, page = request.param("per_page") or "10", request.param("page") or "1"
-        if not per_page.isdigit() or not 1 <= int(per_page) <= 100:
-            return _woo_invalid(
-                "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
-            )
-        if not page.isdigit() or int(page) < 1:
-            return _woo_invalid("page", "page must be greater than or equal to 1")
+        paging = _woo_paging(request)
+        if isinstance(paging, Answer):
+            return paging
+        per_page, page = paging
         size, number = int(per_page), int(page)
         pages = -(-len(chosen) // size)
         body = [copied(p) for p in chosen[(number - 1) * size : number * size]]
@@ -241,13 +238,10 @@ class FakeWooCommerce(Store):
     def _list_webhooks(self, request: Request) -> Answer:
         """``GET webhooks``: newest first (the default ``order=desc``), ``per_page`` (1-100,
         default 10) and ``page``, ``status`` (all, active, paused, disabled)."""
-        per_page, page = request.param("per_page") or "10", request.param("page") or "1"
-        if not per_page.isdigit() or not 1 <= int(per_page) <= 100:
-            return _woo_invalid(
-                "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
-            )
-        if not page.isdigit() or int(page) < 1:
-            return _woo_invalid("page", "page must be greater than or equal to 1")
+        paging = _woo_paging(request)
+        if isinstance(paging, Answer):
+            return paging
+        per_page, page = paging
         status = request.param("status") or "all"
         if status not in ("all", *_WEBHOOK_STATUSES):
             return _woo_invalid("status", "status is not one of all, active, paused, disabled.")
@@ -358,13 +352,10 @@ class FakeWooCommerce(Store):
         return Answer(201, copied(record))
 
     def _list(self, request: Request) -> Answer:
-        per_page, page = request.param("per_page") or "10", request.param("page") or "1"
-        if not per_page.isdigit() or not 1 <= int(per_page) <= 100:
-            return _woo_invalid(
-                "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
-            )
-        if not page.isdigit() or int(page) < 1:
-            return _woo_invalid("page", "page must be greater than or equal to 1")
+        paging = _woo_paging(request)
+        if isinstance(paging, Answer):
+            return paging
+        per_page, page = paging
         order_by = request.param("orderby") or "date"
         if order_by not in ("date", "id", "include", "title", "slug", "modified"):
             return _woo_invalid(
@@ -420,3 +411,15 @@ class FakeWooCommerce(Store):
             )  # fmt: skip
         body = [copied(o) for o in chosen[(number - 1) * size : number * size]]
         return Answer(200, body, {"X-WP-Total": str(len(chosen)), "X-WP-TotalPages": str(pages)})
+
+
+def _woo_paging(request: Request) -> tuple[str, str] | Answer:
+    """``per_page`` (1-100, default 10) and ``page`` (from 1), refused as WooCommerce does."""
+    per_page, page = request.param("per_page") or "10", request.param("page") or "1"
+    if not per_page.isdigit() or not 1 <= int(per_page) <= 100:
+        return _woo_invalid(
+            "per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)"
+        )
+    if not page.isdigit() or int(page) < 1:
+        return _woo_invalid("page", "page must be greater than or equal to 1")
+    return per_page, page
