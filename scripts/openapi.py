@@ -150,7 +150,12 @@ ERRORS: dict[str, dict[str, str]] = {
         "404": "No such client, or no adapter for the platform (or not the client's).",
         "413": "The body is over 256 KiB (or API Gateway's 10 MB).",
         "422": "The topic is not handled, or the body is not a well-formed order.",
-        "503": "A dependency is unavailable; retry (nothing was lost).",
+        "503": (
+            "A dependency of Shipshape's own is unavailable, or a store's API credential is "
+            "missing or refused; retry (nothing was lost). A storefront too slow to answer the "
+            "read of the order a webhook names is not this: that webhook is accepted (202, "
+            "outcome deferred) and reconciliation records the order."
+        ),
     },
     "warehouse": {
         "401": "The bearer token is missing or not this client's, or no such client (one answer).",

@@ -25,6 +25,7 @@ from shipshape.models import (
     AwayPeriod,
     BackorderMark,
     CatalogEntry,
+    DeferredFetch,
     Document,
     Label,
     Order,
@@ -627,6 +628,7 @@ class InMemorySyncLedger(SyncLedger):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.states: dict[tuple[str, str, str], SyncState] = {}
+        self.deferred: dict[tuple[str, str, str, str], DeferredFetch] = {}
 
     def sync_state(self, client_id: str, platform: str, store: str) -> SyncState | None:
         with self._lock:
@@ -638,6 +640,31 @@ class InMemorySyncLedger(SyncLedger):
             if self.states.get(key) != expected:
                 raise ConcurrentUpdate(f"the checkpoint of {state.store} moved")
             self.states[key] = state
+
+    def defer_fetch(self, deferred: DeferredFetch) -> None:
+        with self._lock:
+            self.deferred[self._deferred_key(deferred)] = deferred
+
+    def deferred_fetches(self, client_id: str, platform: str, store: str) -> list[DeferredFetch]:
+        with self._lock:
+            return [
+                d for key, d in sorted(self.deferred.items())
+                if key[:3] == (client_id, platform, store)
+            ]  # fmt: skip
+
+    def complete_fetch(self, deferred: DeferredFetch) -> None:
+        key = self._deferred_key(deferred)
+        with self._lock:
+            current = self.deferred.get(key)
+            if current is not None and current.deferred_at == deferred.deferred_at:
+                del self.deferred[key]
+
+    @staticmethod
+    def _deferred_key(deferred: DeferredFetch) -> tuple[str, str, str, str]:
+        return (
+            deferred.client_id, deferred.platform.value, deferred.store,
+            deferred.storefront_order_id,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from shipshape.base import Model
 from shipshape.bootstrap import container
@@ -16,18 +17,27 @@ from shipshape.observability import logger, metrics
 from shipshape.services.catalog import CatalogChange, ChangeKind, ingest_catalog_webhook
 from shipshape.services.ingest import IngestOutcome, ingest_webhook
 from shipshape.storefronts import WooCommercePing, adapter_for
+from shipshape.storefronts.api import within
 from shipshape.storefronts.base import WebhookDelivery
 
 # What this function needs from its environment, checked at cold start.
 SETTINGS = Settings.from_environment().requiring("state_machine_arn")
 
 app = api_resolver()
+# Outcomes answered 202 (something was, or will be, recorded); the others 200.
+ACCEPTED = (IngestOutcome.CREATED, IngestOutcome.UPDATED, IngestOutcome.DEFERRED)
 
 
 class WebhookAcceptedResponse(Model):
     order_id: str
-    outcome: IngestOutcome
-    status: OrderStatus
+    outcome: IngestOutcome = Field(
+        description="created and updated: recorded (202); duplicate and stale: nothing new "
+        "(200); deferred (202): accepted, but the storefront did not answer the read of the "
+        "order the webhook names in time, so reconciliation reads and records it shortly"
+    )
+    status: OrderStatus | None = Field(
+        description="The order's status; null when deferred before it was ever recorded"
+    )
     detail: str
 
 
@@ -92,9 +102,10 @@ def handle_receive_webhook(
         workflow=deps.workflow,
         clock=deps.clock,
         storefronts=deps.storefronts,
+        deferrals=deps.ledger,
     )
     metrics.add_metric(name=f"Webhook{result.outcome.value.title()}", unit="Count", value=1)
-    accepted = result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED)
+    accepted = result.outcome in ACCEPTED
     return json_response(
         202 if accepted else 200,
         WebhookAcceptedResponse(
@@ -109,4 +120,6 @@ def handle_receive_webhook(
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:  # type: ignore[type-arg]
-    return app.resolve(event, context)
+    # A storefront read (BigCommerce's webhooks name the order only) fits in this invocation.
+    with within(context):
+        return app.resolve(event, context)

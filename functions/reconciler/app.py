@@ -12,6 +12,7 @@ from shipshape.bootstrap import container
 from shipshape.config import Settings
 from shipshape.observability import metrics
 from shipshape.services.reconcile import reconcile_all
+from shipshape.storefronts.api import within
 
 # What this function needs from its environment, checked at cold start.
 SETTINGS = Settings.from_environment().requiring("state_machine_arn")
@@ -20,10 +21,13 @@ SETTINGS = Settings.from_environment().requiring("state_machine_arn")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps = container()
-    reports = reconcile_all(
-        clients=deps.clients, repo=deps.repo, ledger=deps.ledger, storefronts=deps.storefronts,
-        workflow=deps.workflow, clock=deps.clock,
-    )  # fmt: skip
+    # A store whose reads would run past this invocation's time fails as unavailable and
+    # keeps its checkpoint: the next pass reads its window again.
+    with within(context):
+        reports = reconcile_all(
+            clients=deps.clients, repo=deps.repo, ledger=deps.ledger,
+            storefronts=deps.storefronts, workflow=deps.workflow, clock=deps.clock,
+        )  # fmt: skip
     lag: dict[str, float] = defaultdict(float)
     repaired: dict[str, int] = defaultdict(int)
     for report in reports:
@@ -54,6 +58,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "max_lag_seconds": r.max_lag_seconds,
                 "unreadable": r.unreadable,
                 "error": r.error,
+                "deferred_left": r.deferred_left,
             }
             for r in reports
         ],

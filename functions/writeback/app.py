@@ -3,6 +3,8 @@
 A message whose storefront is unavailable is reported as failed and comes back after the
 queue's visibility timeout, with backoff from the storefront client inside each attempt; after
 the queue's maximum receives it moves to the dead-letter queue, where an alarm watches it.
+Storefront calls are held to the invocation's remaining time (``within``): a slow storefront
+leaves the batch's last records unavailable, reported and retried, never a timed-out batch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from shipshape.bootstrap import container
 from shipshape.errors import PayloadInvalid
 from shipshape.observability import logger, metrics
 from shipshape.services.writeback import write_back
+from shipshape.storefronts.api import within
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -50,6 +53,9 @@ def confirm(record: SQSRecord) -> str:
 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=confirm, processor=processor, context=context
-    )
+    # Every storefront call of the batch fits in this invocation: once its time is short, the
+    # records left fail as unavailable (reported, so only they come back), not the batch.
+    with within(context):
+        return process_partial_response(  # type: ignore[return-value]
+            event=event, record_handler=confirm, processor=processor, context=context
+        )

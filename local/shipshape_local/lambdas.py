@@ -18,13 +18,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from shipshape_local.faults import FaultInjector, SimulatedCrash
-from shipshape_local.template import FunctionSpec
+from shipshape_local.template import DEFAULT_TIMEOUT, FunctionSpec
 
 if TYPE_CHECKING:
     from shipshape_local.metering import Meter
@@ -51,7 +52,11 @@ def check_seam() -> None:
 
 @dataclass
 class LambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
+    """The attributes of Lambda's context object that handlers and Powertools read.
+
+    ``timeout_ms`` is the function's Timeout (template.yaml) and ``started`` the invocation's
+    start (``time.monotonic``): the remaining time falls with wall time from there, as
+    Lambda's does, to 0 at the timeout."""
 
     function_name: str
     memory_limit_in_mb: int = 512
@@ -60,10 +65,12 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = "local"
-    remaining_ms: int = 30_000
+    timeout_ms: int = DEFAULT_TIMEOUT * 1000
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+        elapsed_ms = (time.monotonic() - self.started) * 1000
+        return max(0, int(self.timeout_ms - elapsed_ms))
 
 
 class FunctionTimedOut(Exception):
@@ -150,9 +157,9 @@ class InProcessLambdas:
         self.faults: list[Callable[[str, Any], None]] = []
         # Infrastructure faults (see faults.py), when the runtime runs with a fault profile.
         self.injector: FaultInjector | None = None
-        # What the context reports as time left; Powertools idempotency uses it to expire an
-        # in-progress record after a crash. The runtime scales it like its other waits.
-        self.remaining_ms = 30_000
+        # Each function's Timeout in seconds (template.yaml): what its context counts down
+        # from, and past which its invocation is reported timed out.
+        self.timeouts: dict[str, int] = {}
         self.stdout = _ThreadRoutedStdout(sys.stdout)
         # Counts invocations and their durations per order, when the runtime meters.
         self.meter: Meter | None = None
@@ -163,8 +170,11 @@ class InProcessLambdas:
         # at a time in all. The GIL allowed no more parallelism than that anyway.
         self._environment = threading.RLock()
 
-    def register(self, function_name: str, handler: Handler) -> None:
+    def register(
+        self, function_name: str, handler: Handler, timeout: int = DEFAULT_TIMEOUT
+    ) -> None:
         self.handlers[function_name] = handler
+        self.timeouts[function_name] = timeout
 
     def invoke(self, function_name: str, event: Any) -> Any:
         """Call a handler as Lambda would: a fresh context, output captured, errors raised."""
@@ -195,10 +205,11 @@ class InProcessLambdas:
         outer = injector.enter(function_name, event) if injector else None
         try:
             with self._environment:
-                context = LambdaContext(function_name=function_name, remaining_ms=self.remaining_ms)
+                timeout = self.timeouts.get(function_name, DEFAULT_TIMEOUT)
+                context = LambdaContext(function_name=function_name, timeout_ms=timeout * 1000)
                 started = time.perf_counter()
                 try:
-                    return handler(event, context)
+                    result = handler(event, context)
                 except SimulatedCrash as crash:
                     # Lambda discards a dead environment: drop what it had buffered.
                     from shipshape.observability import metrics
@@ -208,10 +219,25 @@ class InProcessLambdas:
                 finally:
                     if timing is not None:
                         timing.append(time.perf_counter() - started)
+                if context.get_remaining_time_in_millis() <= 0:
+                    # Lambda would have stopped it at its timeout and its answer would never
+                    # have come. A thread cannot be stopped here, so it ran to its end (what it
+                    # wrote after the timeout would not have been written on AWS); its answer
+                    # is refused all the same: never kinder than Lambda.
+                    raise FunctionTimedOut(
+                        f"{function_name} ran past its {timeout} s timeout (template.yaml)"
+                    )
+                return result
         finally:
             if injector:
                 injector.leave(outer)
             self.stdout.local.function = previous
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """No invocation runs inside (the one running, if any, ends first)."""
+        with self._environment:
+            yield
 
     def install(self) -> None:
         from moto.awslambda.models import LambdaFunction

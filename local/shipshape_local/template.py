@@ -4,6 +4,7 @@ its substitutions."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A function's Timeout when neither it nor the Globals set one (SAM's and Lambda's default).
+DEFAULT_TIMEOUT = 3
 
 
 class _CfnLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -62,6 +65,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, Any] = field(default_factory=dict)
     tracing: str = "PassThrough"  # X-Ray: Active starts traces, PassThrough only continues
+    timeout: int = DEFAULT_TIMEOUT  # seconds: the function's Timeout (or the Globals')
 
     @property
     def module_file(self) -> Path:
@@ -76,17 +80,30 @@ class Template:
     """``Template()`` is the template as written: every resource, conditional or not (what
     the static checks read). ``Template(parameters={...})`` is the stack deployed with those
     parameter values (the others at their defaults): only the resources whose ``Condition``
-    holds (what the embedded runtime builds)."""
+    holds (what the embedded runtime builds).
+
+    ``edits`` sets resource properties differently from the file, as deploying an edited copy
+    of it would (``{"IngestFunction": {"Timeout": 3}}``): a test that needs a function with
+    less time than the template gives it says so, and the runtime reads and enforces the
+    edited value exactly as it would the written one. Only properties of resources that exist
+    can be edited."""
 
     def __init__(
         self,
         path: Path = REPO_ROOT / "template.yaml",
         *,
         parameters: Mapping[str, str] | None = None,
+        edits: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.path = path
         self.root = path.parent
         self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506
+        for logical_id, properties in (edits or {}).items():
+            if logical_id not in self.doc["Resources"]:
+                raise KeyError(f"template.yaml has no resource {logical_id}")
+            self.doc["Resources"][logical_id].setdefault("Properties", {}).update(
+                copy.deepcopy(dict(properties))
+            )
         self.parameters = dict(parameters) if parameters is not None else None
         unknown = set(self.parameters or {}) - set(self.doc.get("Parameters", {}))
         if unknown:
@@ -166,6 +183,11 @@ class Template:
                     props.get("Tracing")
                     or self.doc.get("Globals", {}).get("Function", {}).get("Tracing")
                     or "PassThrough"
+                ),
+                timeout=int(
+                    props.get("Timeout")
+                    or self.doc.get("Globals", {}).get("Function", {}).get("Timeout")
+                    or DEFAULT_TIMEOUT
                 ),
             )
         return specs

@@ -5,7 +5,6 @@ once, and nothing is lost or done twice."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -173,18 +172,19 @@ def test_a_warehouse_event_cut_off_mid_flight_is_in_progress_until_its_time_runs
     pick = warehouse.pick_event(warehouse.order(order_id))
     runtime.set_faults(FaultRates(crash_after_write=1.0))
 
-    # When the warehouse sends the scans, resends at once, then again after the time the dead
-    # invocation had left (scaled like every wait of the embedded runtime)
+    # When the warehouse sends the scans, resends at once, then again once the time the dead
+    # invocation had left (its function's timeout) has passed
     cut_off = warehouse.post("acme-outdoors", pick)
     runtime.set_faults(None)
     too_soon = warehouse.post("acme-outdoors", pick)
-    time.sleep(runtime.lambdas.remaining_ms / 1000 + 0.2)
+    expired = runtime.time_out_crashed_invocations()
     accepted = warehouse.post("acme-outdoors", pick)
     final = warehouse.run([order_id])
 
     # Then: 503, then 409 "in progress" with Retry-After, then accepted, and recorded once
     assert cut_off[0] == 503, cut_off
     assert (too_soon[0], too_soon[1]["error"]) == (409, "EventInProgress")
+    assert expired == 1  # the dead invocation's record, and nothing else
     assert accepted[0] == 202, accepted
     assert final == {order_id: "SHIPPED"}
     assert audit_actions(runtime, order_id).count("pick_confirmed") == 1

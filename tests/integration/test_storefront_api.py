@@ -106,9 +106,11 @@ def sleeps() -> Sleeps:
 def make_api(
     sleeps: Sleeps, *, secrets: dict[str, str] | None = None, **options: Any
 ) -> HttpStorefrontApi:
+    # Three retries, more than the functions' transport makes: these tests take the retry
+    # mechanics apart (backoff, Retry-After, what a write may repeat) one retry at a time.
     http = StorefrontHttp(
         connect_timeout=READ_TIMEOUT, read_timeout=READ_TIMEOUT, backoff_factor=BACKOFF,
-        sleep=sleeps,
+        retries=3, sleep=sleeps,
     )  # fmt: skip
     values = {name: value.encode() for name, value in (secrets or DEV).items()}
     return HttpStorefrontApi(FixedSecrets(values), http=http, **options)
@@ -467,7 +469,7 @@ def test_a_read_that_times_out_is_read_again(fake: FakeStorefronts, api: HttpSto
 
 def invocation(seconds_left: float) -> LambdaContext:
     """The emulator's Lambda context, with ``seconds_left`` before the function's timeout."""
-    return LambdaContext(function_name="shipshape-ingest", remaining_ms=int(seconds_left * 1000))
+    return LambdaContext(function_name="shipshape-ingest", timeout_ms=int(seconds_left * 1000))
 
 
 def test_a_call_is_not_started_without_time_left_in_the_invocation(

@@ -14,6 +14,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from shipshape.storefronts.api import READ_TIMEOUT_SECONDS, RETRIES
 from shipshape_local.fakestore import Fault
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import BigCommerceStore, ShopifyStore, WooCommerceStore
@@ -60,15 +61,15 @@ def test_a_shipped_order_gets_one_shopify_fulfillment_even_when_the_answer_is_lo
     assert fake is not None
 
     # Given a shipped order, and a shop that creates the fulfillment but answers only after
-    # Shipshape stopped waiting; then the shop's API drops the connections of the look that
-    # follows (four: one read and the transport's retries), so that invocation fails and the
-    # queue delivers the event again
+    # Shipshape stopped waiting (the transport's own read timeout, as in every function);
+    # then the shop's API drops the connections of the look that follows (one read and the
+    # transport's retries), so that invocation fails and the queue delivers the event again
     def drop_the_next_looks() -> None:
-        fake.inject("shopify", ACME_SHOP, Fault.drop(), times=4, body_contains=LOOK)
+        fake.inject("shopify", ACME_SHOP, Fault.drop(), times=1 + RETRIES, body_contains=LOOK)
 
     fake.inject("shopify", ACME_SHOP, Fault.meanwhile(drop_the_next_looks), body_contains=LOOK)
     fake.inject(
-        "shopify", ACME_SHOP, Fault.slow(runtime.storefront_read_timeout + 1.5),
+        "shopify", ACME_SHOP, Fault.slow(READ_TIMEOUT_SECONDS + 1.5),
         body_contains="ShipshapeFulfillmentCreate",
     )  # fmt: skip
     order_id, resource = _ship_shopify_order(runtime, acme, clock, warehouse)

@@ -13,16 +13,22 @@ from pydantic import ValidationError
 from shipshape.config import ClientConfig, StoreConfig
 from shipshape.errors import ConcurrentUpdate
 from shipshape.models import MAX_VERSION, Platform, StorefrontOrder, SyncState
-from shipshape.ports import ShipmentNotice, StorefrontApi, SyncLedger, WriteBackResult
+from shipshape.ports import ShipmentNotice, StorefrontApi, WriteBackResult
 from shipshape.services.reconcile import reconcile_store
-from tests.fakes import InMemoryOrderRepository, RecordingWorkflow, SettableClock
+from tests.fakes import (
+    InMemoryOrderRepository,
+    InMemorySyncLedger,
+    RecordingWorkflow,
+    SettableClock,
+)
 from tests.helpers import load_event
 
 NOW = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
 
 
-class OneStoreLedger(SyncLedger):
+class OneStoreLedger(InMemorySyncLedger):
     def __init__(self) -> None:
+        super().__init__()
         self.states: dict[tuple[str, str, str], SyncState] = {}
 
     def sync_state(self, client_id: str, platform: str, store: str) -> SyncState | None:

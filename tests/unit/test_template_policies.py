@@ -45,7 +45,8 @@ EXPECTED: dict[str, Grants] = {
     "IngestFunction": {
         # repo.get / get_exception, and the client's active rules (ClientDirectory)
         "dynamodb:GetItem": {ORDERS},
-        # repo.create / apply / write_exception (transactions)
+        # repo.create / apply / write_exception (transactions); an order read left to
+        # reconciliation (ledger.defer_fetch)
         "dynamodb:PutItem": {ORDERS},
         # a cancellation releases reserved stock and removes backorder marks; a product
         # webhook writes the storefront's entry of a SKU (put_catalog, remember_product)
@@ -155,6 +156,8 @@ EXPECTED: dict[str, Grants] = {
     "ReconcilerFunction": {
         # checkpoints, and the same writes as webhook ingest (ingest_version)
         "dynamodb:GetItem": {ORDERS},
+        # the order reads webhook ingest deferred to it (ledger.deferred_fetches)
+        "dynamodb:Query": {ORDERS},
         "dynamodb:PutItem": {ORDERS},
         "dynamodb:UpdateItem": {ORDERS},
         "dynamodb:DeleteItem": {ORDERS},

@@ -89,9 +89,9 @@ def _storefronts() -> StorefrontApi:
     from shipshape.adapters.storefront_http import HttpStorefrontApi
     from shipshape.storefronts.api import StorefrontHttp
 
-    deps = container()
-    http = StorefrontHttp(read_timeout=deps.settings.storefront_read_timeout_seconds)
-    return HttpStorefrontApi(deps.secrets, http=http)
+    # The transport's timeouts are its own defaults, the same in every function and on the
+    # embedded runtime (see storefronts/api.py); each call is cut to the invocation's time.
+    return HttpStorefrontApi(container().secrets, http=StorefrontHttp())
 
 
 def _build() -> Container:

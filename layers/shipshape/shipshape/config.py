@@ -448,7 +448,6 @@ class Settings(Model):
     # from, and the account they must have been delivered to (both set only where it is on).
     shopify_event_source: str = ""
     shopify_event_account: str = ""
-    storefront_read_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
     client_config_dir: Path = Path("/opt/clients")
     secrets_max_age_seconds: int = 300
     rules_ttl_seconds: float = 30.0

@@ -1028,6 +1028,22 @@ class RuleChange(Model):
     rejection_reason: str | None = None
 
 
+class DeferredFetch(Model):
+    """An order a storefront's webhook named (an id only: BigCommerce) whose storefront did
+    not answer the read in the time the webhook's invocation had. The webhook was accepted
+    (202, outcome ``deferred``); the next reconciliation pass of the store reads the order and
+    records it through the same ingest path, then forgets this."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: ClientId
+    platform: Platform
+    store: str
+    storefront_order_id: str = Field(min_length=1)
+    deferred_at: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
 class SyncState(Model):
     """Where reconciliation of one store stands: orders the storefront changed before
     ``checkpoint`` have been compared with the canonical record."""

@@ -24,6 +24,7 @@ from shipshape.models import (
     AwayPeriod,
     BackorderMark,
     CatalogEntry,
+    DeferredFetch,
     Document,
     Label,
     Order,
@@ -180,7 +181,8 @@ class RuleStore(ABC):
 
 
 class SyncLedger(ABC):
-    """Reconciliation checkpoints, one per client store."""
+    """Reconciliation checkpoints, one per client store, and the order reads webhook ingest
+    left to reconciliation (``DeferredFetch``)."""
 
     @abstractmethod
     def sync_state(self, client_id: str, platform: str, store: str) -> SyncState | None: ...
@@ -189,6 +191,20 @@ class SyncLedger(ABC):
     def save_sync_state(self, state: SyncState, expected: SyncState | None) -> None:
         """Store ``state`` only if the stored one is still ``expected`` (None: none stored);
         ``ConcurrentUpdate`` otherwise, so two passes never move a checkpoint back."""
+
+    @abstractmethod
+    def defer_fetch(self, deferred: DeferredFetch) -> None:
+        """Remember an order read left for reconciliation; one per order (a later deferral of
+        the same order replaces the earlier)."""
+
+    @abstractmethod
+    def deferred_fetches(self, client_id: str, platform: str, store: str) -> list[DeferredFetch]:
+        """The store's deferred order reads, oldest order id first (one small partition)."""
+
+    @abstractmethod
+    def complete_fetch(self, deferred: DeferredFetch) -> None:
+        """Forget a deferred read once its order is recorded, unless the order was deferred
+        again since ``deferred`` was read (that one stays, for the next pass)."""
 
 
 class AccessLog(ABC):

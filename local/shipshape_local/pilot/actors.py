@@ -584,7 +584,9 @@ class Actors:
             if status < 500 and body.get("error") != "EventInProgress":
                 break
             self.counts["set-up event resent"] += 1
-            time.sleep(self.rt.lambdas.remaining_ms / 1000)  # an in-progress record expires
+            # A crashed invocation's in-progress record blocks the resend until that
+            # invocation's timeout is over: let that time pass (see the runtime's helper).
+            self.rt.time_out_crashed_invocations()
         if status >= 400:
             raise RuntimeError(f"warehouse event refused: {status} {body}")
         return body

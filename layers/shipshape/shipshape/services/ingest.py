@@ -34,6 +34,7 @@ from shipshape.models import (
     TERMINAL_STATUSES,
     Actor,
     AuditEvent,
+    DeferredFetch,
     LineKind,
     Order,
     OrderChanges,
@@ -55,6 +56,7 @@ from shipshape.ports import (
     OrderRepository,
     SecretStore,
     StorefrontApi,
+    SyncLedger,
     TaskNotWaiting,
     WorkflowEngine,
 )
@@ -106,14 +108,22 @@ class IngestOutcome(StrEnum):
     UPDATED = "updated"
     DUPLICATE = "duplicate"
     STALE = "stale"
+    # The webhook named an order (its id only) the storefront did not answer the read of in
+    # time: accepted, and left to the store's next reconciliation pass (``DeferredFetch``).
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
 class IngestResult:
     order_id: str
     outcome: IngestOutcome
-    status: OrderStatus
+    status: OrderStatus | None  # None: deferred, and not recorded before
     detail: str
+
+
+class _FetchUnanswered(StorefrontUnavailable):
+    """The storefront did not answer the order read (slow, down, throttling, or no time left
+    in the invocation): worth reading again later, unlike a refusal or a missing credential."""
 
 
 def ingest_webhook(
@@ -126,17 +136,22 @@ def ingest_webhook(
     workflow: WorkflowEngine,
     clock: Clock,
     storefronts: StorefrontApi | None = None,
+    deferrals: SyncLedger | None = None,
 ) -> IngestResult:
     """Accept one storefront delivery for ``client``. Raises client errors for bad requests
     (before anything is written) and never writes a half order.
 
     A platform whose webhooks carry only the order id (BigCommerce) has the order fetched from
     its API with the store's credential after the delivery is verified: what is recorded is
-    what the storefront's API says, never what an unauthenticated body claims."""
+    what the storefront's API says, never what an unauthenticated body claims. When the
+    storefront does not answer that read in time and ``deferrals`` is given, the read is
+    recorded there for the store's next reconciliation pass and the delivery is accepted as
+    ``DEFERRED``: a slow storefront is never answered with an error for its own slowness, and
+    the order is not lost (without ``deferrals``: ``StorefrontUnavailable``)."""
     store = verified_store(client, platform, delivery, secrets)
     return _ingest_authentic(
         client=client, store=store, delivery=delivery, repo=repo, workflow=workflow,
-        clock=clock, storefronts=storefronts, source="webhook",
+        clock=clock, storefronts=storefronts, source="webhook", deferrals=deferrals,
     )  # fmt: skip
 
 
@@ -206,6 +221,7 @@ def _ingest_authentic(
     clock: Clock,
     storefronts: StorefrontApi | None,
     source: str,
+    deferrals: SyncLedger | None = None,
 ) -> IngestResult:
     """A delivery known to come from ``store``: normalized (or its order fetched), recorded."""
     adapter = adapter_for(store.platform)
@@ -213,7 +229,13 @@ def _ingest_authentic(
     if reference is None:
         incoming = adapter.normalize(delivery)
     else:
-        incoming = adapter.normalize_resource(_fetch(store, reference, storefronts), store.store)
+        try:
+            resource = _fetch(store, reference, storefronts)
+        except _FetchUnanswered as exc:
+            if deferrals is None:
+                raise
+            return _defer(client, store, reference, repo, deferrals, clock, str(exc))
+        incoming = adapter.normalize_resource(resource, store.store)
         if incoming.storefront_order_id != reference:
             raise PayloadInvalid(
                 f"data.id: the store answered order {incoming.storefront_order_id} for "
@@ -272,6 +294,8 @@ def _fetch(store: StoreConfig, reference: str, storefronts: StorefrontApi | None
         )
     try:
         return storefronts.fetch_order(store, reference)
+    except StorefrontUnavailable as exc:
+        raise _FetchUnanswered(str(exc)) from exc
     except StorefrontRefused as exc:
         if exc.status == 404:
             raise PayloadInvalid(f"data.id: the store has no order {reference}") from None
@@ -284,6 +308,39 @@ def _fetch(store: StoreConfig, reference: str, storefronts: StorefrontApi | None
         raise StorefrontUnavailable(
             f"{store.platform.value} refused Shipshape's order read ({exc.status} {exc.code})"
         ) from None
+
+
+def _defer(
+    client: ClientConfig,
+    store: StoreConfig,
+    reference: str,
+    repo: OrderRepository,
+    deferrals: SyncLedger,
+    clock: Clock,
+    reason: str,
+) -> IngestResult:
+    """Leave the order's read to the store's next reconciliation pass, durably."""
+    order_id = canonical_order_id(client.client_id, store.platform, store.store, reference)
+    deferrals.defer_fetch(
+        DeferredFetch(
+            client_id=client.client_id, platform=store.platform, store=store.store,
+            storefront_order_id=reference, deferred_at=clock.now(), reason=reason[:500],
+        )
+    )  # fmt: skip
+    known = repo.get(order_id)
+    logger.warning(
+        "the storefront did not answer the order read in time: left to reconciliation",
+        extra={"order_id": order_id, "client_id": client.client_id, "store": store.store},
+    )
+    return IngestResult(
+        order_id=order_id,
+        outcome=IngestOutcome.DEFERRED,
+        status=known.status if known else None,
+        detail=(
+            f"accepted; {store.platform.value} did not answer the read of order {reference} "
+            "in time, so the store's next reconciliation pass reads and records it"
+        ),
+    )
 
 
 def _record_version(

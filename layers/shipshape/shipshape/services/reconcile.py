@@ -11,6 +11,11 @@ The window starts ``OVERLAP`` before the checkpoint: a storefront may stamp an o
 time a little before the change is visible through its API, and a duplicate costs one read.
 A store's first pass only sets its checkpoint: what the storefront changed before Shipshape
 went live for it (orders the merchant fulfilled another way) is not Shipshape's to fulfil.
+
+Each pass first reads the orders webhook ingest deferred to it (``DeferredFetch``: a webhook
+named an order, id only, and the storefront did not answer the read in time), first pass
+included: those webhooks were accepted, so their orders are Shipshape's to record. A read the
+storefront still does not answer stays deferred for the next pass.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class StoreReport:
     max_lag_seconds: float = 0.0
     unreadable: list[str] = field(default_factory=list)
     error: str | None = None
+    deferred_left: int = 0  # deferred order reads the storefront did not answer this pass
 
 
 def reconcile_all(
@@ -102,7 +108,7 @@ def reconcile_store(
         report.outcome = "skipped"
         report.error = "no API credential configured (api_token_secret_name)"
         return report
-    adapter = adapter_for(store.platform)
+    _complete_deferred(client, store, repo, ledger, storefronts, workflow, clock, report)
     previous = ledger.sync_state(client.client_id, store.platform.value, store.store)
     until = clock.now()
     if previous is None:
@@ -126,23 +132,7 @@ def reconcile_store(
         return report
     report.pulled = len(resources)
     for resource in resources:
-        try:
-            incoming = adapter.normalize_resource(resource, store.store)
-            # Refuses (writing nothing) what a webhook would be refused for after normalizing
-            # too: a version stamped too far ahead of Shipshape's clock.
-            result = ingest_version(
-                client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
-                clock=clock, source="reconciliation",
-            )  # fmt: skip
-        except ClientRequestError as exc:
-            # The same order a webhook would be refused for: recorded for review, not retried
-            # forever (the next pass reads it again only if the storefront changes it).
-            report.unreadable.append(str(exc)[:200])
-            continue
-        if result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
-            lag = (clock.now() - incoming.storefront_updated_at).total_seconds()
-            report.repaired.append(result.order_id)
-            report.max_lag_seconds = max(report.max_lag_seconds, round(lag, 3))
+        _record(client, store, resource, repo, workflow, clock, report)
     state = SyncState(
         client_id=client.client_id,
         platform=store.platform,
@@ -171,3 +161,69 @@ def reconcile_store(
             },
         )
     return report
+
+
+def _record(
+    client: ClientConfig,
+    store: StoreConfig,
+    resource: bytes,
+    repo: OrderRepository,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    report: StoreReport,
+) -> bool:
+    """One order resource through the ingest path; False if it cannot be read (recorded in
+    the report for review)."""
+    try:
+        incoming = adapter_for(store.platform).normalize_resource(resource, store.store)
+        # Refuses (writing nothing) what a webhook would be refused for after normalizing
+        # too: a version stamped too far ahead of Shipshape's clock.
+        result = ingest_version(
+            client=client, store=store, incoming=incoming, repo=repo, workflow=workflow,
+            clock=clock, source="reconciliation",
+        )  # fmt: skip
+    except ClientRequestError as exc:
+        # The same order a webhook would be refused for: recorded for review, not retried
+        # forever (the next pass reads it again only if the storefront changes it).
+        report.unreadable.append(str(exc)[:200])
+        return False
+    if result.outcome in (IngestOutcome.CREATED, IngestOutcome.UPDATED):
+        lag = (clock.now() - incoming.storefront_updated_at).total_seconds()
+        report.repaired.append(result.order_id)
+        report.max_lag_seconds = max(report.max_lag_seconds, round(lag, 3))
+    return True
+
+
+def _complete_deferred(
+    client: ClientConfig,
+    store: StoreConfig,
+    repo: OrderRepository,
+    ledger: SyncLedger,
+    storefronts: StorefrontApi,
+    workflow: WorkflowEngine,
+    clock: Clock,
+    report: StoreReport,
+) -> None:
+    """Read and record the orders webhook ingest left to this pass; each is forgotten once
+    recorded (or found unreadable, or gone from the store), kept while the store does not
+    answer or refuses Shipshape's credential."""
+    pending = ledger.deferred_fetches(client.client_id, store.platform.value, store.store)
+    for n, deferred in enumerate(pending):
+        try:
+            resource = storefronts.fetch_order(store, deferred.storefront_order_id)
+        except StorefrontUnavailable as exc:
+            # Still not answering: the rest wait for the next pass with this one.
+            report.deferred_left += len(pending) - n
+            logger.warning(
+                "a deferred order read is still not answered",
+                extra={"client_id": client.client_id, "store": store.store, "error": str(exc)},
+            )
+            return
+        except StorefrontRefused as exc:
+            if exc.status != 404:
+                report.deferred_left += 1  # the credential or set-up: fixed, then read
+                continue
+            report.unreadable.append(f"order {deferred.storefront_order_id}: not in the store")
+        else:
+            _record(client, store, resource, repo, workflow, clock, report)
+        ledger.complete_fetch(deferred)

@@ -27,9 +27,15 @@ started when less than
 attempt's timeouts are cut to what remains, and a retry (or a platform's Retry-After) that
 would not fit is not made. The call is then ``StorefrontUnavailable``, which each caller already
 turns into a retry (the queue's redelivery, the next reconciliation pass, the platform's
-redelivery of a webhook), rather than Lambda cutting the invocation off mid-call. (The
-handlers do not use it yet: the embedded runtime's context reports a scaled remaining time,
-not each function's own, and must first report what Lambda would.)
+redelivery of a webhook), rather than Lambda cutting the invocation off mid-call. Every
+handler that calls a storefront makes its calls inside ``within(context)``.
+
+The transport's timeouts and retries (``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``,
+``RETRIES``, ``BACKOFF_FACTOR``) are the same in every function and sized on the shortest one
+that calls a storefront (ingest): one call with all its attempts, its backoff and
+``MARGIN_SECONDS`` fits in each such function's Timeout even before ``within`` cuts it
+(tests/unit/test_template_timeouts.py holds template.yaml to that sum). A storefront slower
+than that is not waited for: the call is retried later, by whatever retries its caller.
 
 Where a store's API lives: ``StoreConfig.api_url`` when set, else the platform's usual place.
 ``SHIPSHAPE_STOREFRONT_API_URL`` (the embedded runtime and the tests point it at the fake
@@ -74,6 +80,14 @@ Params = Mapping[str, str | int]
 # answering), and the least time a call is started with.
 MARGIN_SECONDS = 1.0
 MIN_CALL_SECONDS = 1.0
+# One call: a connection within 1.5 s (the platforms' APIs sit behind CDNs near every AWS
+# region), an answer within 3 s of asking (between bytes), tried twice at most with no wait
+# before the second try (urllib3 waits BACKOFF_FACTOR * 2**(n-1) before the n-th retry
+# after the first). (1.5 + 3) * 2 + 1 s of margin = the ingest function's 10 s.
+CONNECT_TIMEOUT_SECONDS = 1.5
+READ_TIMEOUT_SECONDS = 3.0
+RETRIES = 1
+BACKOFF_FACTOR = 0.5
 _DEADLINE: ContextVar[float | None] = ContextVar("storefront_deadline", default=None)
 
 
@@ -206,10 +220,10 @@ class StorefrontHttp:
         self,
         *,
         api_url_override: str | None = None,
-        connect_timeout: float = 3.05,
-        read_timeout: float = 15.0,
-        retries: int = 3,
-        backoff_factor: float = 0.5,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+        retries: int = RETRIES,
+        backoff_factor: float = BACKOFF_FACTOR,
         max_wait: float = 20.0,
         sleep: Sleep = time.sleep,
         pool: urllib3.PoolManager | None = None,

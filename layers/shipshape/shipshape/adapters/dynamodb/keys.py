@@ -21,6 +21,8 @@ publisher build and read keys only through this module:
   the active one is also pointed at by sk=ACTIVE (version)
 - access denial: pk=DENIED#<client_id>  sk=<at ISO>#<uuid>  doc=<AccessDenial JSON>
 - reconciliation checkpoint: pk=SYNC#<client_id>  sk=<platform>#<store>  checkpoint (ISO)
+- deferred order read: pk=DEFERRED#<client_id>  sk=<platform>#<store>#<storefront order id>
+  deferred_at (ISO), doc=<DeferredFetch JSON>
 
 Indexes (sparse ones hold only the items that carry their key):
 - ``gsi1``: accepted orders whose workflow has not acknowledged its start (the starter's work),
@@ -144,6 +146,21 @@ def denial_partition(client_id: str) -> str:
 
 def sync_key(client_id: str, platform: str, store: str) -> Key:
     return {"pk": s(f"SYNC#{client_id}"), "sk": s(f"{platform}#{store}")}
+
+
+def deferred_partition(client_id: str) -> str:
+    return f"DEFERRED#{client_id}"
+
+
+def deferred_prefix(platform: str, store: str) -> str:
+    return f"{platform}#{store}#"
+
+
+def deferred_key(client_id: str, platform: str, store: str, storefront_order_id: str) -> Key:
+    return {
+        "pk": s(deferred_partition(client_id)),
+        "sk": s(deferred_prefix(platform, store) + storefront_order_id),
+    }
 
 
 def pending_start_index(accepted: datetime, order_id: str) -> dict[str, Any]:

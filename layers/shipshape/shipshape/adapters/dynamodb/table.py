@@ -90,9 +90,11 @@ class Table:
         with translated(on_condition):
             self.client.put_item(TableName=self.name, Item=item, **options)
 
-    def delete(self, key: dict[str, Any]) -> None:
-        with translated():
-            self.client.delete_item(TableName=self.name, Key=key)
+    def delete(
+        self, key: dict[str, Any], on_condition: Exception | None = None, **options: Any
+    ) -> None:
+        with translated(on_condition):
+            self.client.delete_item(TableName=self.name, Key=key, **options)
 
     def update(
         self, key: dict[str, Any], on_condition: Exception | None = None, **options: Any
