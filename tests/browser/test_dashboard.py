@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, Request, expect
 
@@ -353,6 +354,39 @@ def test_a_new_operator_sets_a_password_before_the_first_sign_in(
     assert refused is not None and "Password does not conform to policy" in refused
     expect(page.get_by_test_id("operator")).to_contain_text("nora.new")
     expect(page.get_by_test_id("client-select")).to_have_value(CLIENT)
+
+
+def test_an_operator_with_mfa_signs_in_with_their_apps_code_on_a_phone(
+    page: Page, stack: SeededStack
+) -> None:
+    # Given Mia, who turned on MFA, signing in on a phone-sized screen
+    mia = dev_operators()["mia.operator"]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{stack.url}/dashboard")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Username").fill("mia.operator")
+    page.get_by_label("Password").fill(mia.password)
+    page.get_by_role("button", name="Sign in").click()
+
+    # When she is asked for her authenticator app's code, gives a wrong one, then the right one
+    page.get_by_label("Code").fill(f"{(int(pyotp.TOTP(mia.totp_secret).now()) + 1) % 10**6:06d}")
+    page.get_by_role("button", name="Verify and sign in").click()
+    refused = page.get_by_role("alert").text_content()
+    page.screenshot(path=str(ARTIFACTS / "mfa-code-refused-phone.png"))
+    page.get_by_label("Code").fill(pyotp.TOTP(mia.totp_secret).now())
+    page.get_by_role("button", name="Verify and sign in").click()
+
+    # Then the wrong code kept her out, and the right one signed her in to the dashboard
+    assert refused == "Incorrect code."
+    expect(page.get_by_test_id("operator")).to_contain_text("mia.operator")
+    expect(page.get_by_test_id("client-select")).to_have_value(CLIENT)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    wide = page.evaluate(
+        "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect()"
+        ".right > 391 && e.offsetParent !== null && getComputedStyle(e).position !== 'fixed')"
+        ".map(e => e.tagName + '.' + e.className + '#' + e.id).slice(0, 12)"
+    )
+    assert width <= 390, f"the dashboard is {width} px wide on a 390 px screen: {wide}"
 
 
 def test_the_session_lasts_as_long_as_the_tab_and_signing_out_forgets_it(
