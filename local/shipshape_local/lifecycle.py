@@ -21,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shipshape_local import issuer, patches
+from shipshape_local import alarms, issuer, patches
 from shipshape_local.delivery import Delivery
 from shipshape_local.fakestore import FakeStorefronts, dev_credentials
 from shipshape_local.faults import FaultInjector, FaultRates
 from shipshape_local.gateway import HttpApi, HttpResponse
 from shipshape_local.lambdas import InProcessLambdas
 from shipshape_local.metering import METER, ExecutionCount
-from shipshape_local.stack import REGION, Stack
+from shipshape_local.stack import ACCOUNT, REGION, Stack
 from shipshape_local.template import REPO_ROOT, Route, Template
 
 DEV_SECRETS = Path(__file__).with_name("dev-secrets.toml")
@@ -217,6 +217,8 @@ class EmbeddedRuntime:
         self._calls_before: Counter[str] = Counter()
         # The injector the patched emulator consults on every call (None: no faults).
         self._armed: FaultInjector | None = None
+        # The template's alarms, evaluated on the functions' EMF metrics (see alarms).
+        self.alarms: alarms.AlarmEvaluator | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -254,6 +256,7 @@ class EmbeddedRuntime:
                     faults=lambda: self._armed,
                     retry_time_factor=self.retry_time_factor,
                     deadlines=self.task_deadlines,
+                    clock=lambda: self.alarms.stamp() if self.alarms else self.clock.now(),
                 )
             )
             # Task-token waits time out on this runtime's clock, as they do on AWS's.
@@ -271,6 +274,7 @@ class EmbeddedRuntime:
                 "OperatorsUserPoolDomain": issuer.DOMAIN_PREFIX,
             })  # fmt: skip
             self.stack.create()
+            self._attach_alarms(running)
             self.storefronts = _fake_storefronts()
             self.storefronts.reset(
                 dev_credentials(self.config_dir, DEV_SECRETS), clock=self.clock.now
@@ -305,6 +309,23 @@ class EmbeddedRuntime:
         finally:
             if running is not None:
                 running.close()  # the patches come off, then moto stops
+
+    def _attach_alarms(self, running: ExitStack) -> None:
+        """Evaluate the template's alarms on what the functions print, whenever the clock
+        moves (as CloudWatch does once a period)."""
+        evaluator = self.alarms = alarms.attach(
+            self.template, self.names, self.attributes,
+            clock=self.clock.now, account=ACCOUNT, region=REGION, lock=BACKEND_LOCK,
+        )  # fmt: skip
+        metered = self.lambdas.stdout.on_line
+
+        def on_line(line: str) -> None:
+            if metered is not None:
+                metered(line)
+            evaluator.record(line)
+
+        self.lambdas.stdout.on_line = on_line
+        running.callback(self.clock.on_change(evaluator.evaluate))
 
     def _stop_mock(self) -> None:
         if self._mock is not None:

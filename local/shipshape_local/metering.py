@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shipshape_local import emf
 from shipshape_local.cost import (
     Index,
     TableSchema,
@@ -178,18 +179,10 @@ METER = Meter()
 
 def _metric_keys(line: str) -> list[tuple[str, ...]]:
     """The custom metrics an EMF document publishes: namespace, name and dimension values."""
-    try:
-        document = json.loads(line)
-        directives = document["_aws"]["CloudWatchMetrics"]
-    except (ValueError, KeyError, TypeError):
-        return []
-    keys = []
-    for directive in directives:
-        for dimensions in directive.get("Dimensions") or [[]]:
-            values = tuple(f"{d}={document.get(d)}" for d in sorted(dimensions))
-            for metric in directive.get("Metrics", []):
-                keys.append((directive.get("Namespace", ""), metric.get("Name", ""), *values))
-    return keys
+    return [
+        (point.namespace, point.name, *(f"{d}={v}" for d, v in point.dimensions))
+        for point in emf.datapoints(line)
+    ]
 
 
 # --- DynamoDB request units, from the emulator's tables ------------------------------------

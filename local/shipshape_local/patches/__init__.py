@@ -23,6 +23,7 @@ from types import ModuleType
 from shipshape_local.faults import FaultInjector
 from shipshape_local.metering import Meter
 from shipshape_local.patches import (
+    alarm_history,
     atomic_requests,
     counted_calls,
     injected_faults,
@@ -58,6 +59,7 @@ PATCHES: tuple[ModuleType, ...] = (
     scaled_retry_sleeps,
     injected_faults,
     metered_requests,
+    alarm_history,
 )
 
 _state = threading.Lock()
@@ -78,6 +80,7 @@ def installed(
     faults: Callable[[], FaultInjector | None],
     retry_time_factor: float,
     deadlines: TaskDeadlines | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Iterator[None]:
     """Every patch, installed for the block and removed after it.
 
@@ -85,7 +88,8 @@ def installed(
     every applied DynamoDB write, ``calls`` of every AWS call; ``meter`` is charged for what is
     done for its subject; ``faults()`` is the injector armed now (None: no faults); retry
     sleeps last ``retry_time_factor`` of their time; task-token waits time out when
-    ``deadlines`` says so (its clock; the wall clock when None: moto's own timing)."""
+    ``deadlines`` says so (its clock; the wall clock when None: moto's own timing); alarms'
+    states and history are stamped with ``clock`` (the wall clock when None)."""
     for patch in PATCHES:
         check_version(patch)
     with _state:
@@ -114,6 +118,7 @@ def installed(
         scaled_retry_sleeps.install(patcher(scaled_retry_sleeps), factor=retry_time_factor)
         injected_faults.install(patcher(injected_faults), injector=faults)
         metered_requests.install(patcher(metered_requests), meter=meter, lock=lock)
+        alarm_history.install(patcher(alarm_history), clock=clock or (lambda: datetime.now(UTC)))
         yield
     finally:
         for each in reversed(patchers):
