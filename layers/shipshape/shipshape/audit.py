@@ -8,8 +8,6 @@ gives it typed. Readers of the trail (domain events, metrics, the checklist, the
 decide for every action what it means to them; tests hold each of them to the whole enum.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from enum import StrEnum
 from typing import Any

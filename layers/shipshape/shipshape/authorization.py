@@ -13,8 +13,6 @@ call ``require`` with its client, so a service asks for what it needs and the ac
 means to take in one call.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 
 from pydantic import ConfigDict, Field

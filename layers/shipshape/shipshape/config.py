@@ -5,8 +5,6 @@ repository, shipped to Lambda as a layer mounted under ``/opt/clients``). Secret
 these files, only the *names* under which Secrets Manager (or the embedded runtime) keeps them.
 """
 
-from __future__ import annotations
-
 import os
 import time
 import tomllib
@@ -188,7 +186,7 @@ class FulfilmentConfig(Model):
         return self.backorder_limit_days * 24 * 3600
 
     @model_validator(mode="after")
-    def _every_gate_owned(self) -> FulfilmentConfig:
+    def _every_gate_owned(self) -> "FulfilmentConfig":
         object.__setattr__(self, "gates", {**DEFAULT_GATES, **self.gates})
         return self
 
@@ -247,7 +245,7 @@ class StoreConfig(Model):
     )
 
     @model_validator(mode="after")
-    def _rotation_has_an_end(self) -> StoreConfig:
+    def _rotation_has_an_end(self) -> "StoreConfig":
         if self.previous_webhook_secret_name and self.previous_secret_expires_at is None:
             raise ValueError(
                 "previous_webhook_secret_name needs previous_secret_expires_at: a rotation "
@@ -297,7 +295,7 @@ class ClientConfig(Model):
         return value
 
     @model_validator(mode="after")
-    def _every_status_owned(self) -> ClientConfig:
+    def _every_status_owned(self) -> "ClientConfig":
         merged = {**DEFAULT_STATUS_OWNERS, **self.status_owners}
         missing = [s.value for s in OrderStatus if not (merged.get(s) or "").strip()]
         if missing:
@@ -368,7 +366,7 @@ class ClientDirectory:
     def __init__(
         self,
         folder: Path,
-        rules: RuleStore | None = None,
+        rules: "RuleStore | None" = None,
         rules_ttl_seconds: float = 30.0,
     ) -> None:
         self._folder = folder
@@ -454,12 +452,12 @@ class Settings(Model):
     max_body_bytes: int = 256 * 1024
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_environment(cls, environ: "Mapping[str, str] | None" = None) -> "Settings":
         env = os.environ if environ is None else environ
         names = {f"SHIPSHAPE_{name.upper()}": name for name in cls.model_fields}
         return cls.model_validate({names[k]: v for k, v in env.items() if k in names})
 
-    def requiring(self, *names: str) -> Settings:
+    def requiring(self, *names: str) -> "Settings":
         """These settings, each checked set. A function calls this at cold start with what
         it needs, so a stack deployed without one fails its init, naming the variable, instead
         of answering requests with errors later."""

@@ -26,8 +26,6 @@ This module knows no AWS: the stream records it is fed come decoded from
 on the bus.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated, Any, ClassVar, Literal, assert_never

@@ -1,8 +1,6 @@
 """The HTTP edge shared by the API functions: error bodies, the one place that maps domain
 errors to status codes, and the limits every request is held to before a handler sees it."""
 
-from __future__ import annotations
-
 import base64
 import json
 import math

@@ -4,8 +4,6 @@ Boundaries each have their own models (storefront payloads live in ``shipshape.s
 DynamoDB items in ``shipshape.adapters.dynamodb``); this module is the domain in between.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 from datetime import date, datetime, timedelta
@@ -331,7 +329,7 @@ class StorefrontOrder(Model):
     )
 
     @model_validator(mode="after")
-    def _has_a_line(self) -> StorefrontOrder:
+    def _has_a_line(self) -> "StorefrontOrder":
         if not self.lines and not self.other_lines:
             raise ValueError("the order has no lines")
         return self
@@ -766,15 +764,15 @@ class Order(Model):
         self,
         action: AuditAction,
         *,
-        actor: Actor,
+        actor: "Actor",
         at: datetime,
         to: OrderStatus | None = None,
         owner: str | None = None,
         detail: Detail | dict[str, Any] | None = None,
-        changes: OrderChanges | None = None,
+        changes: "OrderChanges | None" = None,
         entered_at: datetime | None = None,
         event_owner: str | None = None,
-    ) -> tuple[Order, AuditEvent]:
+    ) -> tuple["Order", "AuditEvent"]:
         """The next snapshot of this order and the audit event that records it: the only way
         an order changes.
 
@@ -918,7 +916,7 @@ class OrderException(Model):
 
     def closed(
         self, *, by: str, at: datetime, action: str, note: str, keep_token: bool = False
-    ) -> OrderException:
+    ) -> "OrderException":
         """This exception resolved (by a person, the workflow or the storefront), next version.
 
         ``keep_token`` keeps the wait's token so the same resolution can be handed over again.
@@ -958,7 +956,7 @@ class AuditEvent(Model):
     detail: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _detail_fits_action(self) -> AuditEvent:
+    def _detail_fits_action(self) -> "AuditEvent":
         try:
             DETAILS[self.action].model_validate(self.detail)
         except ValidationError as exc:

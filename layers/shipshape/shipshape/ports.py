@@ -4,8 +4,6 @@ Real adapters (DynamoDB, Step Functions, Secrets Manager) live in ``shipshape.ad
 are wired once in ``shipshape.bootstrap``; tests wire fakes or the embedded AWS emulator.
 """
 
-from __future__ import annotations
-
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, date, datetime

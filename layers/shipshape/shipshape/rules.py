@@ -6,8 +6,6 @@ escalation chain for *every* exception type, and every name they use must be a k
 person. Rules that leave a gap are refused with a message that names it.
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
@@ -96,7 +94,7 @@ class ClientRules(Model):
     exceptions: dict[ExceptionType, ExceptionRule] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _no_gaps(self) -> ClientRules:
+    def _no_gaps(self) -> "ClientRules":
         missing = [t.value for t in ExceptionType if t not in self.exceptions]
         if missing:
             raise ValueError(f"no owner for exception type(s) {', '.join(missing)}")

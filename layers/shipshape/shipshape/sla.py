@@ -39,8 +39,6 @@ after ``MAX_SPAN`` of calendar time, so a calendar with almost no working time r
 ``BusinessTimeOutOfRange`` instead of looping for years.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache

@@ -12,8 +12,6 @@ unanswered (a timeout, a 5xx, a broken connection): the storefront may have made
 look finds it instead of a second write making a duplicate.
 """
 
-from __future__ import annotations
-
 import base64
 import json
 import re

@@ -2,8 +2,6 @@
 exceptions move to the next level of the chain when they are away longer than the client's
 threshold (``rules.away_reassign_after_hours``)."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

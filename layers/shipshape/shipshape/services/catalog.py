@@ -14,8 +14,6 @@ redelivered or late, older version changes nothing. What changed is logged (SKUs
 names: a catalog carries no personal data) and returned.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime

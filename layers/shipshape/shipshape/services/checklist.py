@@ -11,8 +11,6 @@
    the warehouse.
 """
 
-from __future__ import annotations
-
 import random
 from collections import defaultdict
 from datetime import datetime, timedelta

@@ -32,8 +32,6 @@ rollback the retry needs (a failed pick is picked again from the start, a refuse
 voided and re-rated), all written in the resolution's one transaction.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 from typing import Annotated, Any
@@ -217,7 +215,7 @@ class ExceptionView(Model):
     @classmethod
     def of(
         cls, exception: OrderException, now: Any, awaiting_approval: str | None = None
-    ) -> ExceptionView:
+    ) -> "ExceptionView":
         return cls(
             **exception.model_dump(
                 include=set(cls.model_fields) - {"overdue", "awaiting_approval"}

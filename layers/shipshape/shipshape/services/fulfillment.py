@@ -6,8 +6,6 @@ idempotent: a Retry after a write that succeeded finds the order already moved o
 returns without writing again.
 """
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -418,7 +416,7 @@ def _reserved_lines(
     )
 
 
-def await_stock(ctx: StepContext, request: AwaitRequest) -> None:
+def await_stock(ctx: StepContext, request: "AwaitRequest") -> None:
     """Wait for stock (the backorder policy). Stock that arrived between the reservation and
     this wait is noticed here, after the token is stored, so no arrival is missed."""
     order = _live(ctx, request.order_id)

@@ -7,8 +7,6 @@ activated only if the version it was based on is still the active one. The diff 
 release notes, and every order records the version in force when it was received.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -112,7 +110,7 @@ class RuleChangeView(Model):
     rejection_reason: str | None
 
     @classmethod
-    def of(cls, change: RuleChange) -> RuleChangeView:
+    def of(cls, change: RuleChange) -> "RuleChangeView":
         return cls(**change.model_dump(include=set(cls.model_fields)))
 
 

@@ -7,8 +7,6 @@ from before the period (an order paid earlier, an exception opened earlier), the
 exception record supplies it.
 """
 
-from __future__ import annotations
-
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence

@@ -15,8 +15,6 @@ Once a label exists the address cannot change: an approved change would leave a 
 the old address.
 """
 
-from __future__ import annotations
-
 import contextlib
 from datetime import datetime
 from functools import cache

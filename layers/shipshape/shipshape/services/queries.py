@@ -1,7 +1,5 @@
 """Read models for the ops API, scoped to the operator's clients."""
 
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -98,7 +96,7 @@ class OrderView(Model):
     audit_events: int
 
     @classmethod
-    def of(cls, order: Order) -> OrderView:
+    def of(cls, order: Order) -> "OrderView":
         # Imported on the first order read, not at the ops function's cold start: the four
         # storefront adapters cost about 55 ms to import and only this link needs them.
         from shipshape.storefronts import adapter_for

@@ -2,8 +2,6 @@
 inventory events (SKU master updates, stock received) that keep stock true and wake orders
 waiting for it."""
 
-from __future__ import annotations
-
 from datetime import date
 from typing import Annotated, Any, Literal
 

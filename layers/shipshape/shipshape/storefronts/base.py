@@ -6,8 +6,6 @@ An adapter answers three questions about a webhook delivery, in this order:
 3. what order version does it carry (``normalize``, into ``StorefrontOrder``).
 """
 
-from __future__ import annotations
-
 import base64
 import hmac
 from abc import ABC, abstractmethod

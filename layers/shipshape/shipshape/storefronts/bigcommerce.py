@@ -36,8 +36,6 @@ scope would be refused, and BigCommerce blocklists a destination whose share of 
 falls under 90 %.
 """
 
-from __future__ import annotations
-
 import hmac
 import re
 from collections.abc import Sequence

@@ -64,8 +64,6 @@ duplicate, whatever its ``webhook-id`` (which Shipshape checks and signs over, b
 store).
 """
 
-from __future__ import annotations
-
 import base64
 import hmac
 import re

@@ -12,8 +12,6 @@ each with its ``refund_line_items`` (``line_item_id``, ``quantity``) and its ``t
 (``financial_status: "partially_refunded"``) is taken off the order line by line.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal

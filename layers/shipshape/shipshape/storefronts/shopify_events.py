@@ -10,8 +10,6 @@ is the proof of the sender: there is no HMAC to check (tests/events/real/SOURCES
 shape).
 """
 
-from __future__ import annotations
-
 import json
 from datetime import datetime
 from typing import Any

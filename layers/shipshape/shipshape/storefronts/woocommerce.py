@@ -18,8 +18,6 @@ line: it is recorded as ``partially_refunded`` with ``refunded_lines`` None, and
 fulfilment waits in a payment_mismatch for a person to decide.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
