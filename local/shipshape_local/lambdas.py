@@ -114,11 +114,11 @@ class _ThreadRoutedStdout(io.TextIOBase):
         return "utf-8"
 
 
-def load_handler(spec: FunctionSpec) -> Handler:
+def load_handler(spec: FunctionSpec, *, fresh: bool = False) -> Handler:
     """Load ``functions/<name>/app.py`` under a unique module name (every function's module is
-    called ``app``)."""
+    called ``app``); ``fresh``: run its init again even if this process loaded it before."""
     module_name = f"shipshape_fn_{spec.logical_id}"
-    module = sys.modules.get(module_name)
+    module = None if fresh else sys.modules.get(module_name)
     if module is None:
         loader_spec = importlib.util.spec_from_file_location(module_name, spec.module_file)
         if loader_spec is None or loader_spec.loader is None:
@@ -133,7 +133,9 @@ def load_handler(spec: FunctionSpec) -> Handler:
 def on_first_call(spec: FunctionSpec) -> Handler:
     """The function's handler, its module loaded on the first invocation: Lambda runs a
     function's init at its first (cold) start, with the function's environment in place, and
-    an init that fails (a setting missing) fails that invocation."""
+    an init that fails (a setting missing) fails that invocation. Each embedded stack is a
+    new deployment: its functions' first invocations run their init again, under their own
+    environment, whatever an earlier stack in this process loaded."""
     loaded: list[Handler] = []
     lock = threading.Lock()
 
@@ -141,7 +143,7 @@ def on_first_call(spec: FunctionSpec) -> Handler:
         if not loaded:
             with lock:
                 if not loaded:
-                    loaded.append(load_handler(spec))
+                    loaded.append(load_handler(spec, fresh=True))
         return loaded[0](event, context)
 
     return handler

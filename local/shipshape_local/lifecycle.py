@@ -23,12 +23,14 @@ from typing import Any
 
 from shipshape_local import alarms, issuer, patches
 from shipshape_local.delivery import Delivery
+from shipshape_local.environments import RUNTIME_VARIABLES
 from shipshape_local.fakestore import FakeStorefronts, dev_credentials
 from shipshape_local.faults import FaultInjector, FaultRates
 from shipshape_local.gateway import HttpApi, HttpResponse
 from shipshape_local.lambdas import InProcessLambdas
 from shipshape_local.metering import METER, ExecutionCount
-from shipshape_local.stack import ACCOUNT, REGION, Stack
+from shipshape_local.roles import FunctionRoles
+from shipshape_local.stack import ACCOUNT, REGION, STACK_NAME, Stack
 from shipshape_local.template import REPO_ROOT, Route, Template
 
 DEV_SECRETS = Path(__file__).with_name("dev-secrets.toml")
@@ -133,6 +135,17 @@ class Calls:
             return Counter(self.counts)
 
 
+def _secret_arn(name: str) -> str:
+    """The ARN of the secret called ``name`` (AWS appends six random characters to a secret's
+    name), or the one it would have, for a secret that does not exist."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secret = secretsmanager_backends[ACCOUNT][REGION].secrets.get(name)
+    if secret is not None:
+        return str(secret.arn)
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-??????"
+
+
 def _fake_aws_environment() -> None:
     # moto needs credentials and a region to exist; these are not real keys.
     for key, value in {
@@ -184,6 +197,16 @@ class EmbeddedRuntime:
             delivery=self.delivery,
             secrets=self.dev["secrets"],
             lock=BACKEND_LOCK,
+        )
+        # Each function's role, checked on every call it makes (see roles).
+        self.roles = FunctionRoles(
+            self.template,
+            resolve=self.stack.resolve,
+            function_names=self.stack.function_names,
+            account=ACCOUNT,
+            region=REGION,
+            secret_arn=_secret_arn,
+            stack_name=STACK_NAME,
         )
         self.names = self.stack.names  # logical id -> physical name or ARN
         self.attributes = self.stack.attributes  # (logical id, attribute) -> value
@@ -257,11 +280,14 @@ class EmbeddedRuntime:
                     retry_time_factor=self.retry_time_factor,
                     deadlines=self.task_deadlines,
                     clock=lambda: self.alarms.stamp() if self.alarms else self.clock.now(),
+                    authorize=lambda: self.roles.authorize,
                 )
             )
             # Task-token waits time out on this runtime's clock, as they do on AWS's.
             running.callback(self.clock.on_change(self.task_deadlines.enforce))
             self.lambdas.install()
+            self.stack.environments.install()
+            running.callback(self.stack.environments.uninstall)
             METER.reset()
             METER.clock = self.clock.now
             self.lambdas.meter = METER
@@ -346,6 +372,8 @@ class EmbeddedRuntime:
         env["SHIPSHAPE_AUTH_DOMAIN"] = ""
         self.env = env
         os.environ.update(env)
+        # Each function runs with its own entry's variables and these (see environments).
+        self.stack.environments.runtime = {k: env[k] for k in RUNTIME_VARIABLES if k in env}
         # The logger was created before stdout was routed; point it at the capture.
         for handler in logger.handlers:
             if hasattr(handler, "setStream"):

@@ -18,13 +18,21 @@ from typing import Any
 
 from shipshape_local import metering
 from shipshape_local.delivery import Delivery, QueueMapping, StreamMapping
+from shipshape_local.environments import FunctionEnvironments
 from shipshape_local.lambdas import InProcessLambdas, on_first_call
 from shipshape_local.metering import ExecutionCount
 from shipshape_local.template import Template
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-PSEUDO_PARAMETERS = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
+# The embedded stack's name (what ``sam deploy --stack-name`` names a deployed one).
+STACK_NAME = "shipshape"
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::StackName": STACK_NAME,
+}
 
 
 class Stack:
@@ -51,6 +59,8 @@ class Stack:
         self._secrets = secrets
         self._lock = lock
         self._published_queue = ""
+        # Each function's own environment and container while it runs (see environments).
+        self.environments = FunctionEnvironments(self.function_environment, self.declared_variables)
         self._published: list[dict[str, Any]] = []
 
     def create(self) -> None:
@@ -65,12 +75,30 @@ class Stack:
         self._create_event_sources()
 
     def environment(self) -> dict[str, str]:
-        """The functions' environment (the template's globals and each function's own), with
-        its references resolved to the embedded resources."""
+        """Every function's variables together (the template's globals and each function's
+        own), with their references resolved to the embedded resources: what the process sees
+        outside the functions' invocations."""
         env: dict[str, Any] = dict(self.template.global_environment)
         for spec in self.template.functions.values():
             env.update(spec.environment)
         return {k: str(self.resolve(v)) for k, v in env.items()}
+
+    def function_environment(self, function_name: str) -> dict[str, str]:
+        """One function's variables as Lambda gives them: the template's globals, then its
+        own entry's, resolved."""
+        logical_id = next(k for k, v in self.function_names.items() if v == function_name)
+        env = {
+            **self.template.global_environment,
+            **self.template.functions[logical_id].environment,
+        }
+        return {k: str(self.resolve(v)) for k, v in env.items()}
+
+    def declared_variables(self) -> set[str]:
+        """Every variable the template gives any function."""
+        names = set(self.template.global_environment)
+        for spec in self.template.functions.values():
+            names |= set(spec.environment)
+        return names
 
     def resolve(self, value: Any) -> Any:
         """Resolve the intrinsic functions the template uses in environments and
@@ -93,7 +121,11 @@ class Stack:
                 return self.names[logical_id]
             raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute}")
         if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
-            pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
+            pseudo = {
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::StackName": STACK_NAME,
+            }
             return re.sub(
                 r"\$\{([A-Za-z0-9:]+)\}",
                 lambda m: pseudo.get(m[1]) or str(self.resolve({"Ref": m[1]})),
@@ -112,11 +144,14 @@ class Stack:
         return value
 
     def _resolve_sub(self, value: Any) -> Any:
-        """``!Sub`` with ``${Parameter}`` references only (what resource names here use)."""
+        """``!Sub`` with ``${Parameter}`` and pseudo-parameter references only (what resource
+        names here use)."""
         if isinstance(value, dict) and "Fn::Sub" in value:
             text = str(value["Fn::Sub"])
             for name in self.template.doc.get("Parameters", {}):
                 text = text.replace("${" + name + "}", str(self.template.parameter(name)))
+            for name, given in PSEUDO_PARAMETERS.items():
+                text = text.replace("${" + name + "}", given)
             return text
         return value
 
@@ -153,7 +188,10 @@ class Stack:
 
         sns = boto3.client("sns", region_name=REGION)
         for logical_id in self.template.of_type("AWS::SNS::Topic"):
-            self.names[logical_id] = sns.create_topic(Name=f"shipshape-{logical_id}")["TopicArn"]
+            arn = sns.create_topic(Name=f"shipshape-{logical_id}")["TopicArn"]
+            self.names[logical_id] = arn
+            self.attributes[(logical_id, "TopicArn")] = arn
+            self.attributes[(logical_id, "TopicName")] = arn.rsplit(":", 1)[-1]
 
     def _create_secrets(self) -> None:
         import boto3
@@ -186,7 +224,9 @@ class Stack:
             )
             self.names[logical_id] = created["FunctionArn"]
             self.function_names[logical_id] = name
-            self._lambdas.register(name, on_first_call(spec), spec.timeout)
+            self._lambdas.register(
+                name, self.environments.scoped(name, on_first_call(spec)), spec.timeout
+            )
 
     def _create_state_machines(self) -> None:
         import boto3
@@ -198,8 +238,10 @@ class Stack:
                 definition = definition.replace("${" + key + "}", self.resolve(value))
             if "${" in definition:
                 raise ValueError(f"{props['DefinitionUri']} has unresolved substitutions")
+            # The template's name for it where it gives one (a function's policy names it).
+            name = self.resolve(props["Name"]) if "Name" in props else f"shipshape-{logical_id}"
             created = sfn.create_state_machine(
-                name=f"shipshape-{logical_id}",
+                name=name,
                 definition=definition,
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/shipshape-embedded",
                 type=props.get("Type", "STANDARD"),

@@ -39,6 +39,10 @@ def runtime(clock: ManualClock) -> Iterator[EmbeddedRuntime]:
         assert rt.integration_errors == [], "a handler crashed:\n" + "\n".join(
             rt.integration_errors
         )
+        # Every call each function made was granted by its own role (see roles).
+        assert rt.roles.refused == [], (
+            f"calls the template's policies do not grant: {rt.roles.refused}"
+        )
 
 
 @pytest.fixture

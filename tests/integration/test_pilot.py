@@ -61,6 +61,7 @@ def test_a_small_pilot_loses_nothing_and_reports_what_the_table_holds(tmp_path: 
     # Then no order is lost and nothing crashed
     assert first["unaccounted"] == [], first["unaccounted"]
     assert first["integration_errors"] == []
+    assert first["refused_by_roles"] == []
     # and the report's counts are the table's
     assert first["orders_by_final_state"] == dict(Counter(o["status"] for o in orders))
     # duplicates and out-of-order deliveries created no extra orders

@@ -26,6 +26,7 @@ from shipshape_local.patches import (
     alarm_history,
     atomic_requests,
     counted_calls,
+    function_roles,
     injected_faults,
     itemwise_transactions,
     metered_requests,
@@ -55,6 +56,7 @@ PATCHES: tuple[ModuleType, ...] = (
     unsigned_requests,
     partner_bus_names,
     counted_calls,
+    function_roles,
     atomic_requests,
     scaled_retry_sleeps,
     injected_faults,
@@ -81,6 +83,7 @@ def installed(
     retry_time_factor: float,
     deadlines: TaskDeadlines | None = None,
     clock: Callable[[], datetime] | None = None,
+    authorize: Callable[[], function_roles.Authorizer | None] = lambda: None,
 ) -> Iterator[None]:
     """Every patch, installed for the block and removed after it.
 
@@ -89,7 +92,8 @@ def installed(
     done for its subject; ``faults()`` is the injector armed now (None: no faults); retry
     sleeps last ``retry_time_factor`` of their time; task-token waits time out when
     ``deadlines`` says so (its clock; the wall clock when None: moto's own timing); alarms'
-    states and history are stamped with ``clock`` (the wall clock when None)."""
+    states and history are stamped with ``clock`` (the wall clock when None); ``authorize()``
+    is the check of the running function's role (None: no check)."""
     for patch in PATCHES:
         check_version(patch)
     with _state:
@@ -114,6 +118,7 @@ def installed(
         unsigned_requests.install(patcher(unsigned_requests))
         partner_bus_names.install(patcher(partner_bus_names))
         counted_calls.install(patcher(counted_calls), calls=calls, meter=meter)
+        function_roles.install(patcher(function_roles), authorize=authorize)
         atomic_requests.install(patcher(atomic_requests), lock=lock, writes=writes)
         scaled_retry_sleeps.install(patcher(scaled_retry_sleeps), factor=retry_time_factor)
         injected_faults.install(patcher(injected_faults), injector=faults)

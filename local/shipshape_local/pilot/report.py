@@ -110,6 +110,8 @@ class Reporter:
                 f for o in self.orders for f in o.faults).items())),
             "metrics": metrics,
             "integration_errors": [e.strip()[-600:] for e in self.rt.integration_errors],
+            # Calls a function made that its role does not grant (see roles): none expected.
+            "refused_by_roles": [" ".join(r) for r in self.rt.roles.refused],
             "integrity": {
                 "shipped_twice": shipped_twice,
                 "stock": self._stock_balance(records),
@@ -394,6 +396,11 @@ def summarize(console: Console, report: dict[str, Any], out: Path) -> None:
         console.print(
             f"Integrity: no order shipped twice; every unit of {stock['skus']} SKUs accounted "
             f"for ({stock['units_shipped']} shipped)."
+        )
+    if report["refused_by_roles"]:
+        console.print(
+            f"[red]Refused by the functions' roles (template.yaml Policies): "
+            f"{'; '.join(report['refused_by_roles'])}[/]"
         )
     if report["unaccounted"]:
         console.print(f"[red]Unaccounted for: {', '.join(report['unaccounted'])}[/]")
