@@ -89,7 +89,7 @@ format: dev
 
 ## The embedded stack over HTTP on 127.0.0.1:8787 (PORT=... to change).
 serve: dev
-	$(BIN)/shipshape serve --port $${PORT:-8787}
+	$(BIN)/shipshape serve --port $${PORT:-8787} --clock-speed $${CLOCK_SPEED:-1}
 
 ## Build and deploy to AWS (needs AWS credentials; sam runs from its own virtualenv).
 build:

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import timedelta
 
 from rich.console import Console
 
@@ -26,7 +27,18 @@ def _serve(args: argparse.Namespace) -> int:
         # Streams and queues are delivered as Lambda's pollers would: domain events reach the
         # bus and shipped orders their (fake) storefront while it serves.
         rt.delivery.start()
+        # The template's schedules run on their periods, on a clock that may run faster.
+        rt.schedules.on_failure = lambda name, failure: console.print(
+            f"[red]schedule {name} failed[/] (it runs again next period): "
+            f"{failure.strip().splitlines()[-1]}"
+        )
+        rt.schedules.start(speed=args.clock_speed)
         console.print(f"[bold]Shipshape[/] embedded stack serving on {door.url}")
+        pace = "" if args.clock_speed == 1 else f" (the clock runs {args.clock_speed:g}x real time)"
+        every = ", ".join(
+            f"{s.name} every {_period(s.period)}" for s in rt.schedules.schedules if s.enabled
+        )
+        console.print(f"Schedules: {every}{pace}", markup=False, highlight=False)
         operators = ", ".join(rt.dev.get("operators", {}))
         for line in (
             "  POST /webhooks/{platform}/{client_id}   storefront webhooks (signed)",
@@ -46,6 +58,21 @@ def _serve(args: argparse.Namespace) -> int:
             stop.wait()
         door.stop()
     return 0
+
+
+def _period(period: timedelta) -> str:
+    minutes = int(period.total_seconds() // 60)
+    return "minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _clock_speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= speed <= 3600:
+        raise argparse.ArgumentTypeError("the clock speed is between 1 (real time) and 3600")
+    return speed
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -210,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the embedded stack over HTTP on 127.0.0.1")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument(
+        "--clock-speed", type=_clock_speed, default=1.0, metavar="N",
+        help="run the stack's clock N times real time (60: an hour of deadlines and "
+        "schedules passes in a minute); default 1",
+    )  # fmt: skip
     serve.set_defaults(run=_serve)
     demo = sub.add_parser("demo", help="send signed orders through the stack and ship them")
     demo.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for orders")

@@ -30,6 +30,7 @@ from shipshape_local.gateway import HttpApi, HttpResponse
 from shipshape_local.lambdas import InProcessLambdas
 from shipshape_local.metering import METER, ExecutionCount
 from shipshape_local.roles import FunctionRoles
+from shipshape_local.schedules import ScheduleRunner, read_schedules
 from shipshape_local.stack import ACCOUNT, REGION, STACK_NAME, Stack
 from shipshape_local.template import REPO_ROOT, Route, Template
 
@@ -242,6 +243,14 @@ class EmbeddedRuntime:
         self._armed: FaultInjector | None = None
         # The template's alarms, evaluated on the functions' EMF metrics (see alarms).
         self.alarms: alarms.AlarmEvaluator | None = None
+        # The template's schedules (starter, sweeper, reconciler): read and checked here, run
+        # on this runtime's clock once started (`shipshape serve` starts them; see schedules).
+        self.schedules = ScheduleRunner(
+            read_schedules(self.template.resources, self.stack.resolve),
+            invoke=self.run_function,
+            now=self.clock.now,
+            advance=self.clock.advance,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -301,6 +310,9 @@ class EmbeddedRuntime:
             })  # fmt: skip
             self.stack.create()
             self._attach_alarms(running)
+            # Started schedules run whenever the clock moves (a test advancing it, or serve's
+            # ticker), after the alarms have seen the change.
+            running.callback(self.clock.on_change(self.schedules.run_due))
             self.storefronts = _fake_storefronts()
             self.storefronts.reset(
                 dev_credentials(self.config_dir, DEV_SECRETS), clock=self.clock.now
@@ -320,6 +332,7 @@ class EmbeddedRuntime:
 
         running, self._running = self._running, None
         try:
+            self.schedules.stop()
             self.delivery.stop()
             if self._mock is not None and "FulfillmentStateMachine" in self.names:
                 self.settle()
