@@ -19,14 +19,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from shipshape_local import metering
+from shipshape_local import limits, metering
 from shipshape_local.issuer import verify
-from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas
+from shipshape_local.lambdas import FunctionTimedOut, InProcessLambdas, PayloadTooLarge
 from shipshape_local.metering import Meter
 from shipshape_local.stack import ACCOUNT
 from shipshape_local.template import Route, Template
 
-API_BODY_LIMIT = 10 * 1024 * 1024  # HTTP API's own payload limit
+API_BODY_LIMIT = limits.API_PAYLOAD_BYTES  # HTTP API's own payload limit
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class HttpApi:
         self._clock = clock
         self._meter = meter
         self.integration_errors = integration_errors
+        # How long API Gateway waits for a function's answer (its quota; a test may shorten it).
+        self.integration_timeout = limits.API_INTEGRATION_SECONDS
         self._routes: list[Route] = template.routes
         # Which routes start an X-Ray trace (their function traced Active), for metering.
         functions = template.functions
@@ -134,14 +136,26 @@ class HttpApi:
             route, params, raw_path, query, lowered, data,
             base64_body=base64_body, request_id=request_id, authorizer=authorizer,
         )  # fmt: skip
+        started = time.monotonic()
         try:
             result = self._lambdas.invoke(self._function_names[route.function], event)
         except FunctionTimedOut:
             # API Gateway's answer when the function runs out of time or dies.
             return gateway_error(503, "Service Unavailable"), route.route_key, request_id
+        except PayloadTooLarge as exc:
+            # A request Lambda refuses (the body fits the API's 10 MB but the event passes
+            # Lambda's 6 MB) is the caller's; a response over 6 MB is the integration's fault.
+            if exc.error_type == "RequestTooLargeException":
+                return gateway_error(413, "Request Entity Too Large"), route.route_key, request_id
+            self.integration_errors.append(traceback.format_exc())
+            return gateway_error(500, "Internal Server Error"), route.route_key, request_id
         except Exception:  # noqa: BLE001 - API Gateway answers 500 when the integration fails
             self.integration_errors.append(traceback.format_exc())
             return gateway_error(500, "Internal Server Error"), route.route_key, request_id
+        if time.monotonic() - started > self.integration_timeout:
+            # API Gateway stopped waiting at its integration timeout (30 s for HTTP APIs);
+            # the function ran on, and its answer reached nobody.
+            return gateway_error(503, "Service Unavailable"), route.route_key, request_id
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
         answer = HttpResponse(

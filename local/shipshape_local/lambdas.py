@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from shipshape_local import limits
 from shipshape_local.faults import FaultInjector, SimulatedCrash
 from shipshape_local.template import DEFAULT_TIMEOUT, FunctionSpec
 
@@ -78,6 +79,36 @@ class FunctionTimedOut(Exception):
     at its timeout or its process died. Whatever it wrote before stays written."""
 
     error_type = "Sandbox.Timedout"
+
+
+class PayloadTooLarge(Exception):
+    """An invocation's request or response over Lambda's payload limit (6 MB synchronous):
+    a request is refused before the function runs; a response is an error in its place."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def check_request_size(event: Any) -> None:
+    size = len(json.dumps(event, separators=(",", ":")).encode())
+    if size > limits.LAMBDA_SYNC_BYTES:
+        raise PayloadTooLarge(
+            "RequestTooLargeException",
+            f"Request must be smaller than {limits.LAMBDA_SYNC_BYTES} bytes for the "
+            "InvokeFunction operation",
+        )
+
+
+def check_response_size(result: Any) -> None:
+    size = len(json.dumps(result, separators=(",", ":"), default=str).encode())
+    # Lambda's own figure: 6 MB and 100 bytes.
+    if size > limits.LAMBDA_SYNC_BYTES + 100:
+        raise PayloadTooLarge(
+            "Function.ResponseSizeTooLarge",
+            f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+            f"({limits.LAMBDA_SYNC_BYTES + 100} bytes).",
+        )
 
 
 class _ThreadRoutedStdout(io.TextIOBase):
@@ -196,6 +227,7 @@ class InProcessLambdas:
 
     def _invoke(self, function_name: str, event: Any, timing: list[float] | None = None) -> Any:
         handler = self.handlers[function_name]
+        check_request_size(event)  # refused by Lambda before any function runs
         self.invocations[function_name] = self.invocations.get(function_name, 0) + 1
         for fault in self.faults:
             fault(function_name, event)
@@ -229,6 +261,7 @@ class InProcessLambdas:
                     raise FunctionTimedOut(
                         f"{function_name} ran past its {timeout} s timeout (template.yaml)"
                     )
+                check_response_size(result)
                 return result
         finally:
             if injector:
@@ -253,8 +286,8 @@ class InProcessLambdas:
                 result = registry.invoke(fn.function_name, payload)
             except Exception as exc:  # noqa: BLE001 - this *is* Lambda's error boundary
                 kind = (
-                    FunctionTimedOut.error_type
-                    if isinstance(exc, FunctionTimedOut)
+                    exc.error_type
+                    if isinstance(exc, FunctionTimedOut | PayloadTooLarge)
                     else type(exc).__name__
                 )
                 error = {"errorType": kind, "errorMessage": str(exc)}

@@ -290,6 +290,7 @@ class EmbeddedRuntime:
                     deadlines=self.task_deadlines,
                     clock=lambda: self.alarms.stamp() if self.alarms else self.clock.now(),
                     authorize=lambda: self.roles.authorize,
+                    account=ACCOUNT,
                 )
             )
             # Task-token waits time out on this runtime's clock, as they do on AWS's.

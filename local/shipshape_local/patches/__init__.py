@@ -25,6 +25,7 @@ from shipshape_local.metering import Meter
 from shipshape_local.patches import (
     alarm_history,
     atomic_requests,
+    aws_limits,
     counted_calls,
     function_roles,
     injected_faults,
@@ -56,6 +57,7 @@ PATCHES: tuple[ModuleType, ...] = (
     unsigned_requests,
     partner_bus_names,
     counted_calls,
+    aws_limits,
     function_roles,
     atomic_requests,
     scaled_retry_sleeps,
@@ -84,6 +86,7 @@ def installed(
     deadlines: TaskDeadlines | None = None,
     clock: Callable[[], datetime] | None = None,
     authorize: Callable[[], function_roles.Authorizer | None] = lambda: None,
+    account: str = "123456789012",
 ) -> Iterator[None]:
     """Every patch, installed for the block and removed after it.
 
@@ -93,7 +96,8 @@ def installed(
     sleeps last ``retry_time_factor`` of their time; task-token waits time out when
     ``deadlines`` says so (its clock; the wall clock when None: moto's own timing); alarms'
     states and history are stamped with ``clock`` (the wall clock when None); ``authorize()``
-    is the check of the running function's role (None: no check)."""
+    is the check of the running function's role (None: no check); requests over AWS's limits
+    are refused (``account``: moto's account, whose tables' keys are checked)."""
     for patch in PATCHES:
         check_version(patch)
     with _state:
@@ -118,6 +122,7 @@ def installed(
         unsigned_requests.install(patcher(unsigned_requests))
         partner_bus_names.install(patcher(partner_bus_names))
         counted_calls.install(patcher(counted_calls), calls=calls, meter=meter)
+        aws_limits.install(patcher(aws_limits), account=account)
         function_roles.install(patcher(function_roles), authorize=authorize)
         atomic_requests.install(patcher(atomic_requests), lock=lock, writes=writes)
         scaled_retry_sleeps.install(patcher(scaled_retry_sleeps), factor=retry_time_factor)
