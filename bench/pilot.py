@@ -107,6 +107,37 @@ def figures(console: Console, orders: int = 500) -> list[Figure]:
     return out
 
 
+STRICTNESS_SECTION = "The emulator no kinder than AWS (roles, limits, contention)"
+STRICTNESS_LIMIT = 1.10  # issue 23: the stricter emulator may cost the pilot at most 10 %
+
+
+def strictness_figures(console: Console, orders: int = 100, rounds: int = 2) -> list[Figure]:
+    """The pilot on the embedded stack as it runs (each function's role checked on every
+    call, AWS's limits held, transactions colliding) against the same pilot on moto's
+    leniency alone (``--lenient-emulator``), alternately, the best of each: what the
+    strictness costs the pilot's wall time."""
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        console.status(f"pilot of {orders} orders, strict and lenient emulator, {rounds} rounds"),
+    ):
+        for _ in range(rounds):
+            for strict in (False, True):
+                out = Path(tmp) / ("strict" if strict else "lenient")
+                command = [str(Path(sys.executable).with_name("shipshape")), "pilot",
+                           "--orders", str(orders), "--out", str(out),
+                           *([] if strict else ["--lenient-emulator"])]  # fmt: skip
+                subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)  # noqa: S603 - our own command line
+                report = json.loads((out / "report.json").read_text())
+                walls[strict].append(float(report["wall_seconds"]))
+    strict, lenient = min(walls[True]), min(walls[False])
+    return [
+        Figure(STRICTNESS_SECTION, f"pilot of {orders} orders, strict (best of {rounds})",
+               f"{strict:.1f} s", f"{lenient:.1f} s lenient x {STRICTNESS_LIMIT:g}",
+               strict / lenient, strict / lenient <= STRICTNESS_LIMIT),
+    ]  # fmt: skip
+
+
 def main() -> int:
     return run_alone(lambda orders: f"Shipshape pilot benchmark ({orders} orders)", figures, 500)
 

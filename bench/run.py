@@ -33,6 +33,7 @@ def main() -> int:
     found += ingest.figures(out)
     found += sweeper.figures(out)
     found += pilot.figures(out)  # writes the pilot report the cost figures are computed from
+    found += pilot.strictness_figures(out)
     found += cost.figures(out, pilot.REPORT_DIR / "report.json")
     elapsed = time.perf_counter() - started
     machine = f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}"

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shipshape_local import alarms, issuer, patches
+from shipshape_local import alarms, issuer, metering, patches
+from shipshape_local.contention import AS_ON_AWS, Contention, ContentionRates
 from shipshape_local.delivery import Delivery
 from shipshape_local.environments import RUNTIME_VARIABLES
 from shipshape_local.fakestore import FakeStorefronts, dev_credentials
@@ -147,6 +148,13 @@ def _secret_arn(name: str) -> str:
     return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-??????"
 
 
+def _contending_subject() -> str | None:
+    """Whom the running invocation works for, when it can contend: an order's steps, or a
+    request about one (the pilot's); a request about nobody in particular does not."""
+    subject = METER.current()
+    return None if subject == metering.SHARED else subject
+
+
 def _fake_aws_environment() -> None:
     # moto needs credentials and a region to exist; these are not real keys.
     for key, value in {
@@ -173,12 +181,18 @@ class EmbeddedRuntime:
         seed: Path | None = SEED,
         faults: FaultRates | None = None,
         fault_seed: int = 0,
+        contention: ContentionRates = AS_ON_AWS,
         parameters: Mapping[str, str] | None = None,
         edits: Mapping[str, Mapping[str, Any]] | None = None,
+        strict: bool = True,
     ) -> None:
         # The stack as deployed with these template parameters (the others at their defaults)
         # and these resource properties edited (see Template).
         self.template = Template(parameters=dict(parameters or {}), edits=edits)
+        # No kinder than AWS: each function's role checked on every call, AWS's limits held,
+        # transactions colliding (see docs/EMULATOR.md). False is for measuring what that
+        # costs (`make bench`), never for a test.
+        self.strict = strict
         self.clock = clock or ManualClock()
         self.config_dir = config_dir
         self.retry_time_factor = retry_time_factor
@@ -233,6 +247,10 @@ class EmbeddedRuntime:
             integration_errors=self.integration_errors,
         )
         self.injector = FaultInjector(faults, fault_seed) if faults and faults.any() else None
+        # Transactions of invocations working for different orders at once collide, as on
+        # AWS (see contention; ContentionRates(rate=0) switches it off).
+        self.contention = Contention(contention, fault_seed, subject=_contending_subject)
+        self._contended: Contention | None = None
         # What the stack asks of AWS, per order, as AWS bills it (see metering).
         self.meter = METER
         self._mock: Any = None
@@ -289,8 +307,10 @@ class EmbeddedRuntime:
                     retry_time_factor=self.retry_time_factor,
                     deadlines=self.task_deadlines,
                     clock=lambda: self.alarms.stamp() if self.alarms else self.clock.now(),
-                    authorize=lambda: self.roles.authorize,
+                    authorize=lambda: self.roles.authorize if self.strict else None,
                     account=ACCOUNT,
+                    contention=lambda: self._contended,
+                    limits=lambda: self.strict,
                 )
             )
             # Task-token waits time out on this runtime's clock, as they do on AWS's.
@@ -324,6 +344,7 @@ class EmbeddedRuntime:
             # Faults start once the stack is built: set-up is not what they test.
             self.lambdas.injector = self.injector
             self._armed = self.injector
+            self._contended = self.contention if self.strict else None
         except BaseException:
             self.stop()
             raise
@@ -341,6 +362,7 @@ class EmbeddedRuntime:
                 self.storefronts.reset({})  # the server stays up for the next runtime
                 self.storefronts = None
             self._armed = None
+            self._contended = None
             self.lambdas.injector = None
             self.lambdas.meter = None
             self.lambdas.stdout.on_line = None

@@ -44,7 +44,7 @@ def clock() -> ManualClock:
         pytest.param("ThrottlingException", None, id="throttled"),
         pytest.param("TransactionCanceledException", None, id="cancelled-without-reasons"),
         pytest.param(
-            "TransactionCanceledException", ["None", "TransactionConflict"], id="conflict"
+            "TransactionCanceledException", ["None", "ThrottlingError"], id="throttled-item"
         ),
     ],
 )
@@ -67,3 +67,26 @@ def test_an_order_write_that_fails_in_dynamodb_is_a_transient_error_not_a_lost_r
     with pytest.raises(TransientDependencyError, match=f"DynamoDB {code}") as raised:
         repo.create(order, event)
     assert not isinstance(raised.value, ConcurrentUpdate | AlreadyExists)
+
+
+def test_an_order_write_cancelled_by_a_colliding_transaction_is_a_lost_race(
+    dynamodb: tuple[DynamoDBOrderStore, Stubber], clock: ManualClock
+) -> None:
+    # Given DynamoDB cancels the next transaction: another transaction was writing one of its
+    # items at the same moment (AWS's documented reason, TransactionConflict)
+    repo, stubber = dynamodb
+    stubber.add_client_error(
+        "transact_write_items", "TransactionCanceledException", http_status_code=400,
+        modeled_fields={
+            "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]
+        },
+    )  # fmt: skip
+    order, event = received_order(clock, "6200002")
+
+    # When an order is written
+    # Then the writer is told it lost a race (read again and decide again, in place, as after
+    # a refused condition), which is still a transient error for a caller that cannot
+    with pytest.raises(ConcurrentUpdate, match="TransactionConflict") as raised:
+        repo.create(order, event)
+    assert isinstance(raised.value, TransientDependencyError)
+    assert not isinstance(raised.value, AlreadyExists)

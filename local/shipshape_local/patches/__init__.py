@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import ModuleType
 
+from shipshape_local.contention import Contention
 from shipshape_local.faults import FaultInjector
 from shipshape_local.metering import Meter
 from shipshape_local.patches import (
@@ -37,6 +38,7 @@ from shipshape_local.patches import (
     scaled_retry_sleeps,
     shared_task_clients,
     task_timeouts,
+    transaction_conflicts,
     unsigned_requests,
 )
 from shipshape_local.patches.atomic_requests import WriteListener
@@ -47,9 +49,11 @@ from shipshape_local.patches.task_timeouts import TaskDeadlines
 __all__ = ["PATCHES", "MotoVersionMismatch", "TaskDeadlines", "installed", "is_installed"]
 
 # In the order they are installed (they are removed in the reverse order): atomic_requests
-# wraps the transact_write_items that itemwise_transactions put in place.
+# wraps the transact_write_items that transaction_conflicts and itemwise_transactions put in
+# place (collisions are decided inside the request lock).
 PATCHES: tuple[ModuleType, ...] = (
     itemwise_transactions,
+    transaction_conflicts,
     partition_queries,
     shared_task_clients,
     task_timeouts,
@@ -87,6 +91,8 @@ def installed(
     clock: Callable[[], datetime] | None = None,
     authorize: Callable[[], function_roles.Authorizer | None] = lambda: None,
     account: str = "123456789012",
+    contention: Callable[[], Contention | None] = lambda: None,
+    limits: Callable[[], bool] = lambda: True,
 ) -> Iterator[None]:
     """Every patch, installed for the block and removed after it.
 
@@ -97,7 +103,9 @@ def installed(
     ``deadlines`` says so (its clock; the wall clock when None: moto's own timing); alarms'
     states and history are stamped with ``clock`` (the wall clock when None); ``authorize()``
     is the check of the running function's role (None: no check); requests over AWS's limits
-    are refused (``account``: moto's account, whose tables' keys are checked)."""
+    are refused while ``limits()`` holds (``account``: moto's account, whose tables' keys are
+    checked); transactions
+    collide as ``contention()`` says (None: never)."""
     for patch in PATCHES:
         check_version(patch)
     with _state:
@@ -112,6 +120,7 @@ def installed(
 
     try:
         itemwise_transactions.install(patcher(itemwise_transactions))
+        transaction_conflicts.install(patcher(transaction_conflicts), contention=contention)
         partition_queries.install(patcher(partition_queries), meter=meter)
         shared_task_clients.install(patcher(shared_task_clients))
         task_timeouts.install(
@@ -122,7 +131,7 @@ def installed(
         unsigned_requests.install(patcher(unsigned_requests))
         partner_bus_names.install(patcher(partner_bus_names))
         counted_calls.install(patcher(counted_calls), calls=calls, meter=meter)
-        aws_limits.install(patcher(aws_limits), account=account)
+        aws_limits.install(patcher(aws_limits), account=account, enforced=limits)
         function_roles.install(patcher(function_roles), authorize=authorize)
         atomic_requests.install(patcher(atomic_requests), lock=lock, writes=writes)
         scaled_retry_sleeps.install(patcher(scaled_retry_sleeps), factor=retry_time_factor)

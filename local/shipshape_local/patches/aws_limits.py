@@ -16,7 +16,7 @@ refused with AWS's message, before any stream record is written.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from shipshape_local import limits
@@ -72,7 +72,7 @@ def _check_write(backend: Any, operation: str, body: Mapping[str, Any], *, repor
                                operation=report_as)  # fmt: skip
 
 
-def install(patcher: Patcher, *, account: str) -> None:
+def install(patcher: Patcher, *, account: str, enforced: Callable[[], bool]) -> None:
     from botocore.client import BaseClient
     from moto.core.models import botocore_stubber
     from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
@@ -83,7 +83,7 @@ def install(patcher: Patcher, *, account: str) -> None:
     original_call = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
 
     def within_limits(self: Any, operation_name: str, api_params: Any) -> Any:
-        if botocore_stubber.enabled and isinstance(api_params, Mapping):
+        if botocore_stubber.enabled and isinstance(api_params, Mapping) and enforced():
             service = self.meta.service_model.service_name
             if service == "dynamodb":
                 backend = dynamodb_backends[account][self.meta.region_name]

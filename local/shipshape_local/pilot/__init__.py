@@ -65,7 +65,10 @@ class Pilot:
         import shipshape.bootstrap
 
         with EmbeddedRuntime(
-            clock=self.clock, faults=self.profile.infrastructure, fault_seed=self.options.seed
+            clock=self.clock,
+            faults=self.profile.infrastructure,
+            fault_seed=self.options.seed,
+            strict=self.options.strict_emulator,
         ) as rt:
             door = FrontDoorServer(rt).start()
             api = Api(door.url)

@@ -262,7 +262,7 @@ def reserve_inventory(ctx: StepContext, state: WorkflowState) -> ReservationOutc
     groups hold: the outcome is what one transaction would have reached with the stock left
     (reserved, or the client's policy for what is short), and every unit held is on the
     order's record, so nothing needs undoing and a cancel gives it all back."""
-    return retry_on_conflict(6, lambda: _reserve_once(ctx, state))
+    return retry_on_conflict(8, lambda: _reserve_once(ctx, state))
 
 
 def _final_writes(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,11 +104,19 @@ def owner_after(client: ClientConfig, order: Order, to: OrderStatus | None) -> s
     return client.owner_of(to) if to is not None and to is not order.status else None
 
 
+# Between attempts, a full-jitter wait of up to 10 ms x 2^attempt, at most 160 ms (AWS's
+# advice for optimistic writes that collide: back off, spread out, read again).
+_CONFLICT_BACKOFF_SECONDS = 0.01
+_CONFLICT_BACKOFF_CAP_SECONDS = 0.16
+
+
 def retry_on_conflict[T](attempts: int, work: Callable[[], T]) -> T:
-    """Re-run a read-decide-write unit when another writer won the optimistic race.
+    """Re-run a read-decide-write unit when another writer won the optimistic race (a failed
+    condition, or a transaction cancelled for colliding with another).
 
     This is not transport retrying (botocore does that); it re-reads and re-decides, because
-    the other writer may have changed what the right decision is.
+    the other writer may have changed what the right decision is. Each new attempt waits a
+    random while first, so writers that collided do not collide again in step.
     """
     from shipshape.errors import ConcurrentUpdate
 
@@ -116,4 +126,6 @@ def retry_on_conflict[T](attempts: int, work: Callable[[], T]) -> T:
         except ConcurrentUpdate:
             if attempt == attempts - 1:
                 raise
+        cap = min(_CONFLICT_BACKOFF_CAP_SECONDS, _CONFLICT_BACKOFF_SECONDS * 2**attempt)
+        time.sleep(random.uniform(0, cap))  # noqa: S311 - jitter, not a secret
     raise AssertionError("unreachable")

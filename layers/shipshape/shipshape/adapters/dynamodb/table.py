@@ -3,7 +3,9 @@ here and nowhere else.
 
 A throttle or a service fault becomes ``TransientDependencyError`` (the workflow's Retry and the
 callers' backoff handle it); a condition a write was guarded by becomes the conflict the caller
-names (``ConcurrentUpdate``, ``AlreadyExists``); anything else is a fault and is raised as is.
+names (``ConcurrentUpdate``, ``AlreadyExists``), and a transaction cancelled for colliding with
+another (``TransactionConflict``) a ``ConcurrentUpdate``; anything else is a fault and is raised
+as is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from shipshape.errors import TransientDependencyError
+from shipshape.errors import ConcurrentUpdate, TransientDependencyError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,14 +63,20 @@ def translated(on_condition: Exception | None = None) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        if on_condition is not None:
-            code = error_code(exc)
-            if code == "ConditionalCheckFailedException":
-                raise on_condition from exc
-            if code == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise on_condition from exc
+        code = error_code(exc)
+        reasons = (
+            [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if code == "TransactionCanceledException"
+            else []
+        )
+        if on_condition is not None and (
+            code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in reasons
+        ):
+            raise on_condition from exc
+        if "TransactionConflict" in reasons:
+            # Another transaction was writing one of the items at the same moment: a race
+            # lost, like a failed condition, so the caller reads again and decides again.
+            raise ConcurrentUpdate("DynamoDB TransactionConflict: read again") from exc
         raise translate(exc) from exc
 
 
