@@ -7,14 +7,21 @@ stack runs one invocation at a time, so its transactions never overlap and never
 
 ``Contention`` puts the collisions back: a ``TransactWriteItems`` that writes an item which
 an invocation working for someone else (another order, another request) wrote less than
-``window`` seconds ago is cancelled with ``TransactionConflict`` at that item, at ``rate``
-(seeded, so a run repeats). It collides with each such write once: retried, it goes through,
-unless yet another writer came in between (on AWS the transaction it collided with has
-finished by then). Back-to-back invocations for different orders are what runs at
-the same time on AWS; the steps of one order never run at the same time, and never collide
-here. Nothing of a cancelled transaction is written. Writes made outside any invocation (a
-test seeding stock, the runtime's set-up), and by requests about no order in particular (a
-test's webhooks; the pilot's are about their order), are not contended.
+``window`` seconds ago, on the stack's clock, is cancelled with ``TransactionConflict`` at
+that item, at ``rate`` (seeded, so a run repeats). Nothing of it is written.
+
+- The stack's clock, not the wall's: orders a pilot simulates hours apart do not collide for
+  running milliseconds apart here, and orders arriving at the same moment (a test's burst,
+  whose clock stands still) all may. The steps of one order never run at the same time, and
+  never collide.
+- A transaction collides with each other writer's write once: retried, it goes through
+  unless yet another writer came in between (on AWS, the transaction it collided with has
+  finished by then).
+- Only invocations working for an order contend (its steps, a request about it): a
+  schedule's run, a queue's batch, a request about no order in particular (a test's
+  webhooks) and writes outside any invocation (a test seeding stock) are not contended. The
+  starter's write and the execution it starts, or a webhook and the step it leads to, run
+  one after the other on AWS too.
 
 AWS does not publish a conflict rate: ``rate`` is set high enough that a burst on one lot
 collides often (50 orders at once for 20 units: about ten reservations cancelled), and low

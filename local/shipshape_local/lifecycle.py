@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shipshape_local import alarms, issuer, metering, patches
+from shipshape_local import alarms, issuer, patches
 from shipshape_local.contention import AS_ON_AWS, Contention, ContentionRates
 from shipshape_local.delivery import Delivery
 from shipshape_local.environments import RUNTIME_VARIABLES
@@ -149,10 +149,12 @@ def _secret_arn(name: str) -> str:
 
 
 def _contending_subject() -> str | None:
-    """Whom the running invocation works for, when it can contend: an order's steps, or a
-    request about one (the pilot's); a request about nobody in particular does not."""
+    """The order the running invocation works for (its steps, or a request about it): orders
+    contend with each other. A schedule's run, a queue's batch or a request about no order in
+    particular is not counted as running at the same time as what it leads to (the starter's
+    write and the execution it starts, one after the other on AWS too)."""
     subject = METER.current()
-    return None if subject == metering.SHARED else subject
+    return subject if subject is not None and subject.startswith("order:") else None
 
 
 def _fake_aws_environment() -> None:
@@ -249,7 +251,10 @@ class EmbeddedRuntime:
         self.injector = FaultInjector(faults, fault_seed) if faults and faults.any() else None
         # Transactions of invocations working for different orders at once collide, as on
         # AWS (see contention; ContentionRates(rate=0) switches it off).
-        self.contention = Contention(contention, fault_seed, subject=_contending_subject)
+        self.contention = Contention(
+            contention, fault_seed, subject=_contending_subject,
+            clock=lambda: self.clock.now().timestamp(),
+        )  # fmt: skip
         self._contended: Contention | None = None
         # What the stack asks of AWS, per order, as AWS bills it (see metering).
         self.meter = METER
