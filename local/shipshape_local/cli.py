@@ -32,6 +32,8 @@ def _serve(args: argparse.Namespace) -> int:
             f"[red]schedule {name} failed[/] (it runs again next period): "
             f"{failure.strip().splitlines()[-1]}"
         )
+        if args.clock_speed != 1:
+            rt.sessions_on_wall_clock()  # a token's hour stays an hour of the operator's
         rt.schedules.start(speed=args.clock_speed)
         console.print(f"[bold]Shipshape[/] embedded stack serving on {door.url}")
         pace = "" if args.clock_speed == 1 else f" (the clock runs {args.clock_speed:g}x real time)"

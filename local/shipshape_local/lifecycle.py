@@ -233,7 +233,11 @@ class EmbeddedRuntime:
         self.env: dict[str, str] = {}
         self.integration_errors: list[str] = []  # tracebacks of handler crashes (500s)
         # The operators' user pool: the local issuer, its users and its endpoints (issuer).
-        self.user_pool = issuer.LocalUserPool(clock=self.clock.now)
+        # Sign-in (the user pool's tokens, their expiry at the gateway) runs on the stack's
+        # clock, or on the wall's once `serve --clock-speed` makes stack time run fast: an ID
+        # token then lasts its hour of the operator's time, not six seconds of it.
+        self._sessions_on_wall_clock = False
+        self.user_pool = issuer.LocalUserPool(clock=self.session_now)
         self.gateway = HttpApi(
             self.template,
             lambdas=self.lambdas,
@@ -247,6 +251,7 @@ class EmbeddedRuntime:
             clock=self.clock.now,
             meter=METER,
             integration_errors=self.integration_errors,
+            session_clock=self.session_now,
         )
         self.injector = FaultInjector(faults, fault_seed) if faults and faults.any() else None
         # Transactions of invocations working for different orders at once collide, as on
@@ -274,6 +279,13 @@ class EmbeddedRuntime:
             now=self.clock.now,
             advance=self.clock.advance,
         )
+
+    def session_now(self) -> datetime:
+        return datetime.now(UTC) if self._sessions_on_wall_clock else self.clock.now()
+
+    def sessions_on_wall_clock(self) -> None:
+        """Sign-in keeps real time from now on, whatever the stack's clock does."""
+        self._sessions_on_wall_clock = True
 
     # --- lifecycle ------------------------------------------------------------------------
 

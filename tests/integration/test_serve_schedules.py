@@ -3,11 +3,15 @@ AWS (what `shipshape serve` starts): overdue work escalates with no test calling
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from shipshape_local.frontdoor import FrontDoorServer
+from shipshape_local.issuer import CLIENT_ID, dev_operators
+from shipshape_local.login import login
 from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.schedules import ScheduleNotSupported, period_of
 from tests.integration.stack import open_address_exception, repository
@@ -153,3 +157,36 @@ def test_rate_expressions_read_as_scheduler_reads_them() -> None:
     assert period_of("s", "rate(5 minutes)") == timedelta(minutes=5)
     assert period_of("s", "rate(2 hours)") == timedelta(hours=2)
     assert period_of("s", "rate(1 day)") == timedelta(days=1)
+
+
+def _signed_in_token(runtime: EmbeddedRuntime) -> Callable[[], int]:
+    """Sign in as a lead through the local user pool, over HTTP as `shipshape login` does;
+    what is returned asks `GET /me` with that ID token and gives the status."""
+    door = FrontDoorServer(runtime).start()
+    try:
+        session = login(
+            endpoint=f"{door.url}/cognito-idp", region="us-east-1", client_id=CLIENT_ID,
+            username="olivia.lead", password=dev_operators()["olivia.lead"].password,
+            new_password=lambda: "unused", mfa_code=lambda: "unused",
+        )  # fmt: skip
+    finally:
+        door.stop()
+    bearer = {"Authorization": f"Bearer {session.id_token}"}
+    return lambda: runtime.http("GET", "/me", headers=bearer).status
+
+
+def test_an_operators_session_keeps_real_time_when_the_stacks_clock_runs_fast(
+    runtime: EmbeddedRuntime, clock: ManualClock
+) -> None:
+    # On the stack's clock (tests, the pilot, serve at real speed) an ID token ends its hour
+    # when the stack's clock has moved an hour
+    me = _signed_in_token(runtime)
+    assert me() == 200
+    clock.advance(timedelta(hours=2))
+    assert me() == 401
+    # Under `serve --clock-speed`, sign-in keeps the operator's time: two hours of the
+    # stack's clock (12 s at 600x) leave the token valid
+    runtime.sessions_on_wall_clock()
+    me = _signed_in_token(runtime)
+    clock.advance(timedelta(hours=2))
+    assert me() == 200
