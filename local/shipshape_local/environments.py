@@ -68,6 +68,9 @@ class FunctionEnvironments:
         self._declared = declared
         self._resolved: dict[str, dict[str, str]] = {}
         self.runtime: dict[str, str] = {}
+        # Variables set over a function's entry and the plumbing, as a redeploy with them
+        # would set them (a test standing in for a deployed stack's values).
+        self.overrides: dict[str, dict[str, str]] = {}
         self._containers: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._original: Any = None
@@ -89,7 +92,7 @@ class FunctionEnvironments:
             for k, v in self.runtime.items()
             if k in RUNTIME_VARIABLES and (k in own or k not in self._declared())
         }
-        return process | own | plumbing
+        return process | own | plumbing | self.overrides.get(function_name, {})
 
     def scoped(self, function_name: str, handler: Handler) -> Handler:
         """``handler`` run with ``function_name``'s environment and container."""

@@ -100,8 +100,12 @@ def test_the_page_is_told_where_to_sign_in_and_may_call_only_that_domain_besides
     # Given the embedded stack (its user pool on the page's own origin), then a deployed one
     local = runtime.http("GET", "/dashboard")
     domain = "https://shipshape-123456789012-1f2e3d4c.auth.us-east-1.amazoncognito.com"
-    monkeypatch.setenv("SHIPSHAPE_AUTH_DOMAIN", domain)
-    monkeypatch.setenv("SHIPSHAPE_AUTH_CLIENT_ID", "4vq1example0client0id0abc")
+    # (the operators' function's variables as the deployed stack resolves them)
+    monkeypatch.setitem(
+        runtime.stack.environments.overrides,
+        runtime.stack.function_names["OpsFunction"],
+        {"SHIPSHAPE_AUTH_DOMAIN": domain, "SHIPSHAPE_AUTH_CLIENT_ID": "4vq1example0client0id0abc"},
+    )
 
     # When a browser asks for the dashboard of the deployed one
     deployed = runtime.http("GET", "/dashboard")
