@@ -7,6 +7,7 @@ Test modules import these from here, never from one another or from a conftest.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -59,6 +60,20 @@ HAPPY_PATH_ACTIONS = [
 
 def deliver(runtime: EmbeddedRuntime, delivery: Delivery) -> HttpResponse:
     return runtime.http("POST", delivery.path, headers=delivery.headers, body=delivery.body)
+
+
+def deliver_at_once(runtime: EmbeddedRuntime, deliveries: list[Delivery]) -> list[HttpResponse]:
+    """Every delivery sent at the same moment, one thread each, as a burst of webhooks
+    arrives; the answers in the order they came back."""
+    answers: list[HttpResponse] = []
+    threads = [
+        threading.Thread(target=lambda d=d: answers.append(deliver(runtime, d))) for d in deliveries
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 def audit_actions(runtime: EmbeddedRuntime, order_id: str) -> list[str]:

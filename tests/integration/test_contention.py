@@ -4,7 +4,6 @@ reads again and decides again in place, so contention never opens an exception."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,20 +15,11 @@ from shipshape.adapters.dynamodb.table import Table
 from shipshape.errors import ConcurrentUpdate
 from shipshape_local.contention import ContentionRates
 from shipshape_local.metering import METER
-from shipshape_local.runtime import EmbeddedRuntime, HttpResponse, ManualClock
+from shipshape_local.runtime import EmbeddedRuntime, ManualClock
 from shipshape_local.storefronts import Line, ShopifyStore
 from shipshape_local.warehouse import WarehouseSimulator
 from tests.builders import acme_order
-from tests.integration.stack import ORDERS_TABLE, deliver, new_sku, queue, units, view
-
-
-@pytest.fixture
-def acme(runtime: EmbeddedRuntime) -> ShopifyStore:
-    return ShopifyStore(
-        "acme-outdoors",
-        "acme-outdoors.myshopify.com",
-        runtime.secret("shipshape/acme-outdoors/shopify-webhook"),
-    )
+from tests.integration.stack import ORDERS_TABLE, deliver_at_once, new_sku, queue, units, view
 
 
 def test_a_burst_of_fifty_orders_on_one_lot_collides_and_reserves_exactly_the_stock(
@@ -44,14 +34,7 @@ def test_a_burst_of_fifty_orders_on_one_lot_collides_and_reserves_exactly_the_st
         acme_order(acme, clock, 700 + n, [Line("STOVE-HOT", "Mini stove", 1, "39.00")])
         for n in range(50)
     ]
-    answers: list[HttpResponse] = []
-    threads = [
-        threading.Thread(target=lambda d=d: answers.append(deliver(runtime, d))) for d in deliveries
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = deliver_at_once(runtime, deliveries)
     assert [a.status for a in answers] == [202] * 50
     order_ids = [a.json()["order_id"] for a in answers]
     assert runtime.wait_for(

@@ -33,6 +33,7 @@ from tests.integration.stack import (
     LEAD,
     audit_actions,
     deliver,
+    deliver_at_once,
     lots,
     new_sku,
     open_exception_of,
@@ -123,14 +124,7 @@ def test_fifty_concurrent_orders_for_ten_units_reserve_exactly_ten(
         acme_order(acme, clock, 100 + n, [Line("STOVE-MINI", "Mini stove", 1, "39.00")])
         for n in range(50)
     ]
-    answers: list[HttpResponse] = []
-    threads = [
-        threading.Thread(target=lambda d=d: answers.append(deliver(runtime, d))) for d in deliveries
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = deliver_at_once(runtime, deliveries)
     order_ids = [a.json()["order_id"] for a in answers]
     try:
         assert runtime.wait_for(

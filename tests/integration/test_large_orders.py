@@ -20,6 +20,7 @@ from tests.integration.stack import (
     LEAD,
     audit_actions,
     deliver,
+    deliver_at_once,
     lots,
     new_sku,
     open_exception_of,
@@ -216,14 +217,7 @@ def test_a_large_order_racing_small_ones_for_the_last_units_never_splits_a_unit_
             acme, clock, 5_660_001 + n, lines=lines_of([sku])))
         for n, sku in enumerate(contested)
     ]  # fmt: skip
-    answers: list[HttpResponse] = []
-    threads = [
-        threading.Thread(target=lambda d=d: answers.append(deliver(runtime, d))) for d in deliveries
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = deliver_at_once(runtime, deliveries)
     assert [a.status for a in answers] == [202] * len(deliveries)
     order_ids = [str(a.json()["order_id"]) for a in answers]
     assert runtime.wait_for(
