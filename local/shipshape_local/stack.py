@@ -121,14 +121,9 @@ class Stack:
                 return self.names[logical_id]
             raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute}")
         if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
-            pseudo = {
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT,
-                "AWS::StackName": STACK_NAME,
-            }
             return re.sub(
                 r"\$\{([A-Za-z0-9:]+)\}",
-                lambda m: pseudo.get(m[1]) or str(self.resolve({"Ref": m[1]})),
+                lambda m: PSEUDO_PARAMETERS.get(m[1]) or str(self.resolve({"Ref": m[1]})),
                 value["Fn::Sub"],
             )
         return value

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,10 +41,17 @@ def _acme(runtime: EmbeddedRuntime) -> ShopifyStore:
     return ShopifyStore("acme-outdoors", ACME_SHOP, secret)
 
 
+@contextmanager
+def _deployed_without(clock: ManualClock, logical_id: str, sid: str) -> Iterator[EmbeddedRuntime]:
+    """The embedded stack deployed from the template with one statement of one function's
+    role removed."""
+    with EmbeddedRuntime(clock=clock, edits=_without_statement(logical_id, sid)) as rt:
+        yield rt
+
+
 @pytest.fixture
 def without_index_grant(clock: ManualClock) -> Iterator[EmbeddedRuntime]:
-    edits = _without_statement("OpsFunction", "ExceptionQueueAndAuditIndexes")
-    with EmbeddedRuntime(clock=clock, edits=edits) as rt:
+    with _deployed_without(clock, "OpsFunction", "ExceptionQueueAndAuditIndexes") as rt:
         yield rt
 
 
@@ -76,8 +84,7 @@ def test_a_query_on_an_index_the_role_does_not_grant_is_refused_naming_the_index
 
 @pytest.fixture
 def without_start_grant(clock: ManualClock) -> Iterator[EmbeddedRuntime]:
-    edits = _without_statement("IngestFunction", "StartFulfillment")
-    with EmbeddedRuntime(clock=clock, edits=edits) as rt:
+    with _deployed_without(clock, "IngestFunction", "StartFulfillment") as rt:
         yield rt
 
 
